@@ -1,0 +1,360 @@
+//! Reading one cell by its column's [`Kind`], and writing checked values as
+//! the JSON types of the vendor's samples.
+//!
+//! Both jobs go through [`parse_row`] and [`write_fields`]: a column's kind,
+//! not the job, decides how its cell is read and sent.
+
+use chrono::NaiveDateTime;
+
+use crate::input::{RawRow, WHOLE_ROW};
+use crate::schema::{Header, Kind, Schema};
+
+/// The date format of `STARTTIME`/`ENDTIME`, as PAM360 takes it.
+pub const TIME_FORMAT: &str = "%d/%m/%Y %H:%M";
+
+/// A checked cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Str(&'a str),
+    Bool(bool),
+    Int(i64),
+    List(Vec<&'a str>),
+    Time(NaiveDateTime),
+    /// A choice, in its canonical spelling.
+    Choice(&'static str),
+    /// A validated JSON array of custom fields, as given.
+    Json(serde_json::Value),
+}
+
+/// The checked cells of a row, one slot per schema column.
+pub type Values<'a> = Vec<Option<Value<'a>>>;
+
+/// Checks every known cell of `row`. Returns the values (empty cells are
+/// `None`) and the problems found, each naming its column.
+pub fn parse_row<'a>(
+    schema: &Schema,
+    header: &Header,
+    row: &'a RawRow,
+    problems: &mut Vec<String>,
+) -> Values<'a> {
+    if row.record.len() != header.width {
+        problems.push(format!(
+            "the row has {} fields but the header has {}; check its quoting and delimiters",
+            row.record.len(),
+            header.width
+        ));
+    }
+    for (col, why) in &row.problems {
+        if *col == WHOLE_ROW {
+            problems.push(why.clone());
+        } else if let Some(slot) = header.slots.iter().position(|s| *s == Some(*col)) {
+            problems.push(format!("column {}: {why}", schema.columns[slot].name));
+        } else if let Some((label, _)) = header.custom.iter().find(|(_, i)| i == col) {
+            problems.push(format!("column CUSTOM:{label}: {why}"));
+        }
+    }
+    let mut values = Vec::with_capacity(schema.columns.len());
+    for (slot, column) in schema.columns.iter().enumerate() {
+        let Some(idx) = header.get(slot) else {
+            values.push(None);
+            continue;
+        };
+        let raw = row.field(idx);
+        if row.problems.iter().any(|(c, _)| *c == idx) {
+            values.push(None);
+            continue;
+        }
+        match parse_cell(column.kind, raw) {
+            Ok(v) => values.push(v),
+            Err(allowed) => {
+                let shown = if column.kind == Kind::Secret {
+                    "the value".to_string()
+                } else {
+                    format!("\"{}\"", shorten(raw))
+                };
+                problems.push(format!("column {}: {shown} {allowed}", column.name));
+                values.push(None);
+            }
+        }
+    }
+    values
+}
+
+/// A value shortened for a message.
+pub fn shorten(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+/// One cell. `Ok(None)` for an empty cell (the server's default applies);
+/// `Err` says what is allowed.
+pub fn parse_cell(kind: Kind, raw: &str) -> Result<Option<Value<'_>>, String> {
+    // Secrets and free text are kept byte for byte; everything else is trimmed.
+    if matches!(kind, Kind::Secret | Kind::Verbatim) {
+        return Ok((!raw.is_empty()).then_some(Value::Str(raw)));
+    }
+    if kind == Kind::Name {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        if raw.trim() != raw {
+            return Err(
+                "has spaces before or after it; remove them (names are never trimmed silently)"
+                    .into(),
+            );
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("holds a control character (tab, line break or similar); remove it".into());
+        }
+        return Ok(Some(Value::Str(raw)));
+    }
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    match kind {
+        Kind::Text => Ok(Some(Value::Str(s))),
+        Kind::Bool => parse_bool(s)
+            .map(|b| Some(Value::Bool(b)))
+            .ok_or_else(|| "is not a boolean; use true/false, yes/no or 1/0".into()),
+        Kind::Integer => parse_int(s)
+            .map(|i| Some(Value::Int(i)))
+            .ok_or_else(|| "is not a whole number".into()),
+        Kind::PositiveText | Kind::Id => match parse_int(s) {
+            Some(i) if i > 0 => Ok(Some(if kind == Kind::Id {
+                Value::Int(i)
+            } else {
+                Value::Str(s.trim_end_matches(".0"))
+            })),
+            _ => Err("is not a positive whole number".into()),
+        },
+        Kind::IdList => parse_id_list(s).map(|l| Some(Value::List(l))),
+        Kind::DateTime => NaiveDateTime::parse_from_str(s, TIME_FORMAT)
+            .map(|t| Some(Value::Time(t)))
+            .map_err(|_| "is not a real date and time in the form DD/MM/YYYY HH:mm (for example 09/01/2026 17:50)".into()),
+        Kind::Choice(allowed) => allowed
+            .iter()
+            .find(|a| a.eq_ignore_ascii_case(s))
+            .map(|a| Some(Value::Choice(a)))
+            .ok_or_else(|| format!("is not one of {}", allowed.join(", "))),
+        Kind::CustomFields => parse_custom_fields(s).map(|v| Some(Value::Json(v))),
+        Kind::Secret | Kind::Verbatim | Kind::Name => unreachable!("handled above"),
+    }
+}
+
+/// `true/false`, `yes/no`, `1/0` in any case (a workbook boolean cell reads
+/// as `true`/`false`, a numeric 1 or 0 as `1`/`0`).
+pub fn parse_bool(s: &str) -> Option<bool> {
+    const TRUE: [&str; 3] = ["true", "yes", "1"];
+    const FALSE: [&str; 3] = ["false", "no", "0"];
+    if TRUE.iter().any(|t| t.eq_ignore_ascii_case(s)) {
+        Some(true)
+    } else if FALSE.iter().any(|f| f.eq_ignore_ascii_case(s)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A whole number; `901.0` (a spreadsheet's float) is 901, `901.5` is not.
+pub fn parse_int(s: &str) -> Option<i64> {
+    let digits = s.strip_suffix(".0").unwrap_or(s);
+    let body = digits.strip_prefix('-').unwrap_or(digits);
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// `3002;3003`, `3002,3003` or `["3002","3003"]`: digits only.
+fn parse_id_list(s: &str) -> Result<Vec<&str>, String> {
+    let items: Vec<&str> = if s.starts_with('[') {
+        let inner = s.strip_prefix('[').and_then(|r| r.strip_suffix(']'));
+        let Some(inner) = inner else {
+            return Err("is not a list of ids; write 3002;3003 or [\"3002\",\"3003\"]".into());
+        };
+        inner
+            .split(',')
+            .map(|i| i.trim().trim_matches('"').trim())
+            .filter(|i| !i.is_empty())
+            .collect()
+    } else {
+        s.split([';', ','])
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .collect()
+    };
+    if items.is_empty() || !items.iter().all(|i| i.bytes().all(|b| b.is_ascii_digit())) {
+        return Err("is not a list of numeric ids; write 3002;3003 or [\"3002\",\"3003\"]".into());
+    }
+    Ok(items)
+}
+
+fn parse_custom_fields(s: &str) -> Result<serde_json::Value, String> {
+    let bad = || {
+        "is not a JSON array of {\"CUSTOMLABEL\":\"…\",\"CUSTOMVALUE\":\"…\"} objects".to_string()
+    };
+    let v: serde_json::Value = serde_json::from_str(s).map_err(|_| bad())?;
+    let ok = v.as_array().is_some_and(|a| {
+        a.iter().all(|o| {
+            o.get("CUSTOMLABEL").is_some_and(|l| l.is_string()) && o.get("CUSTOMVALUE").is_some()
+        })
+    });
+    if ok { Ok(v) } else { Err(bad()) }
+}
+
+/// Writes a JSON object's members into a byte buffer without building a
+/// tree first: bodies of a million rows are built this way.
+pub struct JsonObject<'b> {
+    buf: &'b mut Vec<u8>,
+    first: bool,
+}
+
+impl<'b> JsonObject<'b> {
+    pub fn open(buf: &'b mut Vec<u8>) -> Self {
+        buf.push(b'{');
+        JsonObject { buf, first: true }
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.buf.push(b',');
+        }
+        self.first = false;
+        write_str(self.buf, key);
+        self.buf.push(b':');
+    }
+
+    pub fn value(&mut self, key: &str, kind: Kind, value: &Value<'_>) {
+        self.key(key);
+        match value {
+            Value::Str(s) => write_str(self.buf, s),
+            Value::Bool(b) => self
+                .buf
+                .extend_from_slice(if *b { b"true" } else { b"false" }),
+            // Ids are numbers in our checks, strings on the wire where the
+            // vendor's samples send them as strings.
+            Value::Int(i) if kind == Kind::Integer => {
+                self.buf.extend_from_slice(i.to_string().as_bytes())
+            }
+            Value::Int(i) => write_str(self.buf, &i.to_string()),
+            Value::List(items) => {
+                self.buf.push(b'[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        self.buf.push(b',');
+                    }
+                    write_str(self.buf, item);
+                }
+                self.buf.push(b']');
+            }
+            Value::Time(t) => write_str(self.buf, &t.format(TIME_FORMAT).to_string()),
+            Value::Choice(c) => write_str(self.buf, c),
+            Value::Json(v) => {
+                // Writing a Value into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *self.buf, v);
+            }
+        }
+    }
+
+    pub fn close(self) {
+        self.buf.push(b'}');
+    }
+}
+
+fn write_str(buf: &mut Vec<u8>, s: &str) {
+    // Writing a str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, s);
+}
+
+/// Writes every present value of the schema's body columns.
+pub fn write_fields(schema: &Schema, values: &Values<'_>, obj: &mut JsonObject<'_>) {
+    for (column, value) in schema.columns.iter().zip(values) {
+        if let (Some(key), Some(v)) = (column.wire, value) {
+            obj.value(key, column.kind, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans() {
+        for t in ["true", "TRUE", "Yes", "1"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["false", "No", "0"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        assert_eq!(parse_bool("y"), None);
+        assert_eq!(parse_bool("2"), None);
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_int("901"), Some(901));
+        assert_eq!(parse_int("901.0"), Some(901));
+        assert_eq!(parse_int("901.5"), None);
+        assert_eq!(parse_int("-3"), Some(-3));
+        assert_eq!(parse_int("+3"), None);
+        assert_eq!(parse_int("1e3"), None);
+        assert_eq!(parse_int(""), None);
+        assert_eq!(parse_int("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn id_lists() {
+        assert_eq!(parse_id_list("3002;3003").unwrap(), vec!["3002", "3003"]);
+        assert_eq!(parse_id_list("3002, 3003").unwrap(), vec!["3002", "3003"]);
+        assert_eq!(
+            parse_id_list("[\"3002\",\"3003\"]").unwrap(),
+            vec!["3002", "3003"]
+        );
+        assert_eq!(parse_id_list("[3002, 3003]").unwrap(), vec!["3002", "3003"]);
+        assert!(parse_id_list("30a2").is_err());
+        assert!(parse_id_list(";").is_err());
+    }
+
+    #[test]
+    fn kept_byte_for_byte() {
+        assert_eq!(
+            parse_cell(Kind::Secret, " Pa$$ Word@124 ").unwrap(),
+            Some(Value::Str(" Pa$$ Word@124 "))
+        );
+        assert_eq!(
+            parse_cell(Kind::Text, "  Strong ").unwrap(),
+            Some(Value::Str("Strong"))
+        );
+        assert!(parse_cell(Kind::Name, " root").is_err());
+        assert!(parse_cell(Kind::Name, "ro\tot").is_err());
+    }
+
+    #[test]
+    fn dates_must_be_real() {
+        assert!(parse_cell(Kind::DateTime, "31/02/2026 10:00").is_err());
+        assert!(parse_cell(Kind::DateTime, "09/01/2026 17:50").is_ok());
+        assert!(parse_cell(Kind::DateTime, "2026-01-09 17:50").is_err());
+    }
+
+    #[test]
+    fn json_types() {
+        let mut buf = Vec::new();
+        let mut o = JsonObject::open(&mut buf);
+        o.value("B", Kind::Bool, &Value::Bool(true));
+        o.value("N", Kind::Integer, &Value::Int(101));
+        o.value("L", Kind::IdList, &Value::List(vec!["1", "2"]));
+        o.value("S", Kind::Secret, &Value::Str("a\"&+= %"));
+        o.close();
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            r#"{"B":true,"N":101,"L":["1","2"],"S":"a\"&+= %"}"#
+        );
+    }
+}

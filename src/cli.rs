@@ -1,0 +1,426 @@
+//! Command-line definitions (clap) and their validation into one [`Config`]
+//! per job run. No clap type is used beyond this file.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use thiserror::Error;
+
+use crate::input::{Format, InputOptions, Source};
+use crate::pam360::TlsTrust;
+use crate::secret::Secret;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pam360-bulk",
+    version,
+    about = "Bulk-add privileged accounts to PAM360 and raise password-access requests in bulk, from CSV or XLSX",
+    after_help = "Try it with no server: pam360-bulk add-accounts samples/accounts.csv --simulate"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log detail on stderr (-v info, -vv debug); RUST_LOG also works. Never a secret.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No progress bars, warnings only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Progress bars on stderr.
+    #[arg(long, value_enum, default_value_t = Progress::Auto, global = true)]
+    pub progress: Progress,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add accounts under resources (POST /resources/<RESOURCEID>/accounts).
+    #[command(
+        after_help = "Example:\n  PAM360_AUTHTOKEN=… pam360-bulk add-accounts inventory.xlsx --server https://pam360.example.com:8282 --ca-cert pam360.pem\n  pam360-bulk add-accounts samples/accounts.csv --simulate"
+    )]
+    AddAccounts(JobArgs),
+    /// Raise password-access requests (POST /accounts/<ACCOUNTID>/requestpassword).
+    #[command(
+        after_help = "Example:\n  pam360-bulk request-passwords samples/requests.csv --simulate"
+    )]
+    RequestPasswords(JobArgs),
+    /// Write an empty input file with every column: .csv or .xlsx by extension.
+    #[command(after_help = "Example:\n  pam360-bulk template accounts -o inventory.xlsx")]
+    Template(TemplateArgs),
+    /// Serve a local PAM360 API simulator.
+    #[command(
+        after_help = "Example:\n  pam360-bulk simulate --listen 127.0.0.1:8282 --token secret-token"
+    )]
+    Simulate(SimArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TemplateKind {
+    Accounts,
+    Requests,
+}
+
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    pub kind: TemplateKind,
+    /// The file to write (.csv or .xlsx); standard output (CSV) when not given.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (loopback).
+    #[arg(long, default_value = "127.0.0.1:8282")]
+    pub listen: String,
+    /// The AUTHTOKEN it accepts; a random one is printed when not given.
+    #[arg(long)]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Fault injection, for tests and rehearsals.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FaultArgs {
+    /// Milliseconds of delay before each answer.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Answer Details as a list of one-key objects.
+    #[arg(long)]
+    pub list_shape: bool,
+    /// Accept password requests for any ACCOUNTID.
+    #[arg(long)]
+    pub any_account: bool,
+    /// Serve at most N requests per second; answer the rest 429 + Retry-After.
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Share (0 to 1) of requests answered 503.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_share: f64,
+    /// Share (0 to 1) of connections dropped before anything is stored.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_before: f64,
+    /// Share (0 to 1) of connections dropped after the accounts are stored.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_after: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// The input: .csv, .tsv, .xlsx, .xls or .ods, or - for CSV on standard input.
+    pub input: String,
+    /// The input's format, when its name does not tell.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Worksheet of a workbook (default: the first).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// Text encoding of CSV input, e.g. windows-1252 (default UTF-8).
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// Skip columns this job does not know, with a warning, instead of stopping.
+    #[arg(long)]
+    pub ignore_unknown_columns: bool,
+
+    /// PAM360 server, e.g. https://pam360.example.com:8282.
+    #[arg(long, env = "PAM360_URL", help_heading = "Connection")]
+    pub server: Option<String>,
+    /// File holding the API token (else env PAM360_AUTHTOKEN). Never a flag value: it would show in ps.
+    #[arg(long, help_heading = "Connection")]
+    pub token_file: Option<PathBuf>,
+    /// Organisation, sent as the orgName header; a row's ORGNAME overrides it.
+    #[arg(long, env = "PAM360_ORG", help_heading = "Connection")]
+    pub org: Option<String>,
+    /// Trust this PEM certificate.
+    #[arg(long, help_heading = "Connection")]
+    pub ca_cert: Option<PathBuf>,
+    /// Trust exactly the certificate with this SHA-256 fingerprint (64 hex digits).
+    #[arg(long, help_heading = "Connection")]
+    pub pin_sha256: Option<String>,
+    /// Skip certificate checks (warns on every run).
+    #[arg(long, help_heading = "Connection")]
+    pub insecure: bool,
+    /// Allow plain http:// to a host that is not loopback.
+    #[arg(long, help_heading = "Connection")]
+    pub allow_http: bool,
+    /// Run against a built-in simulator on a free loopback port: no server needed.
+    #[arg(long, help_heading = "Connection")]
+    pub simulate: bool,
+
+    /// Accounts per ACCOUNTLIST request.
+    #[arg(long, default_value_t = 50, help_heading = "Pipeline")]
+    pub chunk_size: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, help_heading = "Pipeline")]
+    pub concurrency: usize,
+    /// At most this many requests start per second (fractions allowed).
+    #[arg(long, default_value_t = 10.0, help_heading = "Pipeline")]
+    pub rate: f64,
+    /// Retries of one request on transport errors, 502, 503, 504.
+    #[arg(long, default_value_t = 3, help_heading = "Pipeline")]
+    pub retries: u32,
+    /// Seconds per request.
+    #[arg(long, default_value_t = 60.0, help_heading = "Pipeline")]
+    pub timeout: f64,
+    /// Stop (exit 3) after this many seconds of 429 answers without a success.
+    #[arg(long, default_value_t = 600.0, help_heading = "Pipeline")]
+    pub max_throttle: f64,
+    /// Read, check, plan and report; send nothing.
+    #[arg(long, help_heading = "Pipeline")]
+    pub dry_run: bool,
+    /// Send nothing if any row is invalid (exit 2).
+    #[arg(long, help_heading = "Pipeline")]
+    pub strict: bool,
+    /// Do not send again what this earlier report (or .partial journal) shows done.
+    #[arg(long, help_heading = "Pipeline")]
+    pub resume: Option<PathBuf>,
+    /// With --resume: send again password requests whose outcome was unconfirmed.
+    #[arg(long, help_heading = "Pipeline")]
+    pub resend_unconfirmed: bool,
+    /// Report file: .csv, .jsonl or .xlsx (default <input stem>.report.csv beside the input).
+    #[arg(long, help_heading = "Pipeline")]
+    pub report: Option<PathBuf>,
+    /// Also write the end-of-run summary as JSON here.
+    #[arg(long, help_heading = "Pipeline")]
+    pub summary_json: Option<PathBuf>,
+}
+
+/// A usage problem: exit 2, nothing sent.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn usage(msg: impl Into<String>) -> UsageError {
+    UsageError(msg.into())
+}
+
+/// Where requests go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A real server, with its token.
+    Server { url: String, token: Secret },
+    /// The in-process simulator.
+    Simulate,
+    /// Nothing: a dry run.
+    None,
+}
+
+/// One validated job run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: Source,
+    pub input: InputOptions,
+    pub ignore_unknown_columns: bool,
+    pub target: Target,
+    pub org: Option<String>,
+    pub trust: TlsTrust,
+    pub chunk_size: usize,
+    pub concurrency: usize,
+    pub rate: f64,
+    pub retries: u32,
+    pub timeout: Duration,
+    pub max_throttle: Duration,
+    pub dry_run: bool,
+    pub strict: bool,
+    pub resume: Option<PathBuf>,
+    pub resend_unconfirmed: bool,
+    pub report: PathBuf,
+    pub summary_json: Option<PathBuf>,
+    pub progress: bool,
+}
+
+impl Config {
+    /// Checks the options of a job run. `token_env` is `PAM360_AUTHTOKEN`.
+    pub fn from_args(
+        a: &JobArgs,
+        token_env: Option<String>,
+        progress: bool,
+    ) -> Result<Config, UsageError> {
+        if a.pin_sha256.is_some() {
+            return Err(usage(
+                "--pin-sha256 is not supported yet; use --ca-cert with a certificate that has a subjectAltName",
+            ));
+        }
+        let source = if a.input == "-" {
+            Source::Stdin
+        } else {
+            Source::Path(PathBuf::from(&a.input))
+        };
+        let encoding = match &a.encoding {
+            None => None,
+            Some(label) => Some(encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(
+                || usage(format!("unknown --encoding \"{label}\"; try utf-8, windows-1252, iso-8859-15 or utf-16le")),
+            )?),
+        };
+        if a.chunk_size == 0 {
+            return Err(usage("--chunk-size must be at least 1"));
+        }
+        if a.concurrency == 0 || a.concurrency > 256 {
+            return Err(usage("--concurrency must be from 1 to 256"));
+        }
+        if !(a.rate.is_finite() && a.rate > 0.0) {
+            return Err(usage(
+                "--rate must be a positive number of requests per second",
+            ));
+        }
+        if !(a.timeout.is_finite() && a.timeout > 0.0) {
+            return Err(usage("--timeout must be a positive number of seconds"));
+        }
+        if !(a.max_throttle.is_finite() && a.max_throttle > 0.0) {
+            return Err(usage("--max-throttle must be a positive number of seconds"));
+        }
+        if a.resend_unconfirmed && a.resume.is_none() {
+            return Err(usage("--resend-unconfirmed goes with --resume REPORT"));
+        }
+        let report = match (&a.report, &source) {
+            (Some(r), _) => r.clone(),
+            (None, Source::Stdin) => {
+                return Err(usage("reading standard input needs --report FILE"));
+            }
+            (None, Source::Path(p)) => {
+                let stem = p
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "input".into());
+                let name = if a.dry_run {
+                    format!("{stem}.dry-run.report.csv")
+                } else {
+                    format!("{stem}.report.csv")
+                };
+                p.with_file_name(name)
+            }
+        };
+        crate::report::ReportFormat::from_path(&report).map_err(|e| usage(e.to_string()))?;
+
+        let trust = match (&a.ca_cert, a.insecure) {
+            (Some(_), true) => {
+                return Err(usage(
+                    "--ca-cert and --insecure contradict each other; keep one",
+                ));
+            }
+            (Some(p), false) => TlsTrust::CaCert(p.clone()),
+            (None, true) => TlsTrust::Insecure,
+            (None, false) => TlsTrust::System,
+        };
+        if a.simulate && a.server.is_some() {
+            return Err(usage(
+                "--simulate runs against a built-in simulator and refuses --server (unset PAM360_URL too)",
+            ));
+        }
+        let target = if a.dry_run {
+            Target::None
+        } else if a.simulate {
+            Target::Simulate
+        } else {
+            let url = a
+                .server
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| usage("no server: pass --server URL or set PAM360_URL (or try --simulate, or --dry-run)"))?;
+            check_url(&url, a.allow_http)?;
+            let token = match &a.token_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|e| {
+                        usage(format!("cannot read --token-file {}: {e}", path.display()))
+                    })?;
+                    text.trim().to_string()
+                }
+                None => token_env.map(|t| t.trim().to_string()).ok_or_else(|| {
+                    usage("no API token: set PAM360_AUTHTOKEN or pass --token-file FILE")
+                })?,
+            };
+            if token.is_empty() {
+                return Err(usage("the API token is empty"));
+            }
+            Target::Server {
+                url: url.trim().trim_end_matches('/').to_string(),
+                token: Secret::new(token),
+            }
+        };
+        Ok(Config {
+            source,
+            input: InputOptions {
+                format: a.format,
+                sheet: a.sheet.clone(),
+                encoding,
+            },
+            ignore_unknown_columns: a.ignore_unknown_columns,
+            target,
+            org: a
+                .org
+                .clone()
+                .filter(|o| !o.trim().is_empty())
+                .map(|o| o.trim().to_string()),
+            trust,
+            chunk_size: a.chunk_size,
+            concurrency: a.concurrency,
+            rate: a.rate,
+            retries: a.retries,
+            timeout: Duration::from_secs_f64(a.timeout),
+            max_throttle: Duration::from_secs_f64(a.max_throttle),
+            dry_run: a.dry_run,
+            strict: a.strict,
+            resume: a.resume.clone(),
+            resend_unconfirmed: a.resend_unconfirmed,
+            report,
+            summary_json: a.summary_json.clone(),
+            progress,
+        })
+    }
+}
+
+/// Plain http is refused except to loopback or with `--allow-http`: the
+/// token would cross the network in clear.
+fn check_url(url: &str, allow_http: bool) -> Result<(), UsageError> {
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
+        usage(format!(
+            "--server {url} is not a URL ({e}); write it like https://pam360.example.com:8282"
+        ))
+    })?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match parsed.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                None => false,
+            };
+            if loopback || allow_http {
+                Ok(())
+            } else {
+                Err(usage(format!(
+                    "--server {url} is plain http: the token would cross the network unencrypted. Use https, or pass --allow-http if you must"
+                )))
+            }
+        }
+        other => Err(usage(format!(
+            "--server {url}: the scheme {other} is not http or https"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_only_to_loopback() {
+        assert!(check_url("http://127.0.0.1:8282", false).is_ok());
+        assert!(check_url("http://localhost:8282", false).is_ok());
+        assert!(check_url("http://[::1]:8282", false).is_ok());
+        assert!(check_url("http://pam360.example.com", false).is_err());
+        assert!(check_url("http://pam360.example.com", true).is_ok());
+        assert!(check_url("https://pam360.example.com:8282", false).is_ok());
+        assert!(check_url("ftp://x", true).is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! Reading input files: CSV/TSV text and workbooks (XLSX, XLS, ODS) become
+//! rows of text cells, each with the row number a spreadsheet user sees.
+//!
+//! Both readers hand rows to a [`RowSink`] in batches whose records are reused
+//! from batch to batch, so reading a million rows allocates per batch, not per
+//! field. Workbook cells are turned into text here (whole numbers without
+//! `.0`, booleans as `true`/`false`, dates as `DD/MM/YYYY HH:mm`), so the row
+//! checks see one representation whatever the file format; a cell that cannot
+//! be read (an error value, a formula without a cached value) travels with the
+//! row as a problem that makes it invalid.
+
+mod text;
+mod workbook;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use csv::StringRecord;
+
+/// The most columns a header may have; more is a damaged or hostile file.
+pub const MAX_COLUMNS: usize = 1024;
+/// The largest cell accepted; a bigger one is a damaged or hostile file.
+pub const MAX_CELL_BYTES: usize = 1 << 20;
+/// Rows handed to the sink at once.
+const BATCH: usize = 4096;
+
+/// Column index used for a problem that concerns the whole row.
+pub const WHOLE_ROW: usize = usize::MAX;
+
+/// One data row.
+#[derive(Debug, Default, Clone)]
+pub struct RawRow {
+    /// The row number a spreadsheet shows (the header is row 1 when it is the
+    /// first line).
+    pub line: u64,
+    pub record: StringRecord,
+    /// Cells that could not be read: (column index or [`WHOLE_ROW`], why).
+    pub problems: Vec<(usize, String)>,
+}
+
+impl RawRow {
+    /// The raw text of field `idx`, or "" when the record is shorter.
+    pub fn field(&self, idx: usize) -> &str {
+        self.record.get(idx).unwrap_or("")
+    }
+
+    fn reset(&mut self) {
+        self.record.clear();
+        self.problems.clear();
+    }
+
+    fn is_blank(&self) -> bool {
+        self.problems.is_empty() && self.record.iter().all(|f| f.trim().is_empty())
+    }
+}
+
+/// Receives what a reader reads.
+pub trait RowSink {
+    /// The header row, before any data row.
+    fn header(&mut self, names: &[String]) -> Result<()>;
+    /// A batch of data rows in input order (blank rows already left out).
+    fn rows(&mut self, rows: &[RawRow]) -> Result<()>;
+}
+
+/// Input file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Tsv,
+    Xlsx,
+    Xls,
+    Ods,
+}
+
+impl Format {
+    /// The format a file name implies.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" | "txt" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
+            "xlsx" | "xlsm" => Format::Xlsx,
+            "xls" => Format::Xls,
+            "ods" => Format::Ods,
+            _ => return None,
+        })
+    }
+}
+
+/// Where rows come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Path(PathBuf),
+    Stdin,
+}
+
+/// How to read the input.
+#[derive(Debug, Clone, Default)]
+pub struct InputOptions {
+    pub format: Option<Format>,
+    pub sheet: Option<String>,
+    /// Text encoding of CSV/TSV input; UTF-8 when `None`.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+}
+
+/// What a read saw, besides the rows themselves.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadStats {
+    pub data_rows: u64,
+    pub blank_rows: u64,
+}
+
+/// Reads the whole input into `sink`.
+pub fn read(source: &Source, opts: &InputOptions, sink: &mut dyn RowSink) -> Result<ReadStats> {
+    match source {
+        Source::Stdin => {
+            let format = opts.format.unwrap_or(Format::Csv);
+            if !matches!(format, Format::Csv | Format::Tsv) {
+                bail!("standard input is read as CSV or TSV only; save the workbook to a file");
+            }
+            text::read(
+                std::io::stdin().lock(),
+                "standard input",
+                format,
+                opts,
+                sink,
+            )
+        }
+        Source::Path(path) => {
+            let format = match opts.format.or_else(|| Format::from_path(path)) {
+                Some(f) => f,
+                None => bail!(
+                    "cannot tell the format of {}: name it .csv, .tsv, .xlsx, .xls or .ods, or pass --format",
+                    path.display()
+                ),
+            };
+            match format {
+                Format::Csv | Format::Tsv => {
+                    let file = std::fs::File::open(path)
+                        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+                    let name = path.display().to_string();
+                    text::read(std::io::BufReader::new(file), &name, format, opts, sink)
+                }
+                Format::Xlsx | Format::Xls | Format::Ods => {
+                    workbook::read(path, format, opts, sink)
+                }
+            }
+        }
+    }
+}
+
+/// Accumulates rows into a reusable batch and flushes it to the sink.
+struct Batcher {
+    rows: Vec<RawRow>,
+    len: usize,
+    stats: ReadStats,
+}
+
+impl Batcher {
+    fn new() -> Self {
+        Batcher {
+            rows: Vec::new(),
+            len: 0,
+            stats: ReadStats::default(),
+        }
+    }
+
+    /// A cleared row to fill.
+    fn next(&mut self) -> &mut RawRow {
+        if self.len == self.rows.len() {
+            self.rows.push(RawRow::default());
+        }
+        let row = &mut self.rows[self.len];
+        row.reset();
+        row
+    }
+
+    /// Keeps the row just filled, unless it is blank; flushes a full batch.
+    fn commit(&mut self, sink: &mut dyn RowSink) -> Result<()> {
+        if self.rows[self.len].is_blank() {
+            self.stats.blank_rows += 1;
+            return Ok(());
+        }
+        self.stats.data_rows += 1;
+        self.len += 1;
+        if self.len == BATCH {
+            self.flush(sink)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, sink: &mut dyn RowSink) -> Result<()> {
+        if self.len > 0 {
+            sink.rows(&self.rows[..self.len])?;
+            self.len = 0;
+        }
+        Ok(())
+    }
+}

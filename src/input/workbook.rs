@@ -1,0 +1,322 @@
+//! Workbook input through calamine: XLSX streamed cell by cell, XLS and ODS
+//! through their used range. Typed cells become the text a user typed.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use calamine::{Data, DataRef, Reader, Xlsx, open_workbook, open_workbook_auto};
+
+use super::{
+    Batcher, Format, InputOptions, MAX_CELL_BYTES, MAX_COLUMNS, ReadStats, RowSink, WHOLE_ROW,
+};
+
+pub(super) fn read(
+    path: &Path,
+    format: Format,
+    opts: &InputOptions,
+    sink: &mut dyn RowSink,
+) -> Result<ReadStats> {
+    let shown = path.display();
+    if format == Format::Xlsx {
+        let mut wb: Xlsx<_> = open_workbook(path)
+            .map_err(|e| anyhow!("{shown} is not a readable XLSX workbook: {e}"))?;
+        let sheet = pick_sheet(&wb.sheet_names(), opts, &shown.to_string())?;
+        let mut cells = wb
+            .worksheet_cells_reader(&sheet)
+            .map_err(|e| anyhow!("{shown}: cannot read sheet \"{sheet}\": {e}"))?;
+        let mut rows = RowBuilder::new(&shown.to_string());
+        while let Some(cell) = cells
+            .next_cell_with_formula()
+            .map_err(|e| anyhow!("{shown}: sheet \"{sheet}\" is damaged: {e}"))?
+        {
+            let (r, c) = cell.pos;
+            let value = if cell.formula.is_some() && matches!(cell.value, DataRef::Empty) {
+                Err("the formula in this cell has no saved value; open the file in a spreadsheet program and save it, or paste values".to_string())
+            } else {
+                cell_text_ref(&cell.value)
+            };
+            rows.cell(r, c, value, sink)?;
+        }
+        return rows.finish(sink);
+    }
+    let mut wb =
+        open_workbook_auto(path).map_err(|e| anyhow!("{shown} is not a readable workbook: {e}"))?;
+    let sheet = pick_sheet(&wb.sheet_names(), opts, &shown.to_string())?;
+    let range = wb
+        .worksheet_range(&sheet)
+        .with_context(|| format!("{shown}: cannot read sheet \"{sheet}\""))?;
+    let (r0, c0) = range.start().unwrap_or((0, 0));
+    let mut rows = RowBuilder::new(&shown.to_string());
+    for (i, row) in range.rows().enumerate() {
+        for (j, cell) in row.iter().enumerate() {
+            rows.cell(r0 + i as u32, c0 + j as u32, cell_text(cell), sink)?;
+        }
+    }
+    rows.finish(sink)
+}
+
+fn pick_sheet(names: &[String], opts: &InputOptions, file: &str) -> Result<String> {
+    match &opts.sheet {
+        Some(want) => names
+            .iter()
+            .find(|n| *n == want)
+            .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(want)))
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{file} has no sheet \"{want}\"; its sheets are: {}",
+                    names.join(", ")
+                )
+            }),
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow!("{file} has no worksheet")),
+    }
+}
+
+/// Gathers cells, in row order, into header and data rows.
+struct RowBuilder {
+    file: String,
+    batch: Batcher,
+    /// Cells of the row being gathered: (column, text or problem).
+    pending: Vec<(u32, Result<String, String>)>,
+    pending_row: Option<u32>,
+    /// First column and width of the header, once seen.
+    header: Option<(u32, usize)>,
+}
+
+impl RowBuilder {
+    fn new(file: &str) -> Self {
+        RowBuilder {
+            file: file.to_string(),
+            batch: Batcher::new(),
+            pending: Vec::new(),
+            pending_row: None,
+            header: None,
+        }
+    }
+
+    fn cell(
+        &mut self,
+        row: u32,
+        col: u32,
+        value: Result<String, String>,
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        if self.pending_row != Some(row) {
+            self.end_row(sink)?;
+            self.pending_row = Some(row);
+        }
+        if matches!(&value, Ok(s) if s.is_empty()) {
+            return Ok(());
+        }
+        if let Ok(s) = &value
+            && s.len() > MAX_CELL_BYTES
+        {
+            bail!(
+                "{}: row {} holds a cell of {} bytes; cells over {MAX_CELL_BYTES} bytes are not accepted",
+                self.file,
+                row + 1,
+                s.len()
+            );
+        }
+        if self.header.is_none() && self.pending.len() >= MAX_COLUMNS {
+            bail!(
+                "{}: the header has more than {MAX_COLUMNS} columns",
+                self.file
+            );
+        }
+        self.pending.push((col, value));
+        Ok(())
+    }
+
+    fn end_row(&mut self, sink: &mut dyn RowSink) -> Result<()> {
+        let Some(row) = self.pending_row.take() else {
+            return Ok(());
+        };
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let cells = std::mem::take(&mut self.pending);
+        match self.header {
+            None => {
+                let first = cells.iter().map(|(c, _)| *c).min().unwrap_or(0);
+                let last = cells.iter().map(|(c, _)| *c).max().unwrap_or(0);
+                let width = (last - first + 1) as usize;
+                if width > MAX_COLUMNS {
+                    bail!(
+                        "{}: the header spans {width} columns; at most {MAX_COLUMNS} are accepted",
+                        self.file
+                    );
+                }
+                let mut names = vec![String::new(); width];
+                for (c, v) in cells {
+                    names[(c - first) as usize] = v.unwrap_or_default();
+                }
+                self.header = Some((first, width));
+                sink.header(&names)?;
+            }
+            Some((first, width)) => {
+                let out = self.batch.next();
+                out.line = u64::from(row) + 1;
+                let mut texts: Vec<&str> = vec![""; width];
+                for (c, v) in &cells {
+                    let idx = c
+                        .checked_sub(first)
+                        .map(|i| i as usize)
+                        .filter(|i| *i < width);
+                    match (idx, v) {
+                        (Some(i), Ok(s)) => texts[i] = s,
+                        (Some(i), Err(why)) => out.problems.push((i, why.clone())),
+                        (None, _) => out.problems.push((
+                            WHOLE_ROW,
+                            format!(
+                                "it has a value in column {}, outside the header's columns",
+                                col_letter(*c)
+                            ),
+                        )),
+                    }
+                }
+                for t in texts {
+                    out.record.push_field(t);
+                }
+                self.batch.commit(sink)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, sink: &mut dyn RowSink) -> Result<ReadStats> {
+        self.end_row(sink)?;
+        if self.header.is_none() {
+            bail!("{} is empty: it has no header row", self.file);
+        }
+        self.batch.flush(sink)?;
+        Ok(self.batch.stats)
+    }
+}
+
+/// Spreadsheet column letters for a zero-based index (0 → A, 26 → AA).
+pub fn col_letter(mut c: u32) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (c % 26) as u8);
+        if c < 26 {
+            break;
+        }
+        c = c / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+fn cell_text_ref(d: &DataRef<'_>) -> Result<String, String> {
+    match d {
+        DataRef::SharedString(s) => Ok((*s).to_string()),
+        DataRef::String(s) => Ok(s.clone()),
+        DataRef::Int(i) => Ok(i.to_string()),
+        DataRef::Float(f) => Ok(float_text(*f)),
+        DataRef::Bool(b) => Ok(b.to_string()),
+        DataRef::DateTime(dt) => excel_datetime(dt),
+        DataRef::DateTimeIso(s) => Ok(iso_datetime(s)),
+        DataRef::DurationIso(s) => Ok(s.clone()),
+        DataRef::Error(e) => Err(format!("the cell holds the error {e}")),
+        DataRef::Empty => Ok(String::new()),
+    }
+}
+
+fn cell_text(d: &Data) -> Result<String, String> {
+    match d {
+        Data::String(s) => Ok(s.clone()),
+        Data::Int(i) => Ok(i.to_string()),
+        Data::Float(f) => Ok(float_text(*f)),
+        Data::Bool(b) => Ok(b.to_string()),
+        Data::DateTime(dt) => excel_datetime(dt),
+        Data::DateTimeIso(s) => Ok(iso_datetime(s)),
+        Data::DurationIso(s) => Ok(s.clone()),
+        Data::Error(e) => Err(format!("the cell holds the error {e}")),
+        Data::Empty => Ok(String::new()),
+    }
+}
+
+/// A numeric cell as a person typed it: `901.0` is `901`, `901.5` stays.
+fn float_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+const TIME_FORMAT: &str = "%d/%m/%Y %H:%M";
+
+fn round_to_minute(dt: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::Timelike;
+    let dt = dt + chrono::Duration::seconds(30);
+    dt.with_second(0)
+        .and_then(|d| d.with_nanosecond(0))
+        .unwrap_or(dt)
+}
+
+fn excel_datetime(dt: &calamine::ExcelDateTime) -> Result<String, String> {
+    if dt.is_duration() {
+        return Err("the cell holds a duration, not a date".into());
+    }
+    // calamine applies the workbook's 1900 or 1904 date system here.
+    dt.as_datetime()
+        .map(|d| round_to_minute(d).format(TIME_FORMAT).to_string())
+        .ok_or_else(|| "the cell holds a date outside the calendar".into())
+}
+
+/// ODS stores dates as ISO strings; a person reads them as our time format.
+fn iso_datetime(s: &str) -> String {
+    use chrono::{NaiveDate, NaiveDateTime};
+    if let Ok(d) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
+        return round_to_minute(d).format(TIME_FORMAT).to_string();
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d.format("%d/%m/%Y 00:00").to_string();
+    }
+    s.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_typed() {
+        assert_eq!(float_text(901.0), "901");
+        assert_eq!(float_text(901.5), "901.5");
+        assert_eq!(float_text(-3.0), "-3");
+    }
+
+    #[test]
+    fn letters() {
+        assert_eq!(col_letter(0), "A");
+        assert_eq!(col_letter(25), "Z");
+        assert_eq!(col_letter(26), "AA");
+        assert_eq!(col_letter(701), "ZZ");
+    }
+
+    #[test]
+    fn iso_dates_from_ods() {
+        assert_eq!(iso_datetime("2026-01-09T17:50:29"), "09/01/2026 17:50");
+        assert_eq!(iso_datetime("2026-01-09T17:50:31"), "09/01/2026 17:51");
+        assert_eq!(iso_datetime("2026-01-09"), "09/01/2026 00:00");
+    }
+
+    #[test]
+    fn excel_1904_dates() {
+        use calamine::{ExcelDateTime, ExcelDateTimeType};
+        let d1900 = ExcelDateTime::new(46031.74305555555, ExcelDateTimeType::DateTime, false);
+        assert_eq!(excel_datetime(&d1900).unwrap(), "09/01/2026 17:50");
+        let d1904 = ExcelDateTime::new(
+            46031.74305555555 - 1462.0,
+            ExcelDateTimeType::DateTime,
+            true,
+        );
+        assert_eq!(excel_datetime(&d1904).unwrap(), "09/01/2026 17:50");
+    }
+}

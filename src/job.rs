@@ -1,0 +1,91 @@
+//! The one difference between the two jobs: a row schema and a request shape.
+//!
+//! Everything else (reading, checking order, duplicates, planning, sending,
+//! retrying, reporting, resuming) is written once against this trait.
+
+use std::hash::Hasher;
+use std::sync::Arc;
+
+use crate::input::RawRow;
+use crate::outcome::Outcome;
+use crate::pam360::Answer;
+use crate::schema::{Header, Schema};
+
+/// A checked row with where it came from.
+#[derive(Debug, Clone)]
+pub struct Checked<I> {
+    /// Spreadsheet row number.
+    pub row: u64,
+    /// Its `ORGNAME`, else `--org`, else none.
+    pub org: Option<Arc<str>>,
+    pub item: I,
+}
+
+/// What the answer says of one sent row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// The server's STATUS text, verbatim (masked later).
+    pub status: String,
+    pub message: String,
+}
+
+/// A job: add-accounts or request-passwords.
+pub trait Job: Sync {
+    /// A checked row, ready to be sent.
+    type Item: Send + Sync;
+
+    /// The subcommand's name, for messages.
+    fn name(&self) -> &'static str;
+    fn schema(&self) -> &'static Schema;
+    /// Report columns that identify a row, after `row,org`. They are also the
+    /// key `--resume` matches rows by.
+    fn key_columns(&self) -> &'static [&'static str];
+    /// Whether sending a row twice does no harm. Decides retries after an
+    /// ambiguous failure and whether `unconfirmed` rows are resent on resume.
+    fn idempotent(&self) -> bool;
+    /// Whether resume keys compare case-insensitively.
+    fn key_case_insensitive(&self) -> bool;
+
+    /// Checks a row. `Err` lists every problem, each naming its column.
+    fn check(&self, header: &Header, row: &RawRow) -> Result<Self::Item, String>;
+    /// The identity cells of a row as typed, for a row that is invalid.
+    fn raw_key(&self, header: &Header, row: &RawRow) -> Vec<String>;
+    /// The identity cells of a checked row.
+    fn key(&self, item: &Self::Item) -> Vec<String>;
+
+    /// Feeds what makes two rows duplicates (besides the org) to `h`.
+    fn dup_hash(&self, item: &Self::Item, h: &mut dyn Hasher);
+    /// Whether two rows of the same org are duplicates.
+    fn same(&self, a: &Self::Item, b: &Self::Item) -> bool;
+
+    /// Rows with the same group (and org) share a request, up to the chunk
+    /// size; `None` sends each row alone.
+    fn group(&self, item: &Self::Item) -> Option<u64>;
+    /// The id in the request path.
+    fn target(&self, item: &Self::Item) -> u64;
+    /// The request path for `target`.
+    fn path(&self, target: u64) -> String;
+    /// Writes the JSON value of `Details` for these rows.
+    fn details(&self, items: &[&Self::Item], out: &mut Vec<u8>);
+    /// Secret values a row sends, to mask in whatever the server echoes.
+    fn secrets(&self, item: &Self::Item) -> Vec<String>;
+    /// Reads a JSON answer into one verdict per sent row, in order.
+    fn reconcile(&self, answer: &Answer, items: &[&Self::Item]) -> Vec<Verdict>;
+}
+
+/// Lower-cases as the duplicate check does (Unicode, not only ASCII),
+/// feeding a hasher without allocating.
+pub fn hash_lowercase(s: &str, h: &mut dyn Hasher) {
+    for c in s.chars().flat_map(char::to_lowercase) {
+        h.write_u32(c as u32);
+    }
+    h.write_u8(0xff);
+}
+
+/// Compares as the duplicate check does, without allocating.
+pub fn eq_lowercase(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}

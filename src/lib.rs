@@ -1,0 +1,26 @@
+//! pam360-bulk: onboard privileged accounts into PAM360 and raise
+//! password-access requests in bulk, from CSV or workbooks, through PAM360's
+//! REST API.
+//!
+//! The pipeline runs one way: [`input`] → check ([`accounts`], [`requests`],
+//! through [`collect`]) → [`plan`] → [`send`] → [`report`], driven by
+//! [`pipeline`]. The two jobs differ only by their [`job::Job`] impl.
+
+pub mod accounts;
+pub mod cells;
+pub mod cli;
+pub mod collect;
+pub mod input;
+pub mod job;
+pub mod outcome;
+pub mod pam360;
+pub mod pipeline;
+pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod requests;
+pub mod schema;
+pub mod secret;
+pub mod send;
+pub mod simulator;
+pub mod template;

@@ -1,0 +1,101 @@
+//! The `pam360-bulk` binary: parse the command line, run, exit with the code
+//! DESIGN.md promises. Everything else lives in the library.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Parser;
+
+use pam360_bulk::accounts::Accounts;
+use pam360_bulk::cli::{Cli, Command, Config, JobArgs, TemplateKind};
+use pam360_bulk::job::Job;
+use pam360_bulk::pipeline::{self, EXIT_NOTHING_SENT};
+use pam360_bulk::requests::Requests;
+use pam360_bulk::simulator::{SimOptions, Simulator, random_token};
+use pam360_bulk::{progress, template};
+
+/// Set by SIGINT/SIGTERM: in-flight requests finish, the rest is not sent.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let bars = progress::enabled(cli.progress, cli.quiet);
+    let result = match &cli.command {
+        Command::AddAccounts(args) => run_job(&Accounts, args, bars),
+        Command::RequestPasswords(args) => run_job(&Requests, args, bars),
+        Command::Template(t) => {
+            let schema = match t.kind {
+                TemplateKind::Accounts => &pam360_bulk::accounts::SCHEMA,
+                TemplateKind::Requests => &pam360_bulk::requests::SCHEMA,
+            };
+            template::write(schema, t.output.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Simulate(s) => simulate(s),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pam360-bulk: error: {e:#}");
+            ExitCode::from(EXIT_NOTHING_SENT)
+        }
+    }
+}
+
+fn run_job<J: Job>(job: &J, args: &JobArgs, bars: bool) -> anyhow::Result<ExitCode> {
+    let token = std::env::var("PAM360_AUTHTOKEN").ok();
+    let cfg = Config::from_args(args, token, bars)?;
+    // A second signal is handled the same way: the run is already stopping.
+    ctrlc::set_handler(|| {
+        if !STOP.swap(true, Ordering::SeqCst) {
+            eprintln!(
+                "pam360-bulk: stopping: finishing what is in flight; the rest is reported not_sent"
+            );
+        }
+    })
+    .ok();
+    pipeline::run(job, &cfg, &STOP)
+}
+
+fn simulate(s: &pam360_bulk::cli::SimArgs) -> anyhow::Result<ExitCode> {
+    let token = s.token.clone().unwrap_or_else(random_token);
+    let f = &s.faults;
+    let sim = Simulator::start(
+        &s.listen,
+        SimOptions {
+            token: token.clone(),
+            latency: std::time::Duration::from_millis(f.latency_ms),
+            list_shape: f.list_shape,
+            any_account: f.any_account,
+            rate_limit: f.rate_limit,
+            error_share: f.error_share,
+            drop_before: f.drop_before,
+            drop_after: f.drop_after,
+        },
+    )?;
+    println!("PAM360 simulator listening on {}", sim.url());
+    if s.token.is_none() {
+        // The user asked for a random token: they need to see it to use it.
+        println!("token: {token}");
+    }
+    std::io::stdout().flush()?;
+    sim.wait();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Warnings by default; -v info, -vv debug, -vvv trace; RUST_LOG overrides.
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) | (false, 0) => "warn",
+        (false, 1) => "pam360_bulk=info,warn",
+        (false, 2) => "pam360_bulk=debug,info",
+        _ => "trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format(|buf, record| {
+            let level = record.level().as_str().to_lowercase();
+            writeln!(buf, "pam360-bulk: {level}: {}", record.args())
+        })
+        .init();
+}

@@ -1,0 +1,113 @@
+//! What became of a row: the outcome words of the report, and the result a
+//! row carries from the sender to the report.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The final state of one input row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    Added,
+    Exists,
+    Requested,
+    Skipped,
+    Planned,
+    Failed,
+    Invalid,
+    Unconfirmed,
+    NotSent,
+    /// Only in the journal: the row was about to be sent when it was written.
+    InFlight,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 9] = [
+        Outcome::Added,
+        Outcome::Exists,
+        Outcome::Requested,
+        Outcome::Skipped,
+        Outcome::Planned,
+        Outcome::Failed,
+        Outcome::Invalid,
+        Outcome::Unconfirmed,
+        Outcome::NotSent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Added => "added",
+            Outcome::Exists => "exists",
+            Outcome::Requested => "requested",
+            Outcome::Skipped => "skipped",
+            Outcome::Planned => "planned",
+            Outcome::Failed => "failed",
+            Outcome::Invalid => "invalid",
+            Outcome::Unconfirmed => "unconfirmed",
+            Outcome::NotSent => "not_sent",
+            Outcome::InFlight => "in_flight",
+        }
+    }
+
+    /// Whether the row needs nothing more (exit code 0 when every row is).
+    pub fn is_ok(self) -> bool {
+        matches!(
+            self,
+            Outcome::Added
+                | Outcome::Exists
+                | Outcome::Requested
+                | Outcome::Skipped
+                | Outcome::Planned
+        )
+    }
+
+    /// Whether a report row with this outcome means the work is on the
+    /// server, so `--resume` does not send it again.
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            Outcome::Added | Outcome::Exists | Outcome::Requested | Outcome::Skipped
+        )
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Outcome::ALL
+            .iter()
+            .chain(std::iter::once(&Outcome::InFlight))
+            .find(|o| o.as_str() == s)
+            .copied()
+            .ok_or_else(|| format!("unknown outcome \"{s}\""))
+    }
+}
+
+/// The result of one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowResult {
+    pub outcome: Outcome,
+    /// The server's STATUS text, verbatim (secrets masked).
+    pub status: String,
+    pub http_status: Option<u16>,
+    pub attempts: u32,
+    /// Why, in words a person can act on.
+    pub message: String,
+}
+
+impl RowResult {
+    pub fn new(outcome: Outcome, message: impl Into<String>) -> Self {
+        RowResult {
+            outcome,
+            status: String::new(),
+            http_status: None,
+            attempts: 0,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The HTTP client: one reqwest blocking client shared by every worker,
+//! TLS through rustls, the token in a header marked sensitive.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use reqwest::header::{HeaderMap, HeaderValue};
+
+use super::Answer;
+use crate::secret::Secret;
+
+/// How the server's certificate is trusted.
+#[derive(Debug, Clone, Default)]
+pub enum TlsTrust {
+    /// The platform's roots.
+    #[default]
+    System,
+    /// The platform's roots and this PEM certificate.
+    CaCert(PathBuf),
+    /// No checks at all (`--insecure`).
+    Insecure,
+}
+
+/// What the client needs to know.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `https://host:port`, without a trailing slash.
+    pub server: String,
+    pub token: Secret,
+    pub trust: TlsTrust,
+    pub timeout: Duration,
+    pub concurrency: usize,
+}
+
+/// One attempt's result, as the retry policy needs to see it.
+#[derive(Debug)]
+pub enum Attempt {
+    /// An HTTP answer.
+    Http {
+        http: u16,
+        /// The body read as PAM360 JSON, when it is.
+        answer: Option<Answer>,
+        /// The start of the body, when it is not PAM360 JSON.
+        snippet: String,
+        /// `Retry-After`, in seconds.
+        retry_after: Option<Duration>,
+    },
+    /// No HTTP answer.
+    Failed(Failure),
+}
+
+/// Why an attempt got no HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The connection was never made: nothing reached the server.
+    Connect(String),
+    /// The server's certificate failed verification: nothing was sent.
+    Certificate(String),
+    /// Sent (or possibly sent) but no answer in time.
+    Timeout,
+    /// Sent, then the connection broke (reset, closed mid-answer).
+    Broken(String),
+}
+
+impl Failure {
+    /// Whether the request surely never reached the server.
+    pub fn never_sent(&self) -> bool {
+        matches!(self, Failure::Connect(_) | Failure::Certificate(_))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Failure::Connect(e) => format!("could not connect: {e}"),
+            Failure::Certificate(e) => format!("the server's certificate was refused: {e}"),
+            Failure::Timeout => "no answer before the timeout".into(),
+            Failure::Broken(e) => format!("the connection broke: {e}"),
+        }
+    }
+}
+
+/// A PAM360 API client.
+pub struct Client {
+    http: reqwest::blocking::Client,
+    server: String,
+}
+
+impl Client {
+    pub fn new(cfg: &ClientConfig) -> Result<Client> {
+        let mut headers = HeaderMap::new();
+        let mut token = HeaderValue::from_str(cfg.token.expose())
+            .map_err(|_| anyhow::anyhow!("the token holds characters a header cannot carry"))?;
+        // Keeps the token out of reqwest's Debug output and hyper's logs.
+        token.set_sensitive(true);
+        headers.insert("AUTHTOKEN", token);
+        let mut builder = reqwest::blocking::Client::builder()
+            .default_headers(headers)
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(15)))
+            .pool_max_idle_per_host(cfg.concurrency)
+            .user_agent(concat!("pam360-bulk/", env!("CARGO_PKG_VERSION")));
+        match &cfg.trust {
+            TlsTrust::System => {}
+            TlsTrust::CaCert(path) => {
+                let pem = std::fs::read(path)
+                    .with_context(|| format!("cannot read --ca-cert {}", path.display()))?;
+                let cert = reqwest::Certificate::from_pem(&pem).with_context(|| {
+                    format!("--ca-cert {} is not a PEM certificate", path.display())
+                })?;
+                builder = builder.add_root_certificate(cert);
+            }
+            TlsTrust::Insecure => builder = builder.danger_accept_invalid_certs(true),
+        }
+        let http = builder.build().context("cannot set up the HTTP client")?;
+        if cfg.server.is_empty() {
+            bail!("no server: pass --server URL or set PAM360_URL");
+        }
+        Ok(Client {
+            http,
+            server: cfg.server.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// Posts `INPUT_DATA` to `path` and sorts out what came back.
+    pub fn post(&self, path: &str, org: Option<&str>, input_data: &str) -> Attempt {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.server))
+            .form(&[("INPUT_DATA", input_data)]);
+        if let Some(org) = org {
+            req = req.header("orgName", org);
+        }
+        let resp = match req.send() {
+            Ok(r) => r,
+            Err(e) => return Attempt::Failed(failure(&e)),
+        };
+        let http = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        let body = match resp.bytes() {
+            Ok(b) => b,
+            Err(e) => return Attempt::Failed(failure(&e)),
+        };
+        let answer = Answer::parse(&body);
+        let snippet = if answer.is_some() {
+            String::new()
+        } else {
+            String::from_utf8_lossy(&body).chars().take(200).collect()
+        };
+        Attempt::Http {
+            http,
+            answer,
+            snippet,
+            retry_after,
+        }
+    }
+}
+
+/// The full chain of an error, for classification and messages.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+fn failure(e: &reqwest::Error) -> Failure {
+    let text = chain(e);
+    // The URL is ours and holds no secret, but keep messages short.
+    let lower = text.to_lowercase();
+    if lower.contains("certificate") || lower.contains("unknownissuer") {
+        Failure::Certificate(text)
+    } else if e.is_timeout() {
+        Failure::Timeout
+    } else if e.is_connect() {
+        Failure::Connect(text)
+    } else {
+        Failure::Broken(text)
+    }
+}

@@ -1,0 +1,141 @@
+//! Talking to PAM360: the HTTP client and reading its answers.
+//!
+//! PAM360 answers most errors with HTTP 200 and `operation.result.status`
+//! `Failed`, so an answer is judged by its JSON, never by its HTTP code alone.
+
+mod client;
+
+pub use client::{Attempt, Client, ClientConfig, Failure, TlsTrust};
+
+use serde_json::Value;
+
+/// The parts of a PAM360 answer that matter.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    /// `operation.name`.
+    pub name: String,
+    /// `operation.result.status` as text (`Success`, `Failed`, `true`).
+    pub status: String,
+    /// `operation.result.message`.
+    pub message: String,
+    /// `operation.Details`.
+    pub details: Option<Value>,
+}
+
+/// Whether a result status means success; compared case-insensitively since
+/// endpoints differ (`Success`, `true`).
+pub fn is_success(status: &str) -> bool {
+    status.eq_ignore_ascii_case("success") || status.eq_ignore_ascii_case("true")
+}
+
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+impl Answer {
+    /// Reads an answer body; `None` when it is not JSON with an `operation`.
+    pub fn parse(body: &[u8]) -> Option<Answer> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        let op = v.get("operation")?.as_object()?;
+        let result = op.get("result");
+        Some(Answer {
+            name: text(op.get("name")),
+            status: text(result.and_then(|r| r.get("status"))),
+            message: text(result.and_then(|r| r.get("message"))),
+            details: op.get("Details").cloned(),
+        })
+    }
+
+    /// Whether this answer refuses the caller itself (bad token, host not
+    /// allowed): the run stops rather than fail every chunk against it.
+    pub fn is_auth_failure(&self) -> bool {
+        if is_success(&self.status) {
+            return false;
+        }
+        let msg = self.message.to_lowercase();
+        self.name.eq_ignore_ascii_case("authentication")
+            || msg.contains("authentication failed")
+            || msg.contains("not allowed to access from this host")
+            || msg.contains("api key received is not associated")
+    }
+
+    /// Per-account `(name, STATUS)` pairs, from either shape PAM360 uses:
+    /// `{"acct":{"STATUS":..}}` or `[{"acct":{"STATUS":..}}]`.
+    pub fn account_statuses(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut take = |map: &serde_json::Map<String, Value>| {
+            for (name, v) in map {
+                let status = v
+                    .get("STATUS")
+                    .or_else(|| v.get("status"))
+                    .map(|s| text(Some(s)))
+                    .unwrap_or_else(|| text(Some(v)));
+                out.push((name.clone(), status));
+            }
+        };
+        match &self.details {
+            Some(Value::Object(map)) => take(map),
+            Some(Value::Array(list)) => {
+                for entry in list {
+                    if let Value::Object(map) = entry {
+                        take(map);
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// `Details.STATUS` of a single-object answer (password requests).
+    pub fn details_status(&self) -> Option<String> {
+        self.details
+            .as_ref()
+            .and_then(|d| d.get("STATUS"))
+            .map(|s| text(Some(s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_details_shapes() {
+        let obj = br#"{"operation":{"name":"ADD ACCOUNTS","result":{"status":"Success","message":"ok"},
+            "Details":{"a1":{"STATUS":"Account added successfully"},"a2":{"STATUS":"Account already exists"}}}}"#;
+        let a = Answer::parse(obj).unwrap();
+        assert_eq!(a.account_statuses().len(), 2);
+        let list = br#"{"operation":{"result":{"status":"Failed","message":"x"},
+            "Details":[{"a1":{"STATUS":"Account already exists"}}]}}"#;
+        let a = Answer::parse(list).unwrap();
+        assert_eq!(
+            a.account_statuses(),
+            vec![("a1".to_string(), "Account already exists".to_string())]
+        );
+    }
+
+    #[test]
+    fn auth_failures() {
+        let a = Answer::parse(br#"{"operation":{"name":"Authentication","result":{"status":"Failed","message":"API key received is not associated to any user. Authentication failed."}}}"#).unwrap();
+        assert!(a.is_auth_failure());
+        let a = Answer::parse(br#"{"operation":{"name":"x","result":{"status":"Failed","message":"User is not allowed to access from this host"}}}"#).unwrap();
+        assert!(a.is_auth_failure());
+        let a = Answer::parse(br#"{"operation":{"name":"ADD","result":{"status":"Failed","message":"Resource not found"}}}"#).unwrap();
+        assert!(!a.is_auth_failure());
+    }
+
+    #[test]
+    fn success_words() {
+        assert!(is_success("SUCCESS"));
+        assert!(is_success("true"));
+        assert!(!is_success("Failed"));
+        let a = Answer::parse(br#"{"operation":{"result":{"status":true}}}"#).unwrap();
+        assert!(is_success(&a.status));
+        assert!(Answer::parse(b"<html>").is_none());
+    }
+}

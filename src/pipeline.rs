@@ -1,0 +1,488 @@
+//! One job run, step by step: read and check everything, decide what an
+//! earlier run already did, plan, send, and write the report.
+//!
+//! Problems with single rows are data (report rows); an `Err` from here is a
+//! problem with the whole run (exit 2). A run that stops part-way still
+//! writes its full report and returns exit code 3.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::{Config, Target};
+use crate::collect::{Collected, Collector, Entry};
+use crate::input;
+use crate::job::Job;
+use crate::outcome::{Outcome, RowResult};
+use crate::pam360::{Client, ClientConfig};
+use crate::plan;
+use crate::progress;
+use crate::report::{self, Journal, ReportRow};
+use crate::secret::Secret;
+use crate::send::{self, Abort, Recorder, SendConfig};
+use crate::simulator::{SimOptions, Simulator, random_token};
+
+/// Exit codes of DESIGN.md.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_SOME_FAILED: u8 = 1;
+pub const EXIT_NOTHING_SENT: u8 = 2;
+pub const EXIT_ABORTED: u8 = 3;
+
+/// Runs a job. `stop` is set by SIGINT/SIGTERM.
+pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode> {
+    let started = Instant::now();
+    let journal_path = report::journal_path(&cfg.report);
+    refuse_foreign_journal(cfg, &journal_path)?;
+
+    // Read a resume report whole before anything is written: it may be the
+    // very journal this run is about to replace.
+    let prior = match &cfg.resume {
+        Some(p) => Some(report::read_prior(
+            p,
+            job.key_columns(),
+            job.key_case_insensitive(),
+        )?),
+        None => None,
+    };
+
+    let reading = progress::bar(cfg.progress, None, "checking");
+    let mut collector = Collector::new(job, cfg.ignore_unknown_columns, cfg.org.as_deref());
+    let stats = input::read(
+        &cfg.source,
+        &cfg.input,
+        &mut ProgressSink(&mut collector, &reading),
+    )?;
+    reading.finish_and_clear();
+    let data = collector.finish();
+    for col in &data.ignored_columns {
+        log::warn!("ignoring unknown column \"{col}\" (--ignore-unknown-columns)");
+    }
+    if stats.data_rows == 0 {
+        log::warn!("the input has a header but no data rows: nothing to do");
+    }
+
+    let mut results: Vec<Option<RowResult>> = vec![None; data.items.len()];
+    if let Some(prior) = prior {
+        apply_prior(job, cfg, &data, prior, &mut results);
+    }
+    let to_send: Vec<u32> = (0..data.items.len() as u32)
+        .filter(|&i| results[i as usize].is_none())
+        .collect();
+    let units = plan::plan(job, &data.items, &to_send, cfg.chunk_size);
+    let header = report::columns(job.key_columns());
+
+    if cfg.strict && !data.invalid.is_empty() {
+        let why = format!(
+            "not sent: --strict, and {} rows are invalid",
+            data.invalid.len()
+        );
+        for &i in &to_send {
+            results[i as usize] = Some(RowResult::new(Outcome::NotSent, why.clone()));
+        }
+        return finish(
+            job,
+            cfg,
+            &data,
+            results,
+            &header,
+            Stats::new(started),
+            None,
+            Some(EXIT_NOTHING_SENT),
+        );
+    }
+    if cfg.dry_run {
+        for (n, unit) in units.iter().enumerate() {
+            let msg = format!(
+                "request {} of {}: {} row(s) to {}",
+                n + 1,
+                units.len(),
+                unit.items.len(),
+                job.path(unit.target)
+            );
+            for &i in &unit.items {
+                results[i as usize] = Some(RowResult::new(Outcome::Planned, msg.clone()));
+            }
+        }
+        return finish(
+            job,
+            cfg,
+            &data,
+            results,
+            &header,
+            Stats::new(started),
+            None,
+            None,
+        );
+    }
+
+    // Connect: the in-process simulator, or the server.
+    let (_simulator, url, token) = match &cfg.target {
+        Target::Simulate => {
+            let token = random_token();
+            let sim = Simulator::start(
+                "127.0.0.1:0",
+                SimOptions {
+                    token: token.clone(),
+                    any_account: true,
+                    ..SimOptions::default()
+                },
+            )?;
+            let url = sim.url();
+            log::info!("simulating PAM360 at {url}");
+            (Some(sim), url, Secret::new(token))
+        }
+        Target::Server { url, token } => (None, url.clone(), token.clone()),
+        Target::None => bail!("no server to send to"),
+    };
+    if matches!(cfg.trust, crate::pam360::TlsTrust::Insecure) {
+        log::warn!(
+            "--insecure: the server's certificate is not checked; anyone on the path can read the token"
+        );
+    }
+    let client = Client::new(&ClientConfig {
+        server: url,
+        token: token.clone(),
+        trust: cfg.trust.clone(),
+        timeout: cfg.timeout,
+        concurrency: cfg.concurrency,
+    })?;
+
+    // Rows already settled go first into the journal, so a resume of this
+    // run's journal knows them too.
+    let settled: Vec<ReportRow> = (0..data.items.len())
+        .filter_map(|i| {
+            results[i]
+                .as_ref()
+                .map(|r| report_row(job, &data, i, r.clone()))
+        })
+        .collect();
+    let journal = Journal::create(&journal_path, &header, &settled)?;
+    let total: u64 = units.iter().map(|u| u.items.len() as u64).sum();
+    let bar = progress::bar(cfg.progress, Some(total), "sending");
+    let recorder = JournalRecorder {
+        job,
+        data: &data,
+        journal: &journal,
+        bar: &bar,
+        failed: AtomicBool::new(false),
+        stop,
+    };
+    let sent = send::send(
+        job,
+        &client,
+        token.expose(),
+        &data.items,
+        &units,
+        &SendConfig {
+            concurrency: cfg.concurrency,
+            rate: cfg.rate,
+            retries: cfg.retries,
+            max_throttle: cfg.max_throttle,
+        },
+        &recorder,
+        stop,
+    );
+    bar.finish_and_clear();
+    if recorder.failed.load(Ordering::SeqCst) {
+        bail!(
+            "the journal {} could not be written; the run stopped",
+            journal_path.display()
+        );
+    }
+    let mut aborted = sent.aborted.clone();
+    if aborted.is_none() && stop.load(Ordering::SeqCst) {
+        aborted = Some(Abort::Interrupted);
+    }
+    let untaken = match &aborted {
+        Some(a) => format!("not sent: {}", a.describe()),
+        None => "not sent".to_string(),
+    };
+    for (slot, r) in results.iter_mut().zip(sent.results) {
+        if slot.is_none() {
+            *slot = Some(r.unwrap_or_else(|| RowResult::new(Outcome::NotSent, untaken.clone())));
+        }
+    }
+    let stats = Stats {
+        started,
+        requests: sent.requests,
+        retries: sent.retries,
+    };
+    let code = match &aborted {
+        Some(Abort::Certificate(_)) => Some(EXIT_NOTHING_SENT),
+        Some(_) => Some(EXIT_ABORTED),
+        None => None,
+    };
+    let exit = finish(
+        job,
+        cfg,
+        &data,
+        results,
+        &header,
+        stats,
+        aborted.as_ref(),
+        code,
+    )?;
+    journal.remove()?;
+    Ok(exit)
+}
+
+/// A `.partial` journal is never overwritten unless this run resumes it.
+fn refuse_foreign_journal(cfg: &Config, journal: &Path) -> Result<()> {
+    if cfg.dry_run || !journal.exists() {
+        return Ok(());
+    }
+    let same = cfg.resume.as_ref().is_some_and(|r| {
+        match (std::fs::canonicalize(r), std::fs::canonicalize(journal)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    });
+    if !same {
+        bail!(
+            "{} is the journal of an earlier run that did not finish. Resume it with --resume {} (rows it shows done are skipped), or delete it to start over",
+            journal.display(),
+            journal.display()
+        );
+    }
+    Ok(())
+}
+
+/// Marks rows an earlier run did (`skipped`) or may have done (`unconfirmed`
+/// password requests, held back unless `--resend-unconfirmed`).
+fn apply_prior<J: Job>(
+    job: &J,
+    cfg: &Config,
+    data: &Collected<J::Item>,
+    mut prior: report::Prior,
+    results: &mut [Option<RowResult>],
+) {
+    let ci = job.key_case_insensitive();
+    for (i, c) in data.items.iter().enumerate() {
+        let key = report::resume_key(c.org.as_deref().unwrap_or(""), &job.key(&c.item), ci);
+        if let Some(done) = prior.done.get_mut(&key)
+            && let Some(outcome) = done.pop()
+        {
+            results[i] = Some(RowResult::new(
+                Outcome::Skipped,
+                format!("done in an earlier run ({outcome})"),
+            ));
+            continue;
+        }
+        if !job.idempotent()
+            && !cfg.resend_unconfirmed
+            && let Some(n) = prior.unconfirmed.get_mut(&key)
+            && *n > 0
+        {
+            *n -= 1;
+            results[i] = Some(RowResult::new(
+                Outcome::Unconfirmed,
+                "sent in an earlier run without a confirmed answer, so not sent again; check PAM360, then rerun with --resend-unconfirmed if it is missing",
+            ));
+        }
+    }
+}
+
+fn report_row<J: Job>(
+    job: &J,
+    data: &Collected<J::Item>,
+    i: usize,
+    result: RowResult,
+) -> ReportRow {
+    let c = &data.items[i];
+    ReportRow {
+        row: c.row,
+        org: c.org.as_deref().unwrap_or("").to_string(),
+        key: job.key(&c.item),
+        result,
+    }
+}
+
+struct JournalRecorder<'a, J: Job> {
+    job: &'a J,
+    data: &'a Collected<J::Item>,
+    journal: &'a Journal,
+    bar: &'a indicatif::ProgressBar,
+    failed: AtomicBool,
+    stop: &'a AtomicBool,
+}
+
+impl<J: Job> JournalRecorder<'_, J> {
+    fn append(&self, rows: Vec<ReportRow>) {
+        if let Err(e) = self.journal.append(&rows) {
+            // Without a journal a kill would lose what was sent: stop.
+            log::error!("cannot write the journal: {e:#}");
+            self.failed.store(true, Ordering::SeqCst);
+            self.stop.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+impl<J: Job> Recorder for JournalRecorder<'_, J> {
+    fn sending(&self, rows: &[u32]) {
+        let lines = rows
+            .iter()
+            .map(|&i| {
+                report_row(
+                    self.job,
+                    self.data,
+                    i as usize,
+                    RowResult::new(Outcome::InFlight, ""),
+                )
+            })
+            .collect();
+        self.append(lines);
+    }
+
+    fn answered(&self, rows: &[u32], results: &[RowResult]) {
+        let lines = rows
+            .iter()
+            .zip(results)
+            .map(|(&i, r)| report_row(self.job, self.data, i as usize, r.clone()))
+            .collect();
+        self.append(lines);
+        self.bar.inc(rows.len() as u64);
+    }
+}
+
+/// Feeds the reading progress bar as rows pass to the collector.
+struct ProgressSink<'a, 'b, S: input::RowSink>(&'a mut S, &'b indicatif::ProgressBar);
+
+impl<S: input::RowSink> input::RowSink for ProgressSink<'_, '_, S> {
+    fn header(&mut self, names: &[String]) -> Result<()> {
+        self.0.header(names)
+    }
+    fn rows(&mut self, rows: &[input::RawRow]) -> Result<()> {
+        self.1.inc(rows.len() as u64);
+        self.0.rows(rows)
+    }
+}
+
+struct Stats {
+    started: Instant,
+    requests: u64,
+    retries: u64,
+}
+
+impl Stats {
+    fn new(started: Instant) -> Self {
+        Stats {
+            started,
+            requests: 0,
+            retries: 0,
+        }
+    }
+}
+
+/// Writes the report in input order and the summary; decides the exit code.
+#[allow(clippy::too_many_arguments)]
+fn finish<J: Job>(
+    job: &J,
+    cfg: &Config,
+    data: &Collected<J::Item>,
+    results: Vec<Option<RowResult>>,
+    header: &[String],
+    stats: Stats,
+    aborted: Option<&Abort>,
+    forced: Option<u8>,
+) -> Result<ExitCode> {
+    let mut results: Vec<Option<RowResult>> = results;
+    let rows = data.order.iter().map(|e| match *e {
+        Entry::Invalid(n) => data.invalid[n as usize].clone(),
+        Entry::Valid(n) => {
+            let r = results[n as usize]
+                .take()
+                .unwrap_or_else(|| RowResult::new(Outcome::NotSent, "not sent"));
+            report_row(job, data, n as usize, r)
+        }
+    });
+    let mut counts: HashMap<Outcome, u64> = HashMap::new();
+    let counted = rows.inspect(|r| *counts.entry(r.result.outcome).or_default() += 1);
+    report::write(&cfg.report, header, counted)
+        .with_context(|| format!("cannot write the report {}", cfg.report.display()))?;
+
+    let total: u64 = counts.values().sum();
+    let all_ok = counts.iter().all(|(o, _)| o.is_ok());
+    let code = forced.unwrap_or(if aborted.is_some() {
+        EXIT_ABORTED
+    } else if all_ok {
+        EXIT_OK
+    } else {
+        EXIT_SOME_FAILED
+    });
+    let elapsed = stats.started.elapsed().as_secs_f64();
+    let done = counts
+        .iter()
+        .filter(|(o, _)| o.is_done())
+        .map(|(_, n)| n)
+        .sum::<u64>();
+    let per_sec = if elapsed > 0.0 {
+        done as f64 / elapsed
+    } else {
+        0.0
+    };
+    let listed: Vec<String> = Outcome::ALL
+        .iter()
+        .filter_map(|o| counts.get(o).map(|n| format!("{n} {o}")))
+        .collect();
+    eprintln!(
+        "pam360-bulk {}: {total} rows: {}",
+        job.name(),
+        if listed.is_empty() {
+            "none".to_string()
+        } else {
+            listed.join(", ")
+        }
+    );
+    eprintln!(
+        "  {} requests ({} retries) in {:.2} s, {:.1} rows/s{}",
+        stats.requests,
+        stats.retries,
+        elapsed,
+        per_sec,
+        if cfg.dry_run {
+            " (dry run: nothing sent)"
+        } else {
+            ""
+        }
+    );
+    if let Some(a) = aborted {
+        eprintln!("  stopped: {}", a.describe());
+    }
+    if cfg.strict && code == EXIT_NOTHING_SENT {
+        eprintln!(
+            "  --strict: nothing was sent because some rows are invalid; fix them (see the report) and run again"
+        );
+    }
+    eprintln!("  report: {}", cfg.report.display());
+    if let Some(path) = &cfg.summary_json {
+        let outcomes: serde_json::Map<String, serde_json::Value> = Outcome::ALL
+            .iter()
+            .map(|o| {
+                (
+                    o.as_str().to_string(),
+                    counts.get(o).copied().unwrap_or(0).into(),
+                )
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "job": job.name(),
+            "rows": total,
+            "outcomes": outcomes,
+            "requests": stats.requests,
+            "retries": stats.retries,
+            "elapsed_s": elapsed,
+            "rows_per_s": per_sec,
+            "dry_run": cfg.dry_run,
+            "aborted": aborted.map(Abort::describe),
+            "exit_code": code,
+            "report": cfg.report.display().to_string(),
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
+            .with_context(|| format!("cannot write --summary-json {}", path.display()))?;
+    }
+    Ok(ExitCode::from(code))
+}

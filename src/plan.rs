@@ -1,0 +1,98 @@
+//! Checked rows → requests: rows are grouped by (org, group) in order of
+//! first appearance and cut into chunks. Pure: no I/O.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::job::{Checked, Job};
+
+/// One request to send: the rows it carries, by index into the checked rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    pub org: Option<Arc<str>>,
+    /// The id in the request path.
+    pub target: u64,
+    pub items: Vec<u32>,
+}
+
+/// Plans the requests for the rows in `send` (indices into `items`, in input
+/// order).
+pub fn plan<J: Job>(
+    job: &J,
+    items: &[Checked<J::Item>],
+    send: &[u32],
+    chunk_size: usize,
+) -> Vec<Unit> {
+    // Groups in order of first appearance; a row without a group is its own.
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    let mut index: HashMap<(Option<Arc<str>>, u64), usize> = HashMap::new();
+    for &i in send {
+        let c = &items[i as usize];
+        match job.group(&c.item) {
+            Some(g) => {
+                let n = *index.entry((c.org.clone(), g)).or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+                groups[n].push(i);
+            }
+            None => groups.push(vec![i]),
+        }
+    }
+    groups
+        .iter()
+        .flat_map(|g| g.chunks(chunk_size.max(1)))
+        .map(|chunk| {
+            let first = &items[chunk[0] as usize];
+            Unit {
+                org: first.org.clone(),
+                target: job.target(&first.item),
+                items: chunk.to_vec(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{Account, Accounts};
+
+    fn acct(row: u64, org: Option<&str>, rid: u64, name: &str) -> Checked<Account> {
+        Checked {
+            row,
+            org: org.map(Arc::from),
+            item: Account {
+                resource_id: rid,
+                name: name.into(),
+                json: Box::new([]),
+            },
+        }
+    }
+
+    #[test]
+    fn groups_by_org_and_resource_then_chunks() {
+        let items = vec![
+            acct(2, None, 1, "a"),
+            acct(3, None, 2, "b"),
+            acct(4, None, 1, "c"),
+            acct(5, Some("X"), 1, "d"),
+            acct(6, None, 1, "e"),
+        ];
+        let all: Vec<u32> = (0..items.len() as u32).collect();
+        let units = plan(&Accounts, &items, &all, 2);
+        let shape: Vec<(Option<&str>, u64, Vec<u32>)> = units
+            .iter()
+            .map(|u| (u.org.as_deref(), u.target, u.items.clone()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (None, 1, vec![0, 2]),
+                (None, 1, vec![4]),
+                (None, 2, vec![1]),
+                (Some("X"), 1, vec![3]),
+            ]
+        );
+    }
+}

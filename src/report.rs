@@ -1,0 +1,438 @@
+//! The reconciliation report: one row per input row in input order, its
+//! journal (`<report>.partial`, written as answers arrive), and reading a
+//! report or journal back for `--resume`.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::outcome::{Outcome, RowResult};
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRow {
+    pub row: u64,
+    pub org: String,
+    /// The job's identity cells (see `Job::key_columns`).
+    pub key: Vec<String>,
+    pub result: RowResult,
+}
+
+/// Report file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Csv,
+    Jsonl,
+    Xlsx,
+}
+
+impl ReportFormat {
+    pub fn from_path(path: &Path) -> Result<ReportFormat> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        match ext.as_str() {
+            "csv" | "partial" => Ok(ReportFormat::Csv),
+            "jsonl" => Ok(ReportFormat::Jsonl),
+            "xlsx" => Ok(ReportFormat::Xlsx),
+            _ => bail!(
+                "cannot tell the report format of {}: name it .csv, .jsonl or .xlsx",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// The report's column names for a job's key columns.
+pub fn columns(key_columns: &[&str]) -> Vec<String> {
+    let mut cols = vec!["row".to_string(), "org".to_string()];
+    cols.extend(key_columns.iter().map(|s| s.to_string()));
+    cols.extend(
+        ["outcome", "status", "http_status", "attempts", "message"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    cols
+}
+
+/// A cell a spreadsheet would run as a formula gets a leading `'`.
+pub fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// Undoes [`guard`].
+pub fn unguard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest)
+            if matches!(
+                rest.as_bytes().first(),
+                Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+            ) =>
+        {
+            rest
+        }
+        _ => cell,
+    }
+}
+
+fn record(r: &ReportRow) -> Vec<String> {
+    let mut cells = vec![r.row.to_string(), guard(&r.org).into_owned()];
+    cells.extend(r.key.iter().map(|k| guard(k).into_owned()));
+    cells.push(r.result.outcome.as_str().to_string());
+    cells.push(guard(&r.result.status).into_owned());
+    cells.push(
+        r.result
+            .http_status
+            .map(|h| h.to_string())
+            .unwrap_or_default(),
+    );
+    cells.push(r.result.attempts.to_string());
+    cells.push(guard(&r.result.message).into_owned());
+    cells
+}
+
+/// Creates a file only its owner can read: reports name accounts.
+fn create_private(path: &Path, exclusive: bool) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true);
+    if exclusive {
+        opts.create_new(true);
+    } else {
+        opts.create(true).truncate(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// Writes the final report atomically: into a private temporary file beside
+/// it, then renamed over it.
+pub fn write(path: &Path, header: &[String], rows: impl Iterator<Item = ReportRow>) -> Result<()> {
+    let format = ReportFormat::from_path(path)?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // tempfile creates files with mode 0600.
+    let tmp = tempfile::Builder::new()
+        .prefix(".pam360-bulk-report")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write a report in {}", dir.display()))?;
+    match format {
+        ReportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(BufWriter::new(tmp.as_file()));
+            w.write_record(header)?;
+            for r in rows {
+                w.write_record(record(&r))?;
+            }
+            w.flush()?;
+        }
+        ReportFormat::Jsonl => {
+            let mut w = BufWriter::new(tmp.as_file());
+            for r in rows {
+                let mut obj = serde_json::Map::new();
+                obj.insert("row".into(), r.row.into());
+                obj.insert("org".into(), r.org.clone().into());
+                for (name, value) in header[2..].iter().zip(&r.key) {
+                    obj.insert(name.clone(), value.clone().into());
+                }
+                obj.insert("outcome".into(), r.result.outcome.as_str().into());
+                obj.insert("status".into(), r.result.status.clone().into());
+                obj.insert("http_status".into(), r.result.http_status.into());
+                obj.insert("attempts".into(), r.result.attempts.into());
+                obj.insert("message".into(), r.result.message.clone().into());
+                serde_json::to_writer(&mut w, &obj)?;
+                w.write_all(b"\n")?;
+            }
+            w.flush()?;
+        }
+        ReportFormat::Xlsx => write_xlsx(tmp.path(), header, rows)?,
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| anyhow!("cannot write the report {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// XLSX cells are written as text, so they need no formula guard. A sheet
+/// holds 1,048,576 rows; a longer report continues on further sheets.
+fn write_xlsx(path: &Path, header: &[String], rows: impl Iterator<Item = ReportRow>) -> Result<()> {
+    const SHEET_ROWS: u32 = 1_048_576;
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    let mut sheet_no = 0;
+    let mut next_row = SHEET_ROWS;
+    for r in rows {
+        if next_row == SHEET_ROWS {
+            sheet_no += 1;
+            let sheet = wb.add_worksheet_with_constant_memory()?;
+            let name = if sheet_no > 1 {
+                format!("report {sheet_no}")
+            } else {
+                "report".to_string()
+            };
+            sheet.set_name(name)?;
+            for (c, h) in header.iter().enumerate() {
+                sheet.write_string_with_format(0, c as u16, h, &bold)?;
+            }
+            sheet.set_freeze_panes(1, 0)?;
+            next_row = 1;
+        }
+        let sheet = wb.worksheet_from_index(sheet_no - 1)?;
+        let cells = [
+            vec![r.row.to_string(), r.org.clone()],
+            r.key.clone(),
+            vec![
+                r.result.outcome.as_str().to_string(),
+                r.result.status.clone(),
+                r.result
+                    .http_status
+                    .map(|h| h.to_string())
+                    .unwrap_or_default(),
+                r.result.attempts.to_string(),
+                r.result.message.clone(),
+            ],
+        ]
+        .concat();
+        for (c, v) in cells.iter().enumerate() {
+            if !v.is_empty() {
+                sheet.write_string(next_row, c as u16, v)?;
+            }
+        }
+        next_row += 1;
+    }
+    if sheet_no == 0 {
+        let sheet = wb.add_worksheet();
+        sheet.set_name("report")?;
+        for (c, h) in header.iter().enumerate() {
+            sheet.write_string_with_format(0, c as u16, h, &bold)?;
+        }
+    }
+    wb.save(path)?;
+    Ok(())
+}
+
+/// `<report>.partial`.
+pub fn journal_path(report: &Path) -> PathBuf {
+    let mut s = report.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+/// The journal of a run: CSV lines in completion order, flushed and synced
+/// after every answered request so a killed run loses nothing it was told.
+pub struct Journal {
+    path: PathBuf,
+    writer: Mutex<csv::Writer<File>>,
+}
+
+impl Journal {
+    /// Starts a journal holding `first` (rows done in an earlier run, so a
+    /// resume of this journal skips them too). Written aside and renamed into
+    /// place, so the `.partial` a resume just read is replaced whole or not
+    /// at all.
+    pub fn create(path: &Path, header: &[String], first: &[ReportRow]) -> Result<Journal> {
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(".new");
+        let aside = PathBuf::from(aside);
+        let _ = std::fs::remove_file(&aside);
+        let file = create_private(&aside, true)
+            .with_context(|| format!("cannot create the journal {}", aside.display()))?;
+        let mut w = csv::Writer::from_writer(file);
+        w.write_record(header)?;
+        for r in first {
+            w.write_record(record(r))?;
+        }
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        std::fs::rename(&aside, path)
+            .with_context(|| format!("cannot create the journal {}", path.display()))?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            writer: Mutex::new(w),
+        })
+    }
+
+    /// Appends rows and makes them durable.
+    pub fn append(&self, rows: &[ReportRow]) -> Result<()> {
+        let mut w = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for r in rows {
+            w.write_record(record(r))?;
+        }
+        w.flush()?;
+        w.get_ref().sync_data()?;
+        Ok(())
+    }
+
+    /// The run is over and its report written: the journal goes.
+    pub fn remove(self) -> Result<()> {
+        drop(self.writer);
+        std::fs::remove_file(&self.path)
+            .with_context(|| format!("cannot remove the journal {}", self.path.display()))
+    }
+}
+
+/// What an earlier run's report (or journal) says, by row content.
+#[derive(Debug, Default)]
+pub struct Prior {
+    /// Key → rows done (added, exists, requested, skipped) and their outcomes.
+    pub done: HashMap<String, Vec<Outcome>>,
+    /// Key → how many rows may have reached the server without an answer.
+    pub unconfirmed: HashMap<String, u32>,
+}
+
+/// The resume key of a row: its org and identity cells.
+pub fn resume_key(org: &str, key: &[String], case_insensitive: bool) -> String {
+    let mut k = String::with_capacity(64);
+    k.push_str(org);
+    for cell in key {
+        k.push('\u{1f}');
+        k.push_str(cell);
+    }
+    if case_insensitive {
+        k.to_lowercase()
+    } else {
+        k
+    }
+}
+
+/// Reads a report or journal. A torn last line (a killed run) is ignored;
+/// rows journaled in flight and never answered count as unconfirmed.
+pub fn read_prior(path: &Path, key_columns: &[&str], case_insensitive: bool) -> Result<Prior> {
+    let rows = read_rows(path, key_columns)
+        .with_context(|| format!("cannot read the --resume report {}", path.display()))?;
+    // A journal may hold a row twice (in flight, then answered): the last wins.
+    let mut last: HashMap<u64, (String, Outcome)> = HashMap::new();
+    let mut order: Vec<u64> = Vec::new();
+    for (row, key, outcome) in rows {
+        if last.insert(row, (key, outcome)).is_none() {
+            order.push(row);
+        }
+    }
+    let mut prior = Prior::default();
+    for row in order {
+        let (key, outcome) = &last[&row];
+        let key = if case_insensitive {
+            key.to_lowercase()
+        } else {
+            key.clone()
+        };
+        if outcome.is_done() {
+            prior.done.entry(key).or_default().push(*outcome);
+        } else if matches!(outcome, Outcome::Unconfirmed | Outcome::InFlight) {
+            *prior.unconfirmed.entry(key).or_default() += 1;
+        }
+    }
+    Ok(prior)
+}
+
+/// (row, resume key, outcome) of every readable line.
+fn read_rows(path: &Path, key_columns: &[&str]) -> Result<Vec<(u64, String, Outcome)>> {
+    let want = columns(key_columns);
+    let mut out = Vec::new();
+    let mut take = |cells: Vec<String>| {
+        if cells.len() != want.len() {
+            return; // a torn line
+        }
+        let Ok(row) = cells[0].parse::<u64>() else {
+            return;
+        };
+        let Ok(outcome) = cells[2 + key_columns.len()].parse::<Outcome>() else {
+            return;
+        };
+        let key = resume_key(&cells[1], &cells[2..2 + key_columns.len()], false);
+        out.push((row, key, outcome));
+    };
+    match ReportFormat::from_path(path)? {
+        ReportFormat::Csv => {
+            let mut r = csv::ReaderBuilder::new().flexible(true).from_path(path)?;
+            let header: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
+            if header != want {
+                bail!(
+                    "it is not a report of this job: its columns are {}",
+                    header.join(",")
+                );
+            }
+            for rec in r.records() {
+                // A torn last line may fail to parse at all.
+                let Ok(rec) = rec else { break };
+                take(rec.iter().map(|c| unguard(c).to_string()).collect());
+            }
+        }
+        ReportFormat::Jsonl => {
+            let text = std::fs::read_to_string(path)?;
+            for line in text.lines() {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                    continue;
+                };
+                let cell = |name: &str| match v.get(name) {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(serde_json::Value::Null) | None => String::new(),
+                    Some(other) => other.to_string(),
+                };
+                take(want.iter().map(|c| cell(c)).collect());
+            }
+        }
+        ReportFormat::Xlsx => {
+            use calamine::{Reader, Xlsx, open_workbook};
+            let mut wb: Xlsx<_> = open_workbook(path)?;
+            for name in wb.sheet_names() {
+                let range = wb.worksheet_range(&name)?;
+                for row in range.rows().skip(1) {
+                    take(row.iter().map(|c| c.to_string()).collect());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guards_formulas_and_strips_them_back() {
+        for s in ["=1+1", "+x", "-x", "@x", "\tx", "\rx"] {
+            assert_eq!(unguard(&guard(s)), s);
+            assert!(guard(s).starts_with('\''));
+        }
+        assert_eq!(guard("plain"), "plain");
+        assert_eq!(unguard("'plain"), "'plain");
+    }
+
+    #[test]
+    fn torn_journal_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.csv.partial");
+        std::fs::write(
+            &p,
+            "row,org,resource_id,account_name,outcome,status,http_status,attempts,message\n\
+             2,,901,root,added,ok,200,1,\n3,,901,Admin,in_flight,,,0,\n4,,901,web,add",
+        )
+        .unwrap();
+        let prior = read_prior(&p, &["resource_id", "account_name"], true).unwrap();
+        assert_eq!(prior.done.len(), 1);
+        assert!(
+            prior
+                .done
+                .contains_key(&resume_key("", &["901".into(), "root".into()], true))
+        );
+        assert_eq!(prior.unconfirmed.values().sum::<u32>(), 1);
+    }
+}

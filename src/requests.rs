@@ -1,0 +1,318 @@
+//! The request-passwords job (vendor page 003): its columns, its checks, and
+//! one `requestpassword` request per row.
+
+use std::hash::Hasher;
+
+use chrono::NaiveDateTime;
+
+use crate::cells::{self, JsonObject, TIME_FORMAT, Value};
+use crate::input::RawRow;
+use crate::job::{Job, Verdict};
+use crate::outcome::Outcome;
+use crate::pam360::{Answer, is_success};
+use crate::schema::{Column, Header, Kind, Schema};
+
+const fn col(name: &'static str, kind: Kind, help: &'static str, example: &'static str) -> Column {
+    Column {
+        name,
+        alias: None,
+        kind,
+        wire: Some(name),
+        required: false,
+        help,
+        example,
+    }
+}
+
+const ACCESS_VALUES: &[&str] = &["now", "later"];
+const OPTIONS: &[&str] = &["1", "2", "3"];
+
+static COLUMNS: [Column; 9] = [
+    Column {
+        wire: None,
+        required: true,
+        ..col(
+            "ACCOUNTID",
+            Kind::Id,
+            "The ID of the account whose password is requested.",
+            "901",
+        )
+    },
+    col(
+        "REASON",
+        Kind::Verbatim,
+        "Reason for requesting access.",
+        "Quarterly audit",
+    ),
+    col(
+        "ACCESS",
+        Kind::Choice(ACCESS_VALUES),
+        "now (default) or later; later needs STARTTIME and ENDTIME.",
+        "later",
+    ),
+    col(
+        "STARTTIME",
+        Kind::DateTime,
+        "Start of the access window, DD/MM/YYYY HH:mm (server local time).",
+        "09/01/2026 17:50",
+    ),
+    col(
+        "ENDTIME",
+        Kind::DateTime,
+        "End of the access window, DD/MM/YYYY HH:mm; after STARTTIME.",
+        "12/01/2026 17:50",
+    ),
+    Column {
+        alias: Some("REMAINDERTIME"),
+        ..col(
+            "REMINDERTIME",
+            Kind::Integer,
+            "Minutes before a reminder about the pending request: 1 to 59.",
+            "45",
+        )
+    },
+    col(
+        "RESOURCES_TO_BE_ACCESSED_OPTION",
+        Kind::Choice(OPTIONS),
+        "Windows domain resources: 1 this resource, 2 all shared, 3 the SELECTED_RESOURCEIDS.",
+        "3",
+    ),
+    col(
+        "SELECTED_RESOURCEIDS",
+        Kind::IdList,
+        "Resource IDs when the option is 3.",
+        "301;601",
+    ),
+    Column {
+        wire: None,
+        ..col(
+            "ORGNAME",
+            Kind::Text,
+            "The organisation (MSP); sent as the orgName header. Overrides --org.",
+            "Acme",
+        )
+    },
+];
+
+/// The request-passwords columns.
+pub static SCHEMA: Schema = Schema {
+    columns: &COLUMNS,
+    custom_columns: false,
+};
+
+const ACCOUNTID: usize = 0;
+const ACCESS: usize = 2;
+const STARTTIME: usize = 3;
+const ENDTIME: usize = 4;
+const REMINDERTIME: usize = 5;
+const OPTION: usize = 6;
+const SELECTED: usize = 7;
+
+/// A checked password request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub account_id: u64,
+    pub access: Option<&'static str>,
+    pub start: Option<NaiveDateTime>,
+    pub end: Option<NaiveDateTime>,
+    /// The request's `Details`, as JSON.
+    pub json: Box<[u8]>,
+}
+
+/// The request-passwords job.
+pub struct Requests;
+
+impl Job for Requests {
+    type Item = Request;
+
+    fn name(&self) -> &'static str {
+        "request-passwords"
+    }
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+    fn key_columns(&self) -> &'static [&'static str] {
+        &["account_id", "access", "starttime", "endtime"]
+    }
+    fn idempotent(&self) -> bool {
+        false
+    }
+    fn key_case_insensitive(&self) -> bool {
+        false
+    }
+
+    fn check(&self, header: &Header, row: &RawRow) -> Result<Request, String> {
+        let mut problems = Vec::new();
+        let values = cells::parse_row(&SCHEMA, header, row, &mut problems);
+        let account_id = match &values[ACCOUNTID] {
+            Some(Value::Int(i)) => *i as u64,
+            _ => {
+                if row
+                    .field(header.get(ACCOUNTID).unwrap_or(0))
+                    .trim()
+                    .is_empty()
+                {
+                    problems.push(
+                        "column ACCOUNTID is empty; every request needs the id of an account"
+                            .into(),
+                    );
+                }
+                0
+            }
+        };
+        let access = match &values[ACCESS] {
+            Some(Value::Choice(a)) => Some(*a),
+            _ => None,
+        };
+        let time = |slot: usize| match &values[slot] {
+            Some(Value::Time(t)) => Some(*t),
+            _ => None,
+        };
+        let (start, end) = (time(STARTTIME), time(ENDTIME));
+        let given = |slot: usize| {
+            header
+                .get(slot)
+                .is_some_and(|i| !row.field(i).trim().is_empty())
+        };
+        if access == Some("later") {
+            for (slot, name) in [(STARTTIME, "STARTTIME"), (ENDTIME, "ENDTIME")] {
+                if !given(slot) {
+                    problems.push(format!(
+                        "column {name} is empty; ACCESS later needs both STARTTIME and ENDTIME (DD/MM/YYYY HH:mm)"
+                    ));
+                }
+            }
+            if let (Some(s), Some(e)) = (start, end)
+                && e <= s
+            {
+                problems.push(format!(
+                    "column ENDTIME: \"{}\" is not after STARTTIME \"{}\"",
+                    e.format(TIME_FORMAT),
+                    s.format(TIME_FORMAT)
+                ));
+            }
+        } else if given(STARTTIME) || given(ENDTIME) {
+            problems.push(format!(
+                "STARTTIME and ENDTIME are only for ACCESS later, and ACCESS is {}; set ACCESS to later or clear the times",
+                access.unwrap_or("empty (now)")
+            ));
+        }
+        if let Some(Value::Int(m)) = &values[REMINDERTIME]
+            && !(1..=59).contains(m)
+        {
+            problems.push(format!(
+                "column REMINDERTIME: \"{m}\" is not from 1 to 59 (minutes)"
+            ));
+        }
+        let option = match &values[OPTION] {
+            Some(Value::Choice(o)) => Some(*o),
+            _ => None,
+        };
+        match (option, given(SELECTED)) {
+            (Some("3"), false) => problems.push(
+                "column SELECTED_RESOURCEIDS is empty; RESOURCES_TO_BE_ACCESSED_OPTION 3 needs the resource ids".into(),
+            ),
+            (o, true) if o != Some("3") => problems.push(format!(
+                "column SELECTED_RESOURCEIDS is only for RESOURCES_TO_BE_ACCESSED_OPTION 3, and the option is {}; set it to 3 or clear the ids",
+                o.unwrap_or("empty")
+            )),
+            _ => {}
+        }
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        let mut json = Vec::with_capacity(128);
+        let mut obj = JsonObject::open(&mut json);
+        cells::write_fields(&SCHEMA, &values, &mut obj);
+        obj.close();
+        Ok(Request {
+            account_id,
+            access,
+            start,
+            end,
+            json: json.into_boxed_slice(),
+        })
+    }
+
+    fn raw_key(&self, header: &Header, row: &RawRow) -> Vec<String> {
+        [ACCOUNTID, ACCESS, STARTTIME, ENDTIME]
+            .iter()
+            .map(|s| {
+                header
+                    .get(*s)
+                    .map(|i| row.field(i).trim())
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    fn key(&self, item: &Request) -> Vec<String> {
+        let t = |t: Option<NaiveDateTime>| {
+            t.map(|t| t.format(TIME_FORMAT).to_string())
+                .unwrap_or_default()
+        };
+        vec![
+            item.account_id.to_string(),
+            item.access.unwrap_or("").to_string(),
+            t(item.start),
+            t(item.end),
+        ]
+    }
+
+    fn dup_hash(&self, item: &Request, h: &mut dyn Hasher) {
+        h.write_u64(item.account_id);
+        h.write(&item.json);
+    }
+
+    fn same(&self, a: &Request, b: &Request) -> bool {
+        a.account_id == b.account_id && a.json == b.json
+    }
+
+    fn group(&self, _item: &Request) -> Option<u64> {
+        None
+    }
+
+    fn target(&self, item: &Request) -> u64 {
+        item.account_id
+    }
+
+    fn path(&self, target: u64) -> String {
+        format!("/restapi/json/v1/accounts/{target}/requestpassword")
+    }
+
+    fn details(&self, items: &[&Request], out: &mut Vec<u8>) {
+        // One row, one request: the planner never groups requests.
+        if let Some(r) = items.first() {
+            out.extend_from_slice(&r.json);
+        }
+    }
+
+    fn secrets(&self, _item: &Request) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn reconcile(&self, answer: &Answer, items: &[&Request]) -> Vec<Verdict> {
+        let verdict = if is_success(&answer.status) {
+            let status = answer.details_status().unwrap_or_default();
+            Verdict {
+                outcome: Outcome::Requested,
+                message: if status.is_empty() {
+                    answer.message.clone()
+                } else {
+                    String::new()
+                },
+                status,
+            }
+        } else {
+            Verdict {
+                outcome: Outcome::Failed,
+                status: answer
+                    .details_status()
+                    .unwrap_or_else(|| answer.status.clone()),
+                message: format!("the server refused the request: {}", answer.message),
+            }
+        };
+        items.iter().map(|_| verdict.clone()).collect()
+    }
+}

@@ -1,0 +1,265 @@
+//! Column definitions of both jobs, and matching an input's header row to them.
+//!
+//! The definitions are data, not code, so that the header check, the row
+//! checks, the templates and the README's column reference all read the same
+//! list.
+
+use thiserror::Error;
+
+/// How a column's cells are read and checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Trimmed text.
+    Text,
+    /// Kept byte for byte and never printed (PASSWORD, TOTP_SECRET).
+    Secret,
+    /// Kept byte for byte (NOTES, REASON).
+    Verbatim,
+    /// An identity: refused when it has surrounding spaces or control characters.
+    Name,
+    /// `true/false`, `yes/no`, `1/0`, a boolean cell.
+    Bool,
+    /// A whole number, sent as a JSON number.
+    Integer,
+    /// A positive whole number, sent as a JSON string (TOTP_DIGITS, TOTP_VALIDITY).
+    PositiveText,
+    /// A positive whole number identifying a resource or account (path parameter).
+    Id,
+    /// `3002;3003`, `3002,3003` or a JSON array of digit strings.
+    IdList,
+    /// `DD/MM/YYYY HH:mm` or a spreadsheet date cell.
+    DateTime,
+    /// One of a fixed set of values, compared case-insensitively.
+    Choice(&'static [&'static str]),
+    /// A JSON array of `{"CUSTOMLABEL","CUSTOMVALUE"}`.
+    CustomFields,
+}
+
+/// One input column.
+#[derive(Debug)]
+pub struct Column {
+    pub name: &'static str,
+    /// Another spelling read as this column (the vendor pages disagree).
+    pub alias: Option<&'static str>,
+    pub kind: Kind,
+    /// The key it is sent under in `Details`, or `None` when it is not part
+    /// of the body (the id in the path, the org in a header).
+    pub wire: Option<&'static str>,
+    pub required: bool,
+    /// The vendor's description, for templates and the README.
+    pub help: &'static str,
+    pub example: &'static str,
+}
+
+/// The columns of one job.
+#[derive(Debug)]
+pub struct Schema {
+    pub columns: &'static [Column],
+    /// Whether `CUSTOM:<label>` columns are accepted.
+    pub custom_columns: bool,
+}
+
+/// The input header matched to a schema: where each known column is.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// For each schema column, its index in the input record, if present.
+    pub slots: Vec<Option<usize>>,
+    /// `CUSTOM:<label>` columns: the label and the index in the record.
+    pub custom: Vec<(String, usize)>,
+    /// Columns ignored by `--ignore-unknown-columns`.
+    pub ignored: Vec<String>,
+    /// How many fields a record should have.
+    pub width: usize,
+}
+
+impl Header {
+    /// Index in the record of the schema column at `slot`.
+    pub fn get(&self, slot: usize) -> Option<usize> {
+        self.slots[slot]
+    }
+}
+
+/// Why a header row cannot be used. Every one of these stops the run before
+/// anything is sent (exit 2).
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum HeaderError {
+    #[error("the input has no header row (the file is empty)")]
+    Empty,
+    #[error(
+        "unknown column \"{name}\"{}; fix the header, or pass --ignore-unknown-columns to skip it",
+        suggestion.as_ref().map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default()
+    )]
+    Unknown {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("column \"{0}\" is given twice in the header")]
+    Duplicate(String),
+    #[error("columns \"{0}\" and \"{1}\" are two spellings of the same column; keep one of them")]
+    BothSpellings(String, String),
+    #[error("required column \"{0}\" is missing from the header")]
+    Missing(&'static str),
+    #[error("a column header is empty (column {0}); name it or remove the column")]
+    Blank(usize),
+}
+
+const CUSTOM_PREFIX: &str = "CUSTOM:";
+
+impl Schema {
+    /// The slot of the column named `name` (canonical spelling).
+    pub fn slot(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no column {name} in schema"))
+    }
+
+    /// Matches header names (case-insensitive, surrounding spaces ignored).
+    pub fn resolve(&self, names: &[String], ignore_unknown: bool) -> Result<Header, HeaderError> {
+        if names.is_empty() || names.iter().all(|n| n.trim().is_empty()) {
+            return Err(HeaderError::Empty);
+        }
+        let mut slots: Vec<Option<usize>> = vec![None; self.columns.len()];
+        let mut spelled: Vec<&str> = vec![""; self.columns.len()];
+        let mut custom: Vec<(String, usize)> = Vec::new();
+        let mut ignored = Vec::new();
+        for (idx, raw) in names.iter().enumerate() {
+            let trimmed = raw.trim();
+            if trimmed.is_empty() {
+                return Err(HeaderError::Blank(idx + 1));
+            }
+            let upper = trimmed.to_uppercase();
+            if self.custom_columns && upper.starts_with(CUSTOM_PREFIX) {
+                let label = trimmed[CUSTOM_PREFIX.len()..].trim().to_string();
+                if custom
+                    .iter()
+                    .any(|(l, _)| l.to_lowercase() == label.to_lowercase())
+                {
+                    return Err(HeaderError::Duplicate(trimmed.to_string()));
+                }
+                custom.push((label, idx));
+                continue;
+            }
+            let found = self
+                .columns
+                .iter()
+                .position(|c| c.name == upper || c.alias.is_some_and(|a| a == upper));
+            match found {
+                Some(slot) => {
+                    if slots[slot].is_some() {
+                        return Err(if spelled[slot] == trimmed.to_uppercase() {
+                            HeaderError::Duplicate(trimmed.to_string())
+                        } else {
+                            HeaderError::BothSpellings(spelled[slot].to_string(), upper)
+                        });
+                    }
+                    slots[slot] = Some(idx);
+                    spelled[slot] = self.spelling(slot, &upper);
+                }
+                None if ignore_unknown => ignored.push(trimmed.to_string()),
+                None => {
+                    return Err(HeaderError::Unknown {
+                        name: trimmed.to_string(),
+                        suggestion: self.closest(&upper),
+                    });
+                }
+            }
+        }
+        for (slot, col) in self.columns.iter().enumerate() {
+            if col.required && slots[slot].is_none() {
+                return Err(HeaderError::Missing(col.name));
+            }
+        }
+        Ok(Header {
+            slots,
+            custom,
+            ignored,
+            width: names.len(),
+        })
+    }
+
+    fn spelling(&self, slot: usize, upper: &str) -> &'static str {
+        let col = &self.columns[slot];
+        match col.alias {
+            Some(a) if a == upper => a,
+            _ => col.name,
+        }
+    }
+
+    /// The known name nearest to a misspelt one, when it is near enough to help.
+    fn closest(&self, upper: &str) -> Option<String> {
+        let mut best: Option<(f64, &str)> = None;
+        for col in self.columns {
+            let score = strsim::jaro_winkler(upper, col.name);
+            if best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, col.name));
+            }
+        }
+        if self.custom_columns && strsim::jaro_winkler(upper, "CUSTOM:") > 0.85 {
+            return Some("CUSTOM:<label>".into());
+        }
+        best.filter(|(s, _)| *s >= 0.75).map(|(_, n)| n.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::SCHEMA;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn matches_case_insensitively_and_trims() {
+        let h = SCHEMA
+            .resolve(
+                &names(&[" resourceid ", "AccountName", "custom:Owner"]),
+                false,
+            )
+            .unwrap();
+        assert_eq!(h.get(SCHEMA.slot("RESOURCEID")), Some(0));
+        assert_eq!(h.custom, vec![("Owner".to_string(), 2)]);
+    }
+
+    #[test]
+    fn misspelt_password_is_refused_with_suggestion() {
+        let e = SCHEMA
+            .resolve(&names(&["RESOURCEID", "ACCOUNTNAME", "PASWORD"]), false)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            HeaderError::Unknown {
+                name: "PASWORD".into(),
+                suggestion: Some("PASSWORD".into())
+            }
+        );
+    }
+
+    #[test]
+    fn alias_and_both_spellings() {
+        let ok = SCHEMA.resolve(&names(&["RESOURCEID", "ACCOUNTNAME", "COMMAN_SET"]), false);
+        assert!(ok.is_ok());
+        let e = SCHEMA
+            .resolve(
+                &names(&["RESOURCEID", "ACCOUNTNAME", "COMMAN_SET", "command_set"]),
+                false,
+            )
+            .unwrap_err();
+        assert!(matches!(e, HeaderError::BothSpellings(..)));
+        let e = SCHEMA
+            .resolve(
+                &names(&["RESOURCEID", "ACCOUNTNAME", "NOTES", "notes"]),
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(e, HeaderError::Duplicate("notes".into()));
+    }
+
+    #[test]
+    fn missing_required() {
+        let e = SCHEMA.resolve(&names(&["ACCOUNTNAME"]), false).unwrap_err();
+        assert_eq!(e, HeaderError::Missing("RESOURCEID"));
+    }
+}

@@ -1,0 +1,329 @@
+//! The simulator's endpoints: checks and answers as PAM360 gives them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+
+use super::{Dropped, Reply, State};
+
+/// Where tests read what the simulator stored.
+pub const STATE_PATH: &str = "/simulator/state";
+
+const ACCOUNTS_PREFIX: &str = "/restapi/json/v1/resources/";
+const REQUEST_PREFIX: &str = "/restapi/json/v1/accounts/";
+
+/// What the simulator holds.
+#[derive(Default)]
+pub(crate) struct Store {
+    /// (org, resource, lower-cased name) → index into `accounts`.
+    index: HashMap<(String, u64, String), usize>,
+    accounts: Vec<Value>,
+    account_ids: HashMap<u64, usize>,
+    requests: Vec<Value>,
+    next_id: u64,
+    /// Requests received on the API paths, answered or not.
+    received: u64,
+}
+
+fn json_reply(status: StatusCode, body: Value) -> Reply {
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "application/json;charset=UTF-8")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a valid response"))
+}
+
+/// PAM360's shape for a refused operation: HTTP 200 and `Failed`.
+fn failed(name: &str, message: &str) -> Reply {
+    json_reply(
+        StatusCode::OK,
+        json!({"operation":{"name":name,"result":{"status":"Failed","message":message}}}),
+    )
+}
+
+pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
+    let path = req.uri().path().to_string();
+    if req.method() == Method::GET && path == STATE_PATH {
+        let store = state.store.lock().expect("simulator store");
+        return json_reply(
+            StatusCode::OK,
+            json!({"accounts": store.accounts, "requests": store.requests, "received": store.received}),
+        );
+    }
+    let opts = &state.opts;
+    let token_ok = req
+        .headers()
+        .get("AUTHTOKEN")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t == opts.token);
+    let org = req
+        .headers()
+        .get("orgName")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let form = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let method_ok = req.method() == Method::POST;
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Err(Dropped),
+    };
+    state.store.lock().expect("simulator store").received += 1;
+    if !opts.latency.is_zero() {
+        tokio::time::sleep(opts.latency).await;
+    }
+    if let Some(limit) = opts.rate_limit {
+        let mut w = state.window.lock().expect("simulator window");
+        let now = Instant::now();
+        if now.duration_since(w.0).as_secs_f64() >= 1.0 {
+            *w = (now, 0);
+        }
+        w.1 += 1;
+        if w.1 > limit {
+            return Ok(Response::builder()
+                .status(StatusCode::TOO_MANY_REQUESTS)
+                .header("retry-after", "1")
+                .body(Full::new(Bytes::from_static(b"Too Many Requests")))
+                .expect("a valid response"));
+        }
+    }
+    if opts.error_share > 0.0 && rand::random::<f64>() < opts.error_share {
+        return Ok(Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .body(Full::new(Bytes::from_static(b"Service Unavailable")))
+            .expect("a valid response"));
+    }
+    if opts.drop_before > 0.0 && rand::random::<f64>() < opts.drop_before {
+        return Err(Dropped);
+    }
+    if !method_ok {
+        return json_reply(StatusCode::METHOD_NOT_ALLOWED, json!({"error":"use POST"}));
+    }
+    if !token_ok {
+        return failed(
+            "Authentication",
+            "API key received is not associated to any user. Authentication failed.",
+        );
+    }
+    let input = if form {
+        form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "INPUT_DATA")
+            .map(|(_, v)| v.into_owned())
+    } else {
+        None
+    };
+    let Some(input) = input else {
+        return failed(
+            "INPUT",
+            "INPUT_DATA is missing or the body is not form encoded",
+        );
+    };
+    let Ok(input) = serde_json::from_str::<Value>(&input) else {
+        return failed("INPUT", "INPUT_DATA is not valid JSON");
+    };
+    let Some(details) = input.pointer("/operation/Details") else {
+        return failed("INPUT", "INPUT_DATA has no operation.Details");
+    };
+    let drop_after = opts.drop_after > 0.0 && rand::random::<f64>() < opts.drop_after;
+    let reply = if let Some(rest) = path.strip_prefix(ACCOUNTS_PREFIX)
+        && let Some(id) = rest.strip_suffix("/accounts")
+    {
+        match id.parse::<u64>() {
+            Ok(rid) => add_accounts(&state, &org, rid, details),
+            Err(_) => failed("ADD ACCOUNTS", "Invalid resource id"),
+        }
+    } else if let Some(rest) = path.strip_prefix(REQUEST_PREFIX)
+        && let Some(id) = rest.strip_suffix("/requestpassword")
+    {
+        match id.parse::<u64>() {
+            Ok(aid) => request_password(&state, &org, aid, details),
+            Err(_) => failed("REQUEST PASSWORD", "Invalid account id"),
+        }
+    } else {
+        json_reply(StatusCode::NOT_FOUND, json!({"error":"no such API"}))
+    };
+    if drop_after {
+        // Stored, but the answer never leaves: the client cannot know.
+        return Err(Dropped);
+    }
+    reply
+}
+
+const STRINGS: &[&str] = &[
+    "ACCOUNTNAME",
+    "PASSWORD",
+    "ACCOUNTPASSWORDPOLICY",
+    "NOTES",
+    "TOTP_SECRET",
+    "TOTP_ALGORITHM",
+    "TOTP_DIGITS",
+    "TOTP_VALIDITY",
+    "SAP_USER_TYPE",
+];
+const NUMBERS: &[&str] = &["ACCOUNTPASSWORDPOLICYID", "COMMAND_SET"];
+const BOOLS: &[&str] = &[
+    "RECORD_RDP_SESSIONS",
+    "RECORD_CLI_SESSIONS",
+    "DISABLE_PASSWORD_RESETS",
+    "CONFIGURE_PASSWORD_RESET",
+    "IIS_WEB_CONFIG_RESET",
+    "IIS_APP_POOL_RESTART",
+    "IIS_APP_POOL_RESET",
+    "SERVICES_RESTART",
+    "SERVICES_RESET",
+    "SCHEDULED_TASK_RESET",
+    "WEBSITE_SESSION_RECORDING",
+    "GATEWAY_SESSION_RECORDING",
+];
+
+fn string_array(v: &Value) -> bool {
+    v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+}
+
+/// Why an account entry does not have the vendor's types, if it does not.
+fn check_account(entry: &Value) -> Result<String, String> {
+    let Some(obj) = entry.as_object() else {
+        return Err("Invalid account entry".into());
+    };
+    let name = match obj.get("ACCOUNTNAME") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => return Err("ACCOUNTNAME is mandatory".into()),
+    };
+    for (k, v) in obj {
+        let ok = if STRINGS.contains(&k.as_str()) {
+            v.is_string()
+        } else if NUMBERS.contains(&k.as_str()) {
+            v.is_number()
+        } else if BOOLS.contains(&k.as_str()) {
+            v.is_boolean()
+        } else if k == "ACCOUNT_RESOURCE_GROUP_IDS" {
+            string_array(v)
+        } else if k == "ACCOUNTCUSTOMFIELD" {
+            v.as_array().is_some_and(|a| {
+                a.iter().all(|f| {
+                    f.get("CUSTOMLABEL").is_some_and(Value::is_string)
+                        && f.get("CUSTOMVALUE").is_some()
+                })
+            })
+        } else {
+            return Err(format!("Unknown parameter {k}"));
+        };
+        if !ok {
+            return Err(format!("Invalid value type for {k}"));
+        }
+    }
+    Ok(name)
+}
+
+fn add_accounts(state: &State, org: &str, rid: u64, details: &Value) -> Reply {
+    let Some(list) = details.get("ACCOUNTLIST").and_then(Value::as_array) else {
+        return failed("ADD ACCOUNTS", "ACCOUNTLIST is mandatory");
+    };
+    let mut store = state.store.lock().expect("simulator store");
+    let mut answers: Vec<(String, String)> = Vec::new();
+    let mut added = 0;
+    for entry in list {
+        let status = match check_account(entry) {
+            Err(why) => {
+                let name = entry
+                    .get("ACCOUNTNAME")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                answers.push((name, why));
+                continue;
+            }
+            Ok(name) => {
+                let key = (org.to_string(), rid, name.to_lowercase());
+                if store.index.contains_key(&key) {
+                    (name, "Account already exists".to_string())
+                } else {
+                    store.next_id += 1;
+                    let id = 1000 + store.next_id;
+                    let n = store.accounts.len();
+                    store.accounts.push(json!({
+                        "org": org, "resource_id": rid, "account_id": id, "fields": entry,
+                    }));
+                    store.index.insert(key, n);
+                    store.account_ids.insert(id, n);
+                    added += 1;
+                    (name, "Account added successfully".to_string())
+                }
+            }
+        };
+        answers.push(status);
+    }
+    let details = if state.opts.list_shape {
+        Value::Array(
+            answers
+                .iter()
+                .map(|(n, s)| json!({ n.clone(): {"STATUS": s} }))
+                .collect(),
+        )
+    } else {
+        let mut m = serde_json::Map::new();
+        for (n, s) in &answers {
+            m.insert(n.clone(), json!({"STATUS": s}));
+        }
+        Value::Object(m)
+    };
+    let (status, message) = if added > 0 {
+        ("Success", "Account added successfully")
+    } else {
+        ("Failed", "No account was added")
+    };
+    json_reply(
+        StatusCode::OK,
+        json!({"operation":{"name":"ADD ACCOUNTS","result":{"status":status,"message":message},"Details":details}}),
+    )
+}
+
+fn check_request(d: &Value) -> Result<(), String> {
+    let Some(obj) = d.as_object() else {
+        return Err("Invalid Details".into());
+    };
+    for (k, v) in obj {
+        let ok = match k.as_str() {
+            "REASON" | "STARTTIME" | "ENDTIME" | "RESOURCES_TO_BE_ACCESSED_OPTION" => v.is_string(),
+            "ACCESS" => matches!(v.as_str(), Some("now" | "later")),
+            "REMINDERTIME" => v.is_number(),
+            "SELECTED_RESOURCEIDS" => string_array(v),
+            _ => return Err(format!("Unknown parameter {k}")),
+        };
+        if !ok {
+            return Err(format!("Invalid value type for {k}"));
+        }
+    }
+    Ok(())
+}
+
+fn request_password(state: &State, org: &str, aid: u64, details: &Value) -> Reply {
+    if let Err(why) = check_request(details) {
+        return failed("REQUEST PASSWORD", &why);
+    }
+    let mut store = state.store.lock().expect("simulator store");
+    if !state.opts.any_account && !store.account_ids.contains_key(&aid) {
+        return failed(
+            "REQUEST PASSWORD",
+            "Account does not exist or you are not authorized to access it",
+        );
+    }
+    store
+        .requests
+        .push(json!({"org": org, "account_id": aid, "details": details}));
+    json_reply(
+        StatusCode::OK,
+        json!({"operation":{"result":{"message":"Password request raised successfully","status":"Success","statusCode":20000},
+            "Details":{"STATUS":"[Waiting for Approval]"},"name":"REQUEST PASSWORD"}}),
+    )
+}

@@ -1,0 +1,186 @@
+//! A PAM360 API simulator: both endpoints of the vendor pages, with state,
+//! the same checks and answers as PAM360 (HTTP 200 + `Failed`), and fault
+//! injection for tests and rehearsals.
+//!
+//! It runs on a tokio runtime of its own thread, so the blocking client can
+//! live in the same process (`--simulate`, and the tests): reqwest's blocking
+//! client panics when created inside a runtime.
+
+mod handlers;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+pub use handlers::STATE_PATH;
+
+/// What the simulator does besides answering.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// The AUTHTOKEN it expects.
+    pub token: String,
+    /// Delay before every answer.
+    pub latency: Duration,
+    /// Answer `Details` as a list of one-key objects instead of an object.
+    pub list_shape: bool,
+    /// Accept password requests for any account id, not only those it created.
+    pub any_account: bool,
+    /// Requests per second served; more are answered 429 + `Retry-After`.
+    pub rate_limit: Option<u32>,
+    /// Share of requests answered 503.
+    pub error_share: f64,
+    /// Share of requests whose connection is dropped before anything is stored.
+    pub drop_before: f64,
+    /// Share of requests whose connection is dropped after the accounts are stored.
+    pub drop_after: f64,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            token: String::new(),
+            latency: Duration::ZERO,
+            list_shape: false,
+            any_account: false,
+            rate_limit: None,
+            error_share: 0.0,
+            drop_before: 0.0,
+            drop_after: 0.0,
+        }
+    }
+}
+
+/// A running simulator; stops when dropped.
+pub struct Simulator {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The simulator's state, shared by its handlers.
+pub(crate) struct State {
+    opts: SimOptions,
+    store: Mutex<handlers::Store>,
+    window: Mutex<(Instant, u32)>,
+}
+
+/// Connections whose handler asked for them to be dropped end with this.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+impl Simulator {
+    /// Starts serving on `listen` (port 0 picks a free port).
+    pub fn start(listen: &str, opts: SimOptions) -> Result<Simulator> {
+        let listener = std::net::TcpListener::bind(listen)
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            opts,
+            store: Mutex::new(handlers::Store::default()),
+            window: Mutex::new((Instant::now(), 0)),
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the simulator's runtime")?;
+        let thread = std::thread::Builder::new()
+            .name("simulator".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = rx => {}
+                        _ = accept_loop(listener, state) => {}
+                    }
+                });
+                // Connections still open are cut at once: a stopped
+                // simulator is a server that went away.
+                runtime.shutdown_background();
+            })?;
+        Ok(Simulator {
+            addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Serves until the process is stopped.
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { handlers::handle(state, req).await }
+            });
+            // An error here is a client that went away or a dropped
+            // connection we asked for: nothing to report.
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+type Reply = std::result::Result<hyper::Response<Full<Bytes>>, Dropped>;
+
+/// A random token for a simulator started without one.
+pub fn random_token() -> String {
+    format!(
+        "{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    )
+}
