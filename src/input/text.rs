@@ -65,13 +65,20 @@ pub(super) fn read(
     sink.header(&names)?;
 
     // Spreadsheet row numbers: a record with a quoted newline is one row, a
-    // blank line (skipped by csv) is a row all the same. The csv position
-    // counts physical lines, so the gap between two records' start lines,
-    // less the lines the earlier record spans, is the blank lines between.
-    let header_line = header.position().map(|p| p.line()).unwrap_or(1);
-    let mut prev_line = header_line;
-    let mut prev_span = 1 + count_newlines(&header);
-    let mut row_no = header_line;
+    // blank line (skipped by csv) is a row all the same. After a record is
+    // read, csv's line count stands on the record's last physical line, plus
+    // one if its terminator's newline was consumed (LF files; with CRLF the
+    // `\n` is consumed with the next record). So the record's first line is
+    // `after - newlines_inside - t`, with `t` seen on the header; taking away
+    // the extra lines of earlier quoted newlines gives the row a spreadsheet
+    // shows.
+    let header_after = reader.position().line();
+    let header_start = header.position().map(|p| p.line()).unwrap_or(1);
+    let mut inner_newlines = count_newlines(&header);
+    let t = header_after
+        .saturating_sub(header_start + inner_newlines)
+        .min(1);
+    let mut prev_row = header_start;
 
     let mut batch = Batcher::new();
     let mut blank_lines = 0;
@@ -80,16 +87,14 @@ pub(super) fn read(
         if !reader.read_record(&mut row.record).map_err(read_err)? {
             break;
         }
-        let line = row
-            .record
-            .position()
-            .map(|p| p.line())
-            .unwrap_or(prev_line + 1);
-        let blanks = line.saturating_sub(prev_line + prev_span);
-        row_no += 1 + blanks;
-        blank_lines += blanks;
-        prev_line = line;
-        prev_span = 1 + count_newlines(&row.record);
+        let inside = count_newlines(&row.record);
+        let first_line = reader.position().line().saturating_sub(inside + t);
+        // A last record without a final newline reads one line short; rows
+        // never go backwards.
+        let row_no = first_line.saturating_sub(inner_newlines).max(prev_row + 1);
+        blank_lines += row_no - prev_row - 1;
+        inner_newlines += inside;
+        prev_row = row_no;
         row.line = row_no;
         if row.record.as_slice().len() > MAX_CELL_BYTES {
             bail!(
@@ -107,4 +112,76 @@ pub(super) fn read(
 
 fn count_newlines(record: &csv::StringRecord) -> u64 {
     record.as_slice().bytes().filter(|&b| b == b'\n').count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::RawRow;
+
+    struct Lines(Vec<(u64, String)>);
+    impl RowSink for Lines {
+        fn header(&mut self, _: &[String]) -> Result<()> {
+            Ok(())
+        }
+        fn rows(&mut self, rows: &[RawRow]) -> Result<()> {
+            self.0
+                .extend(rows.iter().map(|r| (r.line, r.field(1).to_string())));
+            Ok(())
+        }
+    }
+
+    fn rows_of(data: &str) -> Vec<(u64, String)> {
+        let mut sink = Lines(Vec::new());
+        read(
+            data.as_bytes(),
+            "t",
+            Format::Csv,
+            &InputOptions::default(),
+            &mut sink,
+        )
+        .unwrap();
+        sink.0
+    }
+
+    #[test]
+    fn row_numbers_count_blank_lines_but_not_quoted_newlines() {
+        let want: Vec<(u64, String)> = vec![
+            (2, "a".into()),
+            (4, "b".into()),
+            (5, "x\ny".into()),
+            (8, "c".into()),
+        ];
+        assert_eq!(rows_of("H,H\n1,a\n\n1,b\n1,\"x\ny\"\n\n\n1,c\n"), want);
+        let crlf = rows_of("H,H\r\n1,a\r\n\r\n1,b\r\n1,\"x\ny\"\r\n\r\n\r\n1,c\r\n");
+        assert_eq!(crlf, want);
+        // No final newline.
+        assert_eq!(
+            rows_of("H,H\n1,a\n1,b"),
+            vec![(2, "a".into()), (3, "b".into())]
+        );
+        // Blank lines before the header count too.
+        assert_eq!(rows_of("\n\nH,H\n1,a\n"), vec![(4, "a".into())]);
+    }
+
+    #[test]
+    fn invalid_utf8_names_its_line() {
+        let mut sink = Lines(Vec::new());
+        let err = read(
+            &b"H,H\n1,a\n1,\xff\n"[..],
+            "t",
+            Format::Csv,
+            &InputOptions::default(),
+            &mut sink,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("line 3"), "{err}");
+        let opts = InputOptions {
+            encoding: encoding_rs::Encoding::for_label(b"windows-1252"),
+            ..InputOptions::default()
+        };
+        let mut sink = Lines(Vec::new());
+        read(&b"H,H\n1,caf\xe9\n"[..], "t", Format::Csv, &opts, &mut sink).unwrap();
+        assert_eq!(sink.0, vec![(2, "caf\u{e9}".into())]);
+    }
 }

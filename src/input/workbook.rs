@@ -30,7 +30,12 @@ pub(super) fn read(
             .map_err(|e| anyhow!("{shown}: sheet \"{sheet}\" is damaged: {e}"))?
         {
             let (r, c) = cell.pos;
-            let value = if cell.formula.is_some() && matches!(cell.value, DataRef::Empty) {
+            // A formula whose saved value is empty was never calculated by the
+            // program that wrote it (a cached 0 cannot be told from a real 0).
+            let uncached = matches!(&cell.value, DataRef::Empty)
+                || matches!(&cell.value, DataRef::String(s) if s.is_empty())
+                || matches!(&cell.value, DataRef::SharedString(s) if s.is_empty());
+            let value = if cell.formula.is_some() && uncached {
                 Err("the formula in this cell has no saved value; open the file in a spreadsheet program and save it, or paste values".to_string())
             } else {
                 cell_text_ref(&cell.value)
