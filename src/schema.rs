@@ -105,7 +105,59 @@ pub enum HeaderError {
 
 const CUSTOM_PREFIX: &str = "CUSTOM:";
 
+impl Kind {
+    /// What a cell of this kind may hold, for people.
+    pub fn allowed(self) -> String {
+        match self {
+            Kind::Text => "text (trimmed)".into(),
+            Kind::Secret => "text, kept byte for byte; never printed".into(),
+            Kind::Verbatim => "text, kept byte for byte".into(),
+            Kind::Name => "text without surrounding spaces or control characters".into(),
+            Kind::Bool => "true/false, yes/no, 1/0".into(),
+            Kind::Integer => "whole number".into(),
+            Kind::PositiveText | Kind::Id => "positive whole number".into(),
+            Kind::IdList => "ids: 3002;3003, 3002,3003 or [\"3002\",\"3003\"]".into(),
+            Kind::DateTime => "DD/MM/YYYY HH:mm or a date cell".into(),
+            Kind::Choice(v) => v.join(", "),
+            Kind::CustomFields => "JSON array of {CUSTOMLABEL, CUSTOMVALUE}".into(),
+        }
+    }
+}
+
 impl Schema {
+    /// The column reference as a Markdown table (the README carries it; a
+    /// test keeps the two in step).
+    pub fn markdown(&self) -> String {
+        let mut out = String::from(
+            "| column | required | allowed | sent as | what it is |\n| --- | --- | --- | --- | --- |\n",
+        );
+        for c in self.columns {
+            let name = match c.alias {
+                Some(a) => format!("`{}` (or `{a}`)", c.name),
+                None => format!("`{}`", c.name),
+            };
+            let sent = match (c.wire, c.kind) {
+                (None, Kind::Id) => "the request path".to_string(),
+                (None, Kind::CustomFields) => "`ACCOUNTCUSTOMFIELD` array".to_string(),
+                (None, _) => "the `orgName` header".to_string(),
+                (Some(w), Kind::Bool) => format!("`{w}`, JSON boolean"),
+                (Some(w), Kind::Integer) => format!("`{w}`, JSON number"),
+                (Some(w), Kind::IdList) => format!("`{w}`, array of strings"),
+                (Some(w), _) => format!("`{w}`, JSON string"),
+            };
+            out.push_str(&format!(
+                "| {name} | {} | {} | {sent} | {} |\n",
+                if c.required { "yes" } else { "" },
+                c.kind.allowed().replace('|', "\\|"),
+                c.help.replace('|', "\\|"),
+            ));
+        }
+        if self.custom_columns {
+            out.push_str("| `CUSTOM:<label>` | | text | one `ACCOUNTCUSTOMFIELD` entry | A custom field per column; a label may not also be in `ACCOUNTCUSTOMFIELD`. |\n");
+        }
+        out
+    }
+
     /// The slot of the column named `name` (canonical spelling).
     pub fn slot(&self, name: &str) -> usize {
         self.columns
