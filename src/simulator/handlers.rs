@@ -29,6 +29,8 @@ pub(crate) struct Store {
     next_id: u64,
     /// Requests received on the API paths, answered or not.
     received: u64,
+    /// When each of them arrived, in seconds since the simulator started.
+    arrivals: Vec<f64>,
 }
 
 fn json_reply(status: StatusCode, body: Value) -> Reply {
@@ -53,7 +55,8 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         let store = state.store.lock().expect("simulator store");
         return json_reply(
             StatusCode::OK,
-            json!({"accounts": store.accounts, "requests": store.requests, "received": store.received}),
+            json!({"accounts": store.accounts, "requests": store.requests,
+                "received": store.received, "arrivals": store.arrivals}),
         );
     }
     let opts = &state.opts;
@@ -78,7 +81,11 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Dropped),
     };
-    state.store.lock().expect("simulator store").received += 1;
+    {
+        let mut store = state.store.lock().expect("simulator store");
+        store.received += 1;
+        store.arrivals.push(state.started.elapsed().as_secs_f64());
+    }
     if !opts.latency.is_zero() {
         tokio::time::sleep(opts.latency).await;
     }

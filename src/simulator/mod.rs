@@ -69,6 +69,7 @@ pub(crate) struct State {
     opts: SimOptions,
     store: Mutex<handlers::Store>,
     window: Mutex<(Instant, u32)>,
+    started: Instant,
 }
 
 /// Connections whose handler asked for them to be dropped end with this.
@@ -94,6 +95,7 @@ impl Simulator {
             opts,
             store: Mutex::new(handlers::Store::default()),
             window: Mutex::new((Instant::now(), 0)),
+            started: Instant::now(),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_multi_thread()
