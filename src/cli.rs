@@ -112,6 +112,12 @@ pub struct FaultArgs {
     /// Share (0 to 1) of connections dropped after the accounts are stored.
     #[arg(long, default_value_t = 0.0)]
     pub drop_after: f64,
+    /// Serve HTTPS with a freshly generated self-signed certificate, written as PEM to this file.
+    #[arg(long, value_name = "CERT_PEM_OUT")]
+    pub tls: Option<PathBuf>,
+    /// With --tls: a certificate with only a CN and no subjectAltName, as PAM360 ships (rustls refuses it as a root).
+    #[arg(long, requires = "tls")]
+    pub tls_cn_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -245,11 +251,6 @@ impl Config {
         token_env: Option<String>,
         progress: bool,
     ) -> Result<Config, UsageError> {
-        if a.pin_sha256.is_some() {
-            return Err(usage(
-                "--pin-sha256 is not supported yet; use --ca-cert with a certificate that has a subjectAltName",
-            ));
-        }
         let source = if a.input == "-" {
             Source::Stdin
         } else {
@@ -301,15 +302,14 @@ impl Config {
         };
         crate::report::ReportFormat::from_path(&report).map_err(|e| usage(e.to_string()))?;
 
-        let trust = match (&a.ca_cert, a.insecure) {
-            (Some(_), true) => {
-                return Err(usage(
-                    "--ca-cert and --insecure contradict each other; keep one",
-                ));
-            }
-            (Some(p), false) => TlsTrust::CaCert(p.clone()),
-            (None, true) => TlsTrust::Insecure,
-            (None, false) => TlsTrust::System,
+        let trust = match (&a.ca_cert, &a.pin_sha256, a.insecure) {
+            (None, None, false) => TlsTrust::System,
+            (Some(p), None, false) => TlsTrust::CaCert(p.clone()),
+            (None, Some(pin), false) => TlsTrust::Pin(crate::pam360::parse_fingerprint(pin).ok_or_else(|| {
+                usage("--pin-sha256 takes the certificate's SHA-256 fingerprint: 64 hex digits, colons allowed")
+            })?),
+            (None, None, true) => TlsTrust::Insecure,
+            _ => return Err(usage("--ca-cert, --pin-sha256 and --insecure each say how to trust the server; give one")),
         };
         if a.simulate && a.server.is_some() {
             return Err(usage(

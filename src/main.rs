@@ -12,7 +12,7 @@ use pam360_bulk::cli::{Cli, Command, Config, JobArgs, TemplateKind};
 use pam360_bulk::job::Job;
 use pam360_bulk::pipeline::{self, EXIT_NOTHING_SENT};
 use pam360_bulk::requests::Requests;
-use pam360_bulk::simulator::{SimOptions, Simulator, random_token};
+use pam360_bulk::simulator::{SimOptions, SimTls, Simulator, random_token};
 use pam360_bulk::{progress, template};
 
 /// Set by SIGINT/SIGTERM: in-flight requests finish, the rest is not sent.
@@ -72,9 +72,16 @@ fn simulate(s: &pam360_bulk::cli::SimArgs) -> anyhow::Result<ExitCode> {
             error_share: f.error_share,
             drop_before: f.drop_before,
             drop_after: f.drop_after,
+            tls: f.tls.clone().map(|cert_out| SimTls {
+                cert_out,
+                cn_only: f.tls_cn_only,
+            }),
         },
     )?;
     println!("PAM360 simulator listening on {}", sim.url());
+    if let (Some(fp), Some(path)) = (sim.fingerprint(), &f.tls) {
+        println!("certificate: {} (SHA-256 {fp})", path.display());
+    }
     if s.token.is_none() {
         // The user asked for a random token: they need to see it to use it.
         println!("token: {token}");

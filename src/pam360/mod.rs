@@ -5,7 +5,7 @@
 
 mod client;
 
-pub use client::{Attempt, Client, ClientConfig, Failure, TlsTrust};
+pub use client::{Attempt, Client, ClientConfig, Failure, TlsTrust, parse_fingerprint};
 
 use serde_json::Value;
 

@@ -40,6 +40,18 @@ pub struct SimOptions {
     pub drop_before: f64,
     /// Share of requests whose connection is dropped after the accounts are stored.
     pub drop_after: f64,
+    /// Serve HTTPS with a generated self-signed certificate.
+    pub tls: Option<SimTls>,
+}
+
+/// HTTPS for the simulator.
+#[derive(Debug, Clone)]
+pub struct SimTls {
+    /// Where the certificate's PEM is written, for `--ca-cert`.
+    pub cert_out: std::path::PathBuf,
+    /// Only a CN, no subjectAltName: what PAM360 ships, and what rustls
+    /// refuses even as a trusted root (so only `--pin-sha256` accepts it).
+    pub cn_only: bool,
 }
 
 impl Default for SimOptions {
@@ -53,6 +65,7 @@ impl Default for SimOptions {
             error_share: 0.0,
             drop_before: 0.0,
             drop_after: 0.0,
+            tls: None,
         }
     }
 }
@@ -60,6 +73,8 @@ impl Default for SimOptions {
 /// A running simulator; stops when dropped.
 pub struct Simulator {
     addr: SocketAddr,
+    /// SHA-256 of the certificate's DER, when serving HTTPS.
+    fingerprint: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -91,6 +106,13 @@ impl Simulator {
             .with_context(|| format!("cannot listen on {listen}"))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let (acceptor, fingerprint) = match &opts.tls {
+            Some(tls) => {
+                let (acceptor, fingerprint) = tls_acceptor(tls)?;
+                (Some(acceptor), Some(fingerprint))
+            }
+            None => (None, None),
+        };
         let state = Arc::new(State {
             opts,
             store: Mutex::new(handlers::Store::default()),
@@ -112,7 +134,7 @@ impl Simulator {
                     };
                     tokio::select! {
                         _ = rx => {}
-                        _ = accept_loop(listener, state) => {}
+                        _ = accept_loop(listener, state, acceptor) => {}
                     }
                 });
                 // Connections still open are cut at once: a stopped
@@ -121,6 +143,7 @@ impl Simulator {
             })?;
         Ok(Simulator {
             addr,
+            fingerprint,
             shutdown: Some(tx),
             thread: Some(thread),
         })
@@ -130,9 +153,19 @@ impl Simulator {
         self.addr
     }
 
-    /// `http://127.0.0.1:port`.
+    /// `http://127.0.0.1:port`, or `https://` when serving TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.fingerprint.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The SHA-256 fingerprint of the certificate, in hex, when serving TLS.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
     }
 
     /// Serves until the process is stopped.
@@ -154,26 +187,82 @@ impl Drop for Simulator {
     }
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let state = state.clone();
-                async move { handlers::handle(state, req).await }
-            });
-            // An error here is a client that went away or a dropped
-            // connection we asked for: nothing to report.
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match acceptor {
+                // A client that refuses our certificate ends here.
+                Some(acceptor) => {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        serve(tls, state).await;
+                    }
+                }
+                None => serve(stream, state).await,
+            }
         });
     }
+}
+
+async fn serve<S>(io: S, state: Arc<State>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        async move { handlers::handle(state, req).await }
+    });
+    // An error here is a client that went away or a dropped connection we
+    // asked for: nothing to report.
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+/// A fresh self-signed certificate, its PEM written to `tls.cert_out`.
+fn tls_acceptor(tls: &SimTls) -> Result<(tokio_rustls::TlsAcceptor, String)> {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use sha2::{Digest, Sha256};
+    let key = rcgen::KeyPair::generate().context("cannot generate a key")?;
+    let names: Vec<String> = if tls.cn_only {
+        Vec::new()
+    } else {
+        vec!["localhost".into(), "127.0.0.1".into()]
+    };
+    let mut params = rcgen::CertificateParams::new(names).context("certificate names")?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "pam360-simulator.local");
+    let cert = params
+        .self_signed(&key)
+        .context("cannot make a certificate")?;
+    std::fs::write(&tls.cert_out, cert.pem())
+        .with_context(|| format!("cannot write {}", tls.cert_out.display()))?;
+    let fingerprint = hex::encode(Sha256::digest(cert.der().as_ref()));
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .context("TLS certificate")?;
+    Ok((
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        fingerprint,
+    ))
 }
 
 type Reply = std::result::Result<hyper::Response<Full<Bytes>>, Dropped>;

@@ -20,6 +20,27 @@ pub struct Sim {
 
 impl Sim {
     pub fn start(extra: &[&str]) -> Sim {
+        Sim::start_reading(extra).0
+    }
+
+    /// A simulator serving HTTPS; returns it and its certificate's SHA-256.
+    pub fn start_tls(cert_out: &Path, cn_only: bool) -> (Sim, String) {
+        let mut args = vec!["--tls", cert_out.to_str().unwrap()];
+        if cn_only {
+            args.push("--tls-cn-only");
+        }
+        let (sim, mut banner) = Sim::start_reading(&args);
+        let mut line = String::new();
+        banner.read_line(&mut line).expect("certificate line");
+        let fp = line
+            .split("SHA-256 ")
+            .nth(1)
+            .map(|s| s.trim().trim_end_matches(')').to_string())
+            .unwrap_or_else(|| panic!("no fingerprint in {line}"));
+        (sim, fp)
+    }
+
+    fn start_reading(extra: &[&str]) -> (Sim, BufReader<std::process::ChildStdout>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pam360-bulk"))
             .args(["simulate", "--listen", "127.0.0.1:0", "--token", TOKEN])
             .args(extra)
@@ -28,21 +49,27 @@ impl Sim {
             .spawn()
             .expect("start the simulator");
         let stdout = child.stdout.take().expect("simulator stdout");
+        let mut banner = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("simulator banner");
+        banner.read_line(&mut line).expect("simulator banner");
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http"))
             .unwrap_or_else(|| panic!("no URL in simulator banner: {line}"))
             .to_string();
-        Sim { child, url }
+        (Sim { child, url }, banner)
     }
 
     /// What the simulator stored.
     pub fn state(&self) -> Value {
-        let body = reqwest::blocking::get(format!("{}/simulator/state", self.url))
+        // The tests' own look at the state trusts whatever certificate it has.
+        let client = reqwest::blocking::Client::builder()
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .expect("client");
+        let body = client
+            .get(format!("{}/simulator/state", self.url))
+            .send()
             .and_then(|r| r.text())
             .expect("simulator state");
         serde_json::from_str(&body).expect("state is JSON")
