@@ -19,6 +19,17 @@ use pam360_bulk::{progress, template};
 static STOP: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
+    // A panic's message may quote the data it choked on (a password cell):
+    // report where, never what.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "pam360-bulk: internal error{at}; please report it (the input is not shown here on purpose)"
+        );
+    }));
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let bars = progress::enabled(cli.progress, cli.quiet);

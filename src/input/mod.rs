@@ -11,6 +11,7 @@
 
 mod text;
 mod workbook;
+mod zipguard;
 
 use std::path::{Path, PathBuf};
 

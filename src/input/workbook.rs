@@ -16,7 +16,29 @@ pub(super) fn read(
     opts: &InputOptions,
     sink: &mut dyn RowSink,
 ) -> Result<ReadStats> {
+    // A damaged workbook must be an error, not a crash, even if a parser
+    // panics on it.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_workbook(path, format, opts, sink)
+    })) {
+        Ok(result) => result,
+        Err(_) => bail!(
+            "{} could not be read: the workbook is damaged or not of its kind (open and save it again in a spreadsheet program, or export CSV)",
+            path.display()
+        ),
+    }
+}
+
+fn read_workbook(
+    path: &Path,
+    format: Format,
+    opts: &InputOptions,
+    sink: &mut dyn RowSink,
+) -> Result<ReadStats> {
     let shown = path.display();
+    if matches!(format, Format::Xlsx | Format::Ods) {
+        super::zipguard::check(path, &shown.to_string())?;
+    }
     if format == Format::Xlsx {
         let mut wb: Xlsx<_> = open_workbook(path)
             .map_err(|e| anyhow!("{shown} is not a readable XLSX workbook: {e}"))?;
@@ -80,6 +102,9 @@ fn pick_sheet(names: &[String], opts: &InputOptions, file: &str) -> Result<Strin
     }
 }
 
+/// Rows a worksheet can hold.
+const MAX_SHEET_ROWS: u32 = 1_048_576;
+
 /// Gathers cells, in row order, into header and data rows.
 struct RowBuilder {
     file: String,
@@ -140,6 +165,12 @@ impl RowBuilder {
         let Some(row) = self.pending_row.take() else {
             return Ok(());
         };
+        if row >= MAX_SHEET_ROWS {
+            bail!(
+                "{}: the sheet has rows past {MAX_SHEET_ROWS}, more than a spreadsheet holds (is the file damaged?)",
+                self.file
+            );
+        }
         if self.pending.is_empty() {
             return Ok(());
         }
