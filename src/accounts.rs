@@ -9,6 +9,7 @@ use crate::job::{Job, Verdict, eq_lowercase, hash_lowercase};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, is_success};
 use crate::schema::{Column, Header, Kind, Schema};
+use crate::secret::Sealed;
 
 const fn col(
     name: &'static str,
@@ -249,7 +250,7 @@ pub struct Account {
     pub resource_id: u64,
     pub name: Box<str>,
     /// The account's `ACCOUNTLIST` entry, as JSON.
-    pub json: Box<[u8]>,
+    pub json: Sealed,
 }
 
 /// The add-accounts job.
@@ -320,7 +321,7 @@ impl Job for Accounts {
         Ok(Account {
             resource_id,
             name: name.into(),
-            json: json.into_boxed_slice(),
+            json: Sealed::new(json),
         })
     }
 
@@ -370,13 +371,13 @@ impl Job for Accounts {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(&a.json);
+            out.extend_from_slice(a.json.as_bytes());
         }
         out.extend_from_slice(b"]}");
     }
 
     fn secrets(&self, item: &Account) -> Vec<String> {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&item.json) else {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(item.json.as_bytes()) else {
             return Vec::new();
         };
         ["PASSWORD", "TOTP_SECRET"]

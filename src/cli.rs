@@ -112,6 +112,9 @@ pub struct FaultArgs {
     /// Share (0 to 1) of connections dropped after the accounts are stored.
     #[arg(long, default_value_t = 0.0)]
     pub drop_after: f64,
+    /// Quote each account entry (its password too) back in its STATUS, as some servers echo input.
+    #[arg(long)]
+    pub echo: bool,
     /// Serve HTTPS with a freshly generated self-signed certificate, written as PEM to this file.
     #[arg(long, value_name = "CERT_PEM_OUT")]
     pub tls: Option<PathBuf>,

@@ -83,6 +83,7 @@ fn simulate(s: &pam360_bulk::cli::SimArgs) -> anyhow::Result<ExitCode> {
             error_share: f.error_share,
             drop_before: f.drop_before,
             drop_after: f.drop_after,
+            echo: f.echo,
             tls: f.tls.clone().map(|cert_out| SimTls {
                 cert_out,
                 cn_only: f.tls_cn_only,

@@ -65,7 +65,7 @@ mod tests {
             item: Account {
                 resource_id: rid,
                 name: name.into(),
-                json: Box::new([]),
+                json: crate::secret::Sealed::new(Vec::new()),
             },
         }
     }

@@ -11,6 +11,7 @@ use crate::job::{Job, Verdict};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, is_success};
 use crate::schema::{Column, Header, Kind, Schema};
+use crate::secret::Sealed;
 
 const fn col(name: &'static str, kind: Kind, help: &'static str, example: &'static str) -> Column {
     Column {
@@ -116,7 +117,7 @@ pub struct Request {
     pub start: Option<NaiveDateTime>,
     pub end: Option<NaiveDateTime>,
     /// The request's `Details`, as JSON.
-    pub json: Box<[u8]>,
+    pub json: Sealed,
 }
 
 /// The request-passwords job.
@@ -230,7 +231,7 @@ impl Job for Requests {
             access,
             start,
             end,
-            json: json.into_boxed_slice(),
+            json: Sealed::new(json),
         })
     }
 
@@ -262,7 +263,7 @@ impl Job for Requests {
 
     fn dup_hash(&self, item: &Request, h: &mut dyn Hasher) {
         h.write_u64(item.account_id);
-        h.write(&item.json);
+        h.write(item.json.as_bytes());
     }
 
     fn same(&self, a: &Request, b: &Request) -> bool {
@@ -284,7 +285,7 @@ impl Job for Requests {
     fn details(&self, items: &[&Request], out: &mut Vec<u8>) {
         // One row, one request: the planner never groups requests.
         if let Some(r) = items.first() {
-            out.extend_from_slice(&r.json);
+            out.extend_from_slice(r.json.as_bytes());
         }
     }
 

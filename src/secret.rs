@@ -34,6 +34,27 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Bytes that may hold secrets (a request body with its passwords): usable
+/// as bytes, printed by `Debug` only as their length.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Sealed(Box<[u8]>);
+
+impl Sealed {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Sealed(bytes.into_boxed_slice())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes, not shown>", self.0.len())
+    }
+}
+
 /// Replaces every occurrence of any of `secrets` in `text` by `***`.
 ///
 /// Used on text the server echoes back (a STATUS or message may quote what it
@@ -60,6 +81,12 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s} {s:?}"), "*** ***");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn sealed_bytes_never_print() {
+        let s = Sealed::new(b"{\"PASSWORD\":\"hunter2\"}".to_vec());
+        assert_eq!(format!("{s:?}"), "<22 bytes, not shown>");
     }
 
     #[test]

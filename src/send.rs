@@ -195,10 +195,18 @@ impl<J: Job> Shared<'_, J> {
         // Built from `str`s and ASCII JSON punctuation only.
         let input_data = String::from_utf8(body).expect("request body is UTF-8");
         let path = self.job.path(unit.target);
+        // A server may echo what it got as JSON or as form data: mask those
+        // spellings of each secret too.
         let secrets: Vec<String> = rows
             .iter()
             .flat_map(|r| self.job.secrets(r))
             .chain(std::iter::once(self.token.to_string()))
+            .flat_map(|s| {
+                let json = serde_json::to_string(&s).unwrap_or_default();
+                let json = json.trim_matches('"').to_string();
+                let form: String = form_urlencoded::byte_serialize(s.as_bytes()).collect();
+                [s, json, form]
+            })
             .collect();
         let masked = |s: &str| {
             let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();

@@ -470,3 +470,42 @@ fn simulate_flag_runs_the_shipped_sample() {
     assert_eq!(rows.iter().filter(|r| r["outcome"] == "added").count(), 34);
     assert_eq!(rows.iter().filter(|r| r["outcome"] == "invalid").count(), 3);
 }
+
+#[test]
+fn secrets_the_server_echoes_back_are_masked_before_they_are_reported() {
+    let sim = Sim::start(&["--echo"]);
+    let w = Work::new();
+    let secret = "Echo-\"Me\"&Not+=%42";
+    w.write(
+        "in.csv",
+        &format!(
+            "RESOURCEID,ACCOUNTNAME,PASSWORD,TOTP_SECRET\n901,root,\"{}\",TOTPJBSWY3\n",
+            secret.replace('"', "\"\"")
+        ),
+    );
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let rows = w.report("in.report.csv");
+    assert_eq!(rows[0]["outcome"], "added");
+    assert!(
+        rows[0]["status"].contains("\"PASSWORD\":\"***\""),
+        "{}",
+        rows[0]["status"]
+    );
+    let everything = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        w.read("in.report.csv")
+    );
+    assert!(!everything.contains(secret));
+    assert!(
+        !everything.contains("Echo-\\\"Me"),
+        "the JSON-escaped password leaked"
+    );
+    assert!(!everything.contains("TOTPJBSWY3"));
+}

@@ -111,8 +111,8 @@ fn kill_9_mid_run_then_resume_of_the_partial_stores_every_account_once() {
     assert_stored_once(&[&sim], 400);
 }
 
-#[test]
-fn sigterm_finishes_what_is_in_flight_and_exits_3_with_a_complete_report() {
+/// SIGINT and SIGTERM: what is in flight finishes, the rest is `not_sent`.
+fn signal_stops_the_run(signal: &str) {
     let sim = Sim::start(&["--latency-ms", "50"]);
     let w = Work::new();
     w.write("in.csv", &inventory(300, 3));
@@ -126,7 +126,7 @@ fn sigterm_finishes_what_is_in_flight_and_exits_3_with_a_complete_report() {
         "no progress"
     );
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -151,6 +151,16 @@ fn sigterm_finishes_what_is_in_flight_and_exits_3_with_a_complete_report() {
         "{}",
         stop["message"]
     );
+}
+
+#[test]
+fn sigterm_finishes_what_is_in_flight_and_exits_3_with_a_complete_report() {
+    signal_stops_the_run("-TERM");
+}
+
+#[test]
+fn sigint_finishes_what_is_in_flight_and_exits_3_with_a_complete_report() {
+    signal_stops_the_run("-INT");
 }
 
 #[test]

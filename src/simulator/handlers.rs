@@ -264,7 +264,12 @@ fn add_accounts(state: &State, org: &str, rid: u64, details: &Value) -> Reply {
                     store.index.insert(key, n);
                     store.account_ids.insert(id, n);
                     added += 1;
-                    (name, "Account added successfully".to_string())
+                    let status = if state.opts.echo {
+                        format!("Account added successfully: {entry}")
+                    } else {
+                        "Account added successfully".to_string()
+                    };
+                    (name, status)
                 }
             }
         };

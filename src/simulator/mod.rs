@@ -42,6 +42,9 @@ pub struct SimOptions {
     pub drop_after: f64,
     /// Serve HTTPS with a generated self-signed certificate.
     pub tls: Option<SimTls>,
+    /// Quote each account entry back in its STATUS, as some servers echo
+    /// their input: a client must mask what it sent before logging it.
+    pub echo: bool,
 }
 
 /// HTTPS for the simulator.
@@ -66,6 +69,7 @@ impl Default for SimOptions {
             drop_before: 0.0,
             drop_after: 0.0,
             tls: None,
+            echo: false,
         }
     }
 }
