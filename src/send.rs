@@ -215,14 +215,16 @@ impl<J: Job> Shared<'_, J> {
 
         let mut attempts = 0u32;
         let mut retries_left = self.cfg.retries;
-        let mut reached = false;
+        // Whether an attempt may have been acted on: a 429 or 503 was not,
+        // nor a connection never made.
+        let mut maybe_processed = false;
         let mut journaled = false;
         let ending = loop {
             if !self.limiter.wait(self.stop) {
                 if attempts == 0 {
                     return None;
                 }
-                let outcome = if reached && self.job.idempotent() {
+                let outcome = if maybe_processed && self.job.idempotent() {
                     Outcome::Unconfirmed
                 } else {
                     Outcome::NotSent
@@ -256,7 +258,7 @@ impl<J: Job> Shared<'_, J> {
                     snippet,
                     retry_after,
                 } => {
-                    reached = true;
+                    maybe_processed |= !matches!(http, 429 | 503);
                     self.transport_streak.store(0, Ordering::SeqCst);
                     if http == 429 {
                         // Throttling uses no retries; --max-throttle bounds it.
@@ -326,7 +328,7 @@ impl<J: Job> Shared<'_, J> {
                 }
                 Attempt::Failed(f) => {
                     let never = f.never_sent();
-                    reached |= !never;
+                    maybe_processed |= !never;
                     log::debug!("{} {path}: {}", self.job.name(), masked(&f.describe()));
                     if (never || self.job.idempotent()) && retry(&mut retries_left) {
                         continue;
@@ -339,7 +341,7 @@ impl<J: Job> Shared<'_, J> {
                             masked(&f.describe())
                         )));
                     }
-                    let result = if reached {
+                    let result = if maybe_processed {
                         RowResult::new(
                             Outcome::Unconfirmed,
                             format!("{}; the server may have received it", masked(&f.describe())),
@@ -347,7 +349,7 @@ impl<J: Job> Shared<'_, J> {
                     } else {
                         RowResult::new(
                             Outcome::NotSent,
-                            format!("{}; nothing reached the server", masked(&f.describe())),
+                            format!("{}; the server did not act on it", masked(&f.describe())),
                         )
                     };
                     break Ending::Same(result);

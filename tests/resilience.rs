@@ -303,3 +303,18 @@ fn a_server_that_goes_away_stops_the_run_and_resume_finishes_it() {
     assert_eq!(count(&second, "skipped"), added);
     assert_eq!(sim2.accounts().len(), 300 - added);
 }
+
+#[test]
+fn a_server_that_only_throttles_stops_the_run_after_max_throttle() {
+    let sim = Sim::start(&["--rate-limit", "0"]);
+    let w = Work::new();
+    w.write("in.csv", &inventory(30, 3));
+    w.job(&sim, "add-accounts", "in.csv")
+        .args(["--max-throttle", "2"])
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("429"));
+    let rows = w.report("in.report.csv");
+    assert_eq!(outcomes(&rows), vec!["not_sent"; 30]);
+    assert!(sim.accounts().is_empty());
+}
