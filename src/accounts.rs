@@ -248,9 +248,19 @@ const CUSTOMFIELD: usize = 23;
 #[derive(Debug, Clone)]
 pub struct Account {
     pub resource_id: u64,
-    pub name: Box<str>,
-    /// The account's `ACCOUNTLIST` entry, as JSON.
-    pub json: Sealed,
+    /// Its checked cells, compact (see [`cells::encode_field`]); the name
+    /// comes first.
+    pub body: Sealed,
+}
+
+impl Account {
+    /// The account name (the first field of the body).
+    pub fn name(&self) -> &str {
+        cells::body_fields(self.body.as_bytes())
+            .next()
+            .map(|(_, name)| name)
+            .unwrap_or("")
+    }
 }
 
 /// The add-accounts job.
@@ -279,7 +289,7 @@ impl Job for Accounts {
         let mut problems = Vec::new();
         let values = cells::parse_row(&SCHEMA, header, row, &mut problems);
         let resource_id = match &values[RESOURCEID] {
-            Some(Value::Int(i)) => *i as u64,
+            Some((Value::Int(i), _)) => *i as u64,
             _ => {
                 if row
                     .field(header.get(RESOURCEID).unwrap_or(0))
@@ -294,34 +304,29 @@ impl Job for Accounts {
                 0
             }
         };
-        let name = match &values[ACCOUNTNAME] {
-            Some(Value::Str(s)) => *s,
-            _ => {
-                if row.field(header.get(ACCOUNTNAME).unwrap_or(0)).is_empty() {
-                    problems.push("column ACCOUNTNAME is empty; every account needs a name".into());
-                }
-                ""
-            }
-        };
-        let custom = custom_fields(header, row, values[CUSTOMFIELD].as_ref(), &mut problems);
+        if values[ACCOUNTNAME].is_none()
+            && row.field(header.get(ACCOUNTNAME).unwrap_or(0)).is_empty()
+        {
+            problems.push("column ACCOUNTNAME is empty; every account needs a name".into());
+        }
+        let custom = custom_fields(
+            header,
+            row,
+            values[CUSTOMFIELD].as_ref().map(|(v, _)| v),
+            &mut problems,
+        );
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
-        let mut json = Vec::with_capacity(row.record.as_slice().len() + 64);
-        let mut obj = JsonObject::open(&mut json);
-        cells::write_fields(&SCHEMA, &values, &mut obj);
+        // ACCOUNTNAME is the first column with a wire key: it leads the body.
+        let mut body = Vec::with_capacity(row.record.as_slice().len() + 16);
+        cells::encode_fields(&SCHEMA, &values, &mut body);
         if let Some(custom) = custom {
-            obj.value(
-                "ACCOUNTCUSTOMFIELD",
-                Kind::CustomFields,
-                &Value::Json(custom),
-            );
+            cells::encode_field(&mut body, cells::JSON_SLOT, &custom.to_string());
         }
-        obj.close();
         Ok(Account {
             resource_id,
-            name: name.into(),
-            json: Sealed::new(json),
+            body: Sealed::new(body),
         })
     }
 
@@ -341,16 +346,16 @@ impl Job for Accounts {
     }
 
     fn key(&self, item: &Account) -> Vec<String> {
-        vec![item.resource_id.to_string(), item.name.to_string()]
+        vec![item.resource_id.to_string(), item.name().to_string()]
     }
 
     fn dup_hash(&self, item: &Account, h: &mut dyn Hasher) {
         h.write_u64(item.resource_id);
-        hash_lowercase(&item.name, h);
+        hash_lowercase(item.name(), h);
     }
 
     fn same(&self, a: &Account, b: &Account) -> bool {
-        a.resource_id == b.resource_id && eq_lowercase(&a.name, &b.name)
+        a.resource_id == b.resource_id && eq_lowercase(a.name(), b.name())
     }
 
     fn group(&self, item: &Account) -> Option<u64> {
@@ -371,25 +376,29 @@ impl Job for Accounts {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(a.json.as_bytes());
+            let mut obj = JsonObject::open(out);
+            cells::write_body_json(&SCHEMA, a.body.as_bytes(), &mut obj);
+            obj.close();
         }
         out.extend_from_slice(b"]}");
     }
 
     fn secrets(&self, item: &Account) -> Vec<String> {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(item.json.as_bytes()) else {
-            return Vec::new();
-        };
-        ["PASSWORD", "TOTP_SECRET"]
-            .iter()
-            .filter_map(|k| v.get(*k).and_then(|s| s.as_str()).map(str::to_string))
+        cells::body_fields(item.body.as_bytes())
+            .filter(|(slot, _)| {
+                SCHEMA
+                    .columns
+                    .get(usize::from(*slot))
+                    .is_some_and(|c| c.kind == Kind::Secret)
+            })
+            .map(|(_, text)| text.to_string())
             .collect()
     }
 
     fn reconcile(&self, answer: &Answer, items: &[&Account]) -> Vec<Verdict> {
         let statuses = answer.account_statuses();
         for (name, _) in &statuses {
-            if !items.iter().any(|a| eq_lowercase(&a.name, name)) {
+            if !items.iter().any(|a| eq_lowercase(a.name(), name)) {
                 log::info!(
                     "the server answered for account \"{name}\", which this request did not send"
                 );
@@ -397,7 +406,7 @@ impl Job for Accounts {
         }
         items
             .iter()
-            .map(|a| match statuses.iter().find(|(n, _)| eq_lowercase(&a.name, n)) {
+            .map(|a| match statuses.iter().find(|(n, _)| eq_lowercase(a.name(), n)) {
                 Some((_, status)) => Verdict {
                     outcome: classify(status),
                     status: status.clone(),

@@ -2,7 +2,9 @@
 //! then in input order for what depends on earlier rows (duplicates, orgs).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher};
+
+use foldhash::fast::RandomState;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -37,7 +39,9 @@ pub struct Collector<'a, J: Job> {
     default_org: Option<Arc<str>>,
     header: Option<Header>,
     orgs: HashMap<String, Arc<str>>,
-    seen: HashTable<u32>,
+    /// Checked rows by duplicate hash: (hash, index), the hash kept so the
+    /// table grows without hashing every row again.
+    seen: HashTable<(u64, u32)>,
     hasher: RandomState,
     out: Collected<J::Item>,
 }
@@ -51,7 +55,7 @@ impl<'a, J: Job> Collector<'a, J> {
             header: None,
             orgs: HashMap::new(),
             seen: HashTable::new(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             out: Collected {
                 items: Vec::new(),
                 invalid: Vec::new(),
@@ -118,23 +122,18 @@ impl<J: Job> RowSink for Collector<'_, J> {
                     let items = &self.out.items;
                     let earlier = self
                         .seen
-                        .find(hash, |&i| {
+                        .find(hash, |&(_, i)| {
                             let c = &items[i as usize];
                             c.org == org && job.same(&c.item, &item)
                         })
-                        .map(|&i| items[i as usize].row);
+                        .map(|&(_, i)| items[i as usize].row);
                     if let Some(first) = earlier {
                         let key = job.key(&item);
                         self.push_invalid(row.line, org, key, format!("duplicate of row {first}"));
                         continue;
                     }
                     let n = self.out.items.len() as u32;
-                    let hasher = &self.hasher;
-                    let items = &self.out.items;
-                    self.seen.insert_unique(hash, n, |&i| {
-                        let c = &items[i as usize];
-                        dup_hash(hasher, job, c.org.as_deref(), &c.item)
-                    });
+                    self.seen.insert_unique(hash, (hash, n), |&(h, _)| h);
                     self.out.order.push(Entry::Valid(n));
                     self.out.items.push(Checked {
                         row: row.line,

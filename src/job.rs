@@ -75,17 +75,66 @@ pub trait Job: Sync {
 }
 
 /// Lower-cases as the duplicate check does (Unicode, not only ASCII),
-/// feeding a hasher without allocating.
+/// feeding a hasher the UTF-8 bytes of the lower-cased text without
+/// allocating. ASCII text, the usual case, takes a byte-wise path that feeds
+/// the very same bytes.
 pub fn hash_lowercase(s: &str, h: &mut dyn Hasher) {
-    for c in s.chars().flat_map(char::to_lowercase) {
-        h.write_u32(c as u32);
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    let flush = |buf: &mut [u8; 64], n: &mut usize, h: &mut dyn Hasher| {
+        h.write(&buf[..*n]);
+        *n = 0;
+    };
+    if s.is_ascii() {
+        for b in s.bytes() {
+            if n == buf.len() {
+                flush(&mut buf, &mut n, h);
+            }
+            buf[n] = b.to_ascii_lowercase();
+            n += 1;
+        }
+    } else {
+        for c in s.chars().flat_map(char::to_lowercase) {
+            if n + 4 > buf.len() {
+                flush(&mut buf, &mut n, h);
+            }
+            n += c.encode_utf8(&mut buf[n..]).len();
+        }
     }
+    flush(&mut buf, &mut n, h);
     h.write_u8(0xff);
 }
 
 /// Compares as the duplicate check does, without allocating.
 pub fn eq_lowercase(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
     a.chars()
         .flat_map(char::to_lowercase)
         .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    fn hash(s: &str) -> u64 {
+        let mut h = foldhash::fast::FixedState::with_seed(7).build_hasher();
+        hash_lowercase(s, &mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn ascii_and_unicode_paths_agree() {
+        // U+212A KELVIN SIGN lower-cases to an ASCII 'k'.
+        assert_eq!(hash("\u{212A}ELVIN"), hash("kelvin"));
+        assert!(eq_lowercase("\u{212A}ELVIN", "Kelvin"));
+        assert_eq!(hash("Administrator"), hash("ADMINISTRATOR"));
+        assert_eq!(hash("Ärger"), hash("äRGER"));
+        let long = "A".repeat(200);
+        assert_eq!(hash(&long), hash(&long.to_lowercase()));
+        assert_ne!(hash("ab"), hash("abc"));
+    }
 }

@@ -64,8 +64,11 @@ mod tests {
             org: org.map(Arc::from),
             item: Account {
                 resource_id: rid,
-                name: name.into(),
-                json: crate::secret::Sealed::new(Vec::new()),
+                body: {
+                    let mut b = Vec::new();
+                    crate::cells::encode_field(&mut b, 1, name);
+                    crate::secret::Sealed::new(b)
+                },
             },
         }
     }

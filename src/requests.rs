@@ -116,8 +116,8 @@ pub struct Request {
     pub access: Option<&'static str>,
     pub start: Option<NaiveDateTime>,
     pub end: Option<NaiveDateTime>,
-    /// The request's `Details`, as JSON.
-    pub json: Sealed,
+    /// Its checked cells, compact (see [`cells::encode_field`]).
+    pub body: Sealed,
 }
 
 /// The request-passwords job.
@@ -146,7 +146,7 @@ impl Job for Requests {
         let mut problems = Vec::new();
         let values = cells::parse_row(&SCHEMA, header, row, &mut problems);
         let account_id = match &values[ACCOUNTID] {
-            Some(Value::Int(i)) => *i as u64,
+            Some((Value::Int(i), _)) => *i as u64,
             _ => {
                 if row
                     .field(header.get(ACCOUNTID).unwrap_or(0))
@@ -162,11 +162,11 @@ impl Job for Requests {
             }
         };
         let access = match &values[ACCESS] {
-            Some(Value::Choice(a)) => Some(*a),
+            Some((Value::Choice(a), _)) => Some(*a),
             _ => None,
         };
         let time = |slot: usize| match &values[slot] {
-            Some(Value::Time(t)) => Some(*t),
+            Some((Value::Time(t), _)) => Some(*t),
             _ => None,
         };
         let (start, end) = (time(STARTTIME), time(ENDTIME));
@@ -198,7 +198,7 @@ impl Job for Requests {
                 access.unwrap_or("empty (now)")
             ));
         }
-        if let Some(Value::Int(m)) = &values[REMINDERTIME]
+        if let Some((Value::Int(m), _)) = &values[REMINDERTIME]
             && !(1..=59).contains(m)
         {
             problems.push(format!(
@@ -206,7 +206,7 @@ impl Job for Requests {
             ));
         }
         let option = match &values[OPTION] {
-            Some(Value::Choice(o)) => Some(*o),
+            Some((Value::Choice(o), _)) => Some(*o),
             _ => None,
         };
         match (option, given(SELECTED)) {
@@ -222,16 +222,14 @@ impl Job for Requests {
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
-        let mut json = Vec::with_capacity(128);
-        let mut obj = JsonObject::open(&mut json);
-        cells::write_fields(&SCHEMA, &values, &mut obj);
-        obj.close();
+        let mut body = Vec::with_capacity(row.record.as_slice().len() + 16);
+        cells::encode_fields(&SCHEMA, &values, &mut body);
         Ok(Request {
             account_id,
             access,
             start,
             end,
-            json: Sealed::new(json),
+            body: Sealed::new(body),
         })
     }
 
@@ -263,11 +261,11 @@ impl Job for Requests {
 
     fn dup_hash(&self, item: &Request, h: &mut dyn Hasher) {
         h.write_u64(item.account_id);
-        h.write(item.json.as_bytes());
+        h.write(item.body.as_bytes());
     }
 
     fn same(&self, a: &Request, b: &Request) -> bool {
-        a.account_id == b.account_id && a.json == b.json
+        a.account_id == b.account_id && a.body == b.body
     }
 
     fn group(&self, _item: &Request) -> Option<u64> {
@@ -285,7 +283,9 @@ impl Job for Requests {
     fn details(&self, items: &[&Request], out: &mut Vec<u8>) {
         // One row, one request: the planner never groups requests.
         if let Some(r) = items.first() {
-            out.extend_from_slice(r.json.as_bytes());
+            let mut obj = JsonObject::open(out);
+            cells::write_body_json(&SCHEMA, r.body.as_bytes(), &mut obj);
+            obj.close();
         }
     }
 
