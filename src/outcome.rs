@@ -111,3 +111,65 @@ impl RowResult {
         }
     }
 }
+
+/// Every checked row's result, kept compact: a row costs 8 bytes until it
+/// has a result of its own, and a dry run's rows only point at their request.
+#[derive(Debug, Default)]
+pub struct Results {
+    state: Vec<State>,
+    stored: Vec<RowResult>,
+    plans: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    Planned(u32),
+    Stored(u32),
+}
+
+impl Results {
+    pub fn new(rows: usize) -> Self {
+        Results {
+            state: vec![State::Open; rows],
+            stored: Vec::new(),
+            plans: Vec::new(),
+        }
+    }
+
+    /// Whether row `i` has no result yet.
+    pub fn is_open(&self, i: usize) -> bool {
+        self.state[i] == State::Open
+    }
+
+    pub fn set(&mut self, i: usize, result: RowResult) {
+        self.state[i] = State::Stored(self.stored.len() as u32);
+        self.stored.push(result);
+    }
+
+    /// Marks rows planned in one request, described by `message`.
+    pub fn plan(&mut self, rows: &[u32], message: String) {
+        let n = self.plans.len() as u32;
+        self.plans.push(message);
+        for &i in rows {
+            self.state[i as usize] = State::Planned(n);
+        }
+    }
+
+    /// Row `i`'s result, if it has one.
+    pub fn get(&self, i: usize) -> Option<RowResult> {
+        match self.state[i] {
+            State::Open => None,
+            State::Stored(n) => Some(self.stored[n as usize].clone()),
+            State::Planned(n) => Some(RowResult::new(Outcome::Planned, self.plans[n as usize].clone())),
+        }
+    }
+
+    /// Rows with a stored result, and the result.
+    pub fn stored(&self) -> impl Iterator<Item = (usize, &RowResult)> {
+        self.state.iter().enumerate().filter_map(|(i, s)| match s {
+            State::Stored(n) => Some((i, &self.stored[*n as usize])),
+            _ => None,
+        })
+    }
+}

@@ -17,7 +17,7 @@ use crate::cli::{Config, Target};
 use crate::collect::{Collected, Collector, Entry};
 use crate::input;
 use crate::job::Job;
-use crate::outcome::{Outcome, RowResult};
+use crate::outcome::{Outcome, Results, RowResult};
 use crate::pam360::{Client, ClientConfig};
 use crate::plan;
 use crate::progress;
@@ -65,12 +65,12 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         log::warn!("the input has a header but no data rows: nothing to do");
     }
 
-    let mut results: Vec<Option<RowResult>> = vec![None; data.items.len()];
+    let mut results = Results::new(data.items.len());
     if let Some(prior) = prior {
         apply_prior(job, cfg, &data, prior, &mut results);
     }
     let to_send: Vec<u32> = (0..data.items.len() as u32)
-        .filter(|&i| results[i as usize].is_none())
+        .filter(|&i| results.is_open(i as usize))
         .collect();
     let units = plan::plan(job, &data.items, &to_send, cfg.chunk_size);
     let header = report::columns(job.key_columns());
@@ -81,7 +81,7 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
             data.invalid.len()
         );
         for &i in &to_send {
-            results[i as usize] = Some(RowResult::new(Outcome::NotSent, why.clone()));
+            results.set(i as usize, RowResult::new(Outcome::NotSent, why.clone()));
         }
         return finish(
             job,
@@ -103,9 +103,7 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
                 unit.items.len(),
                 job.path(unit.target)
             );
-            for &i in &unit.items {
-                results[i as usize] = Some(RowResult::new(Outcome::Planned, msg.clone()));
-            }
+            results.plan(&unit.items, msg);
         }
         return finish(
             job,
@@ -153,12 +151,9 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
 
     // Rows already settled go first into the journal, so a resume of this
     // run's journal knows them too.
-    let settled: Vec<ReportRow> = (0..data.items.len())
-        .filter_map(|i| {
-            results[i]
-                .as_ref()
-                .map(|r| report_row(job, &data, i, r.clone()))
-        })
+    let settled: Vec<ReportRow> = results
+        .stored()
+        .map(|(i, r)| report_row(job, &data, i, r.clone()))
         .collect();
     let journal = Journal::create(&journal_path, &header, &settled)?;
     let total: u64 = units.iter().map(|u| u.items.len() as u64).sum();
@@ -201,9 +196,12 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         Some(a) => format!("not sent: {}", a.describe()),
         None => "not sent".to_string(),
     };
-    for (slot, r) in results.iter_mut().zip(sent.results) {
-        if slot.is_none() {
-            *slot = Some(r.unwrap_or_else(|| RowResult::new(Outcome::NotSent, untaken.clone())));
+    for (i, r) in sent.results {
+        results.set(i as usize, r);
+    }
+    for i in 0..data.items.len() {
+        if results.is_open(i) {
+            results.set(i, RowResult::new(Outcome::NotSent, untaken.clone()));
         }
     }
     let stats = Stats {
@@ -258,7 +256,7 @@ fn apply_prior<J: Job>(
     cfg: &Config,
     data: &Collected<J::Item>,
     mut prior: report::Prior,
-    results: &mut [Option<RowResult>],
+    results: &mut Results,
 ) {
     let ci = job.key_case_insensitive();
     for (i, c) in data.items.iter().enumerate() {
@@ -266,7 +264,9 @@ fn apply_prior<J: Job>(
         if let Some(done) = prior.done.get_mut(&key)
             && let Some(outcome) = done.pop()
         {
-            results[i] = Some(RowResult::new(
+            results.set(
+                i,
+                RowResult::new(
                 Outcome::Skipped,
                 format!("done in an earlier run ({outcome})"),
             ));
@@ -278,7 +278,7 @@ fn apply_prior<J: Job>(
             && *n > 0
         {
             *n -= 1;
-            results[i] = Some(RowResult::new(
+            results.set(i, RowResult::new(
                 Outcome::Unconfirmed,
                 "sent in an earlier run without a confirmed answer, so not sent again; check PAM360, then rerun with --resend-unconfirmed if it is missing",
             ));
@@ -383,18 +383,17 @@ fn finish<J: Job>(
     job: &J,
     cfg: &Config,
     data: &Collected<J::Item>,
-    results: Vec<Option<RowResult>>,
+    results: Results,
     header: &[String],
     stats: Stats,
     aborted: Option<&Abort>,
     forced: Option<u8>,
 ) -> Result<ExitCode> {
-    let mut results: Vec<Option<RowResult>> = results;
     let rows = data.order.iter().map(|e| match *e {
         Entry::Invalid(n) => data.invalid[n as usize].clone(),
         Entry::Valid(n) => {
-            let r = results[n as usize]
-                .take()
+            let r = results
+                .get(n as usize)
                 .unwrap_or_else(|| RowResult::new(Outcome::NotSent, "not sent"));
             report_row(job, data, n as usize, r)
         }

@@ -68,8 +68,9 @@ pub trait Recorder: Sync {
 /// What a send did.
 #[derive(Debug)]
 pub struct Sent {
-    /// Per checked row: its result, or `None` if it was never taken up.
-    pub results: Vec<Option<RowResult>>,
+    /// (checked row, its result) for every row taken up; rows never taken
+    /// up are absent.
+    pub results: Vec<(u32, RowResult)>,
     pub requests: u64,
     pub retries: u64,
     pub aborted: Option<Abort>,
@@ -101,7 +102,7 @@ pub fn send<J: Job>(
         retries: AtomicU64::new(0),
         transport_streak: AtomicU32::new(0),
         abort: Mutex::new(None),
-        results: Mutex::new((0..items.len()).map(|_| None).collect()),
+        results: Mutex::new(Vec::new()),
     };
     let workers = cfg.concurrency.clamp(1, units.len().max(1));
     std::thread::scope(|s| {
@@ -138,7 +139,7 @@ struct Shared<'a, J: Job> {
     retries: AtomicU64,
     transport_streak: AtomicU32,
     abort: Mutex<Option<Abort>>,
-    results: Mutex<Vec<Option<RowResult>>>,
+    results: Mutex<Vec<(u32, RowResult)>>,
 }
 
 /// The last thing that happened to a unit, when it ends without an answer.
@@ -174,9 +175,7 @@ impl<J: Job> Shared<'_, J> {
             };
             self.recorder.answered(&unit.items, &results);
             let mut all = self.results.lock().unwrap_or_else(PoisonError::into_inner);
-            for (i, r) in unit.items.iter().zip(results) {
-                all[*i as usize] = Some(r);
-            }
+            all.extend(unit.items.iter().copied().zip(results));
         }
     }
 
