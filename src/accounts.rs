@@ -288,7 +288,7 @@ impl Job for Accounts {
     fn check(&self, header: &Header, row: &RawRow) -> Result<Account, String> {
         let mut problems = Vec::new();
         let values = cells::parse_row(&SCHEMA, header, row, &mut problems);
-        let resource_id = match &values[RESOURCEID] {
+        let resource_id = match values.get(RESOURCEID) {
             Some((Value::Int(i), _)) => *i as u64,
             _ => {
                 if row
@@ -304,7 +304,7 @@ impl Job for Accounts {
                 0
             }
         };
-        if values[ACCOUNTNAME].is_none()
+        if values.get(ACCOUNTNAME).is_none()
             && row.field(header.get(ACCOUNTNAME).unwrap_or(0)).is_empty()
         {
             problems.push("column ACCOUNTNAME is empty; every account needs a name".into());
@@ -312,22 +312,21 @@ impl Job for Accounts {
         let custom = custom_fields(
             header,
             row,
-            values[CUSTOMFIELD].as_ref().map(|(v, _)| v),
+            values.get(CUSTOMFIELD).map(|(v, _)| v),
             &mut problems,
         );
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
         // ACCOUNTNAME is the first column with a wire key: it leads the body.
-        let mut body = Vec::with_capacity(row.record.as_slice().len() + 16);
-        cells::encode_fields(&SCHEMA, &values, &mut body);
-        if let Some(custom) = custom {
-            cells::encode_field(&mut body, cells::JSON_SLOT, &custom.to_string());
-        }
-        Ok(Account {
-            resource_id,
-            body: Sealed::new(body),
-        })
+        let body = cells::with_scratch(|body| {
+            cells::encode_fields(&SCHEMA, &values, body);
+            if let Some(custom) = custom {
+                cells::encode_field(body, cells::JSON_SLOT, &custom.to_string());
+            }
+            Sealed::from_slice(body)
+        });
+        Ok(Account { resource_id, body })
     }
 
     fn raw_key(&self, header: &Header, row: &RawRow) -> Vec<String> {
@@ -343,6 +342,14 @@ impl Job for Accounts {
                 .unwrap_or("")
                 .to_string(),
         ]
+    }
+
+    fn key_into(&self, item: &Account, out: &mut Vec<String>) {
+        out.resize_with(2, String::new);
+        out[0].clear();
+        out[0].push_str(itoa::Buffer::new().format(item.resource_id));
+        out[1].clear();
+        out[1].push_str(item.name());
     }
 
     fn key(&self, item: &Account) -> Vec<String> {

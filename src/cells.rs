@@ -29,9 +29,21 @@ pub enum Value<'a> {
 /// Most columns a schema has (a fixed array keeps checking allocation-free).
 pub const MAX_SLOTS: usize = 32;
 
-/// The checked cells of a row, one slot per schema column: the value, and
-/// the text it was read from (trimmed where the column trims).
-pub type Values<'a> = [Option<(Value<'a>, &'a str)>; MAX_SLOTS];
+/// The checked, non-empty cells of a row: (slot, value, the text it was
+/// read from, trimmed where the column trims). Only present cells are
+/// stored, so checking a row touches no more memory than it needs.
+#[derive(Debug, Default)]
+pub struct Values<'a>(arrayvec::ArrayVec<(u8, Value<'a>, &'a str), MAX_SLOTS>);
+
+impl<'a> Values<'a> {
+    /// The value and text of the column at `slot`, if present and valid.
+    pub fn get(&self, slot: usize) -> Option<(&Value<'a>, &'a str)> {
+        self.0
+            .iter()
+            .find(|(s, _, _)| usize::from(*s) == slot)
+            .map(|(_, v, t)| (v, *t))
+    }
+}
 
 /// Checks every known cell of `row`. Returns the values (empty cells are
 /// `None`) and the problems found, each naming its column.
@@ -58,7 +70,7 @@ pub fn parse_row<'a>(
         }
     }
     debug_assert!(schema.columns.len() <= MAX_SLOTS);
-    let mut values: Values<'a> = [const { None }; MAX_SLOTS];
+    let mut values = Values::default();
     for (slot, column) in schema.columns.iter().enumerate() {
         let Some(idx) = header.get(slot) else {
             continue;
@@ -68,17 +80,16 @@ pub fn parse_row<'a>(
             continue;
         }
         match parse_cell(column.kind, raw) {
-            Ok(v) => {
-                values[slot] = v.map(|v| {
-                    // A choice keeps its canonical spelling, so rows that
-                    // mean the same compare the same.
-                    let text = match &v {
-                        Value::Choice(c) => *c,
-                        _ => cell_text(column.kind, raw),
-                    };
-                    (v, text)
-                })
+            Ok(Some(v)) => {
+                // A choice keeps its canonical spelling, so rows that mean
+                // the same compare the same.
+                let text = match &v {
+                    Value::Choice(c) => *c,
+                    _ => cell_text(column.kind, raw),
+                };
+                values.0.push((slot as u8, v, text));
             }
+            Ok(None) => {}
             Err(allowed) => {
                 let shown = if column.kind == Kind::Secret {
                     "the value".to_string()
@@ -346,11 +357,23 @@ pub fn body_fields(body: &[u8]) -> impl Iterator<Item = (u8, &str)> {
     })
 }
 
+/// Runs `f` with this thread's scratch buffer, emptied: bodies are encoded
+/// there and copied out at their exact size, one allocation per row.
+pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|buf| {
+        buf.clear();
+        f(buf)
+    })
+}
+
 /// Encodes every present value of the schema's body columns.
 pub fn encode_fields(schema: &Schema, values: &Values<'_>, out: &mut Vec<u8>) {
-    for (slot, (column, value)) in schema.columns.iter().zip(values).enumerate() {
-        if let (Some(_), Some((_, text))) = (column.wire, value) {
-            encode_field(out, slot as u8, text);
+    for (slot, _, text) in &values.0 {
+        if schema.columns[usize::from(*slot)].wire.is_some() {
+            encode_field(out, *slot, text);
         }
     }
 }

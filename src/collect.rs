@@ -38,6 +38,8 @@ pub struct Collector<'a, J: Job> {
     ignore_unknown: bool,
     default_org: Option<Arc<str>>,
     header: Option<Header>,
+    /// Where the ORGNAME column is in the input, if it is there.
+    org_column: Option<usize>,
     orgs: HashMap<String, Arc<str>>,
     /// Checked rows by duplicate hash: (hash, index), the hash kept so the
     /// table grows without hashing every row again.
@@ -53,6 +55,7 @@ impl<'a, J: Job> Collector<'a, J> {
             ignore_unknown,
             default_org: default_org.map(Arc::from),
             header: None,
+            org_column: None,
             orgs: HashMap::new(),
             seen: HashTable::new(),
             hasher: RandomState::default(),
@@ -70,9 +73,8 @@ impl<'a, J: Job> Collector<'a, J> {
     }
 
     /// The row's org: its ORGNAME cell, else `--org`, else none.
-    fn org(&mut self, header: &Header, row: &RawRow) -> Option<Arc<str>> {
-        let slot = self.job.schema().slot("ORGNAME");
-        let cell = header.get(slot).map(|i| row.field(i).trim()).unwrap_or("");
+    fn org(&mut self, row: &RawRow) -> Option<Arc<str>> {
+        let cell = self.org_column.map(|i| row.field(i).trim()).unwrap_or("");
         if cell.is_empty() {
             return self.default_org.clone();
         }
@@ -101,6 +103,7 @@ impl<J: Job> RowSink for Collector<'_, J> {
     fn header(&mut self, names: &[String]) -> Result<()> {
         let header = self.job.schema().resolve(names, self.ignore_unknown)?;
         self.out.ignored_columns = header.ignored.clone();
+        self.org_column = header.get(self.job.schema().slot("ORGNAME"));
         self.header = Some(header);
         Ok(())
     }
@@ -111,7 +114,7 @@ impl<J: Job> RowSink for Collector<'_, J> {
         let checked: Vec<Result<J::Item, String>> =
             rows.par_iter().map(|r| job.check(&header, r)).collect();
         for (row, result) in rows.iter().zip(checked) {
-            let org = self.org(&header, row);
+            let org = self.org(row);
             match result {
                 Err(message) => {
                     let key = job.raw_key(&header, row);

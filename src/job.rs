@@ -53,6 +53,11 @@ pub trait Job: Sync {
     fn raw_key(&self, header: &Header, row: &RawRow) -> Vec<String>;
     /// The identity cells of a checked row.
     fn key(&self, item: &Self::Item) -> Vec<String>;
+    /// The identity cells of a checked row, written into `out`'s strings
+    /// (reused from row to row when a report is written).
+    fn key_into(&self, item: &Self::Item, out: &mut Vec<String>) {
+        *out = self.key(item);
+    }
 
     /// Feeds what makes two rows duplicates (besides the org) to `h`.
     fn dup_hash(&self, item: &Self::Item, h: &mut dyn Hasher);

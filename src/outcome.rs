@@ -20,6 +20,9 @@ pub enum Outcome {
     InFlight,
 }
 
+/// How many outcomes there are, for counting in an array.
+pub const OUTCOMES: usize = 10;
+
 impl Outcome {
     pub const ALL: [Outcome; 9] = [
         Outcome::Added,
@@ -161,7 +164,23 @@ impl Results {
         match self.state[i] {
             State::Open => None,
             State::Stored(n) => Some(self.stored[n as usize].clone()),
-            State::Planned(n) => Some(RowResult::new(Outcome::Planned, self.plans[n as usize].clone())),
+            State::Planned(n) => Some(RowResult::new(
+                Outcome::Planned,
+                self.plans[n as usize].clone(),
+            )),
+        }
+    }
+
+    /// Row `i`'s result, borrowed: (outcome, status, http status, attempts,
+    /// message).
+    pub fn view(&self, i: usize) -> Option<(Outcome, &str, Option<u16>, u32, &str)> {
+        match self.state[i] {
+            State::Open => None,
+            State::Stored(n) => {
+                let r = &self.stored[n as usize];
+                Some((r.outcome, &r.status, r.http_status, r.attempts, &r.message))
+            }
+            State::Planned(n) => Some((Outcome::Planned, "", None, 0, &self.plans[n as usize])),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::cli::{Config, Target};
 use crate::collect::{Collected, Collector, Entry};
 use crate::input;
 use crate::job::Job;
-use crate::outcome::{Outcome, Results, RowResult};
+use crate::outcome::{OUTCOMES, Outcome, Results, RowResult};
 use crate::pam360::{Client, ClientConfig};
 use crate::plan;
 use crate::progress;
@@ -58,6 +58,11 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     )?;
     reading.finish_and_clear();
     let data = collector.finish();
+    log::debug!(
+        "read and checked {} rows in {:.3} s",
+        stats.data_rows,
+        started.elapsed().as_secs_f64()
+    );
     for col in &data.ignored_columns {
         log::warn!("ignoring unknown column \"{col}\" (--ignore-unknown-columns)");
     }
@@ -73,6 +78,11 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         .filter(|&i| results.is_open(i as usize))
         .collect();
     let units = plan::plan(job, &data.items, &to_send, cfg.chunk_size);
+    log::debug!(
+        "planned {} requests at {:.3} s",
+        units.len(),
+        started.elapsed().as_secs_f64()
+    );
     let header = report::columns(job.key_columns());
 
     if cfg.strict && !data.invalid.is_empty() {
@@ -267,9 +277,10 @@ fn apply_prior<J: Job>(
             results.set(
                 i,
                 RowResult::new(
-                Outcome::Skipped,
-                format!("done in an earlier run ({outcome})"),
-            ));
+                    Outcome::Skipped,
+                    format!("done in an earlier run ({outcome})"),
+                ),
+            );
             continue;
         }
         if !job.idempotent()
@@ -389,19 +400,47 @@ fn finish<J: Job>(
     aborted: Option<&Abort>,
     forced: Option<u8>,
 ) -> Result<ExitCode> {
-    let rows = data.order.iter().map(|e| match *e {
-        Entry::Invalid(n) => data.invalid[n as usize].clone(),
-        Entry::Valid(n) => {
-            let r = results
-                .get(n as usize)
-                .unwrap_or_else(|| RowResult::new(Outcome::NotSent, "not sent"));
-            report_row(job, data, n as usize, r)
+    let mut counts = [0u64; OUTCOMES];
+    let mut key = Vec::new();
+    let mut emit_all = |emit: &mut report::Emit<'_>| -> Result<()> {
+        for entry in &data.order {
+            let view = match *entry {
+                Entry::Invalid(n) => data.invalid[n as usize].view(),
+                Entry::Valid(n) => {
+                    let c = &data.items[n as usize];
+                    job.key_into(&c.item, &mut key);
+                    let (outcome, status, http_status, attempts, message) = results
+                        .view(n as usize)
+                        .unwrap_or((Outcome::NotSent, "", None, 0, "not sent"));
+                    report::RowView {
+                        row: c.row,
+                        org: c.org.as_deref().unwrap_or(""),
+                        key: &key,
+                        outcome,
+                        status,
+                        http_status,
+                        attempts,
+                        message,
+                    }
+                }
+            };
+            counts[view.outcome as usize] += 1;
+            emit(&view)?;
         }
-    });
-    let mut counts: HashMap<Outcome, u64> = HashMap::new();
-    let counted = rows.inspect(|r| *counts.entry(r.result.outcome).or_default() += 1);
-    report::write(&cfg.report, header, counted)
+        Ok(())
+    };
+    let writing = Instant::now();
+    report::write(&cfg.report, header, &mut emit_all)
         .with_context(|| format!("cannot write the report {}", cfg.report.display()))?;
+    log::debug!(
+        "wrote the report in {:.3} s",
+        writing.elapsed().as_secs_f64()
+    );
+    let counts: HashMap<Outcome, u64> = Outcome::ALL
+        .iter()
+        .filter(|o| counts[**o as usize] > 0)
+        .map(|o| (*o, counts[*o as usize]))
+        .collect();
 
     let total: u64 = counts.values().sum();
     let all_ok = counts.iter().all(|(o, _)| o.is_ok());

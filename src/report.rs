@@ -22,6 +22,38 @@ pub struct ReportRow {
     pub result: RowResult,
 }
 
+/// One line of the report, borrowed: the final report of a million rows is
+/// written through views, without building a row of owned strings each.
+#[derive(Debug, Clone, Copy)]
+pub struct RowView<'a> {
+    pub row: u64,
+    pub org: &'a str,
+    pub key: &'a [String],
+    pub outcome: Outcome,
+    pub status: &'a str,
+    pub http_status: Option<u16>,
+    pub attempts: u32,
+    pub message: &'a str,
+}
+
+impl ReportRow {
+    pub fn view(&self) -> RowView<'_> {
+        RowView {
+            row: self.row,
+            org: &self.org,
+            key: &self.key,
+            outcome: self.result.outcome,
+            status: &self.result.status,
+            http_status: self.result.http_status,
+            attempts: self.result.attempts,
+            message: &self.result.message,
+        }
+    }
+}
+
+/// Receives report rows one by one.
+pub type Emit<'e> = dyn FnMut(&RowView<'_>) -> Result<()> + 'e;
+
 /// Report file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -84,20 +116,23 @@ pub fn unguard(cell: &str) -> &str {
     }
 }
 
-fn record(r: &ReportRow) -> Vec<String> {
-    let mut cells = vec![r.row.to_string(), guard(&r.org).into_owned()];
-    cells.extend(r.key.iter().map(|k| guard(k).into_owned()));
-    cells.push(r.result.outcome.as_str().to_string());
-    cells.push(guard(&r.result.status).into_owned());
-    cells.push(
-        r.result
-            .http_status
-            .map(|h| h.to_string())
-            .unwrap_or_default(),
-    );
-    cells.push(r.result.attempts.to_string());
-    cells.push(guard(&r.result.message).into_owned());
-    cells
+/// Writes one row as CSV, guarding cells a spreadsheet would run.
+fn write_csv_row<W: Write>(w: &mut csv::Writer<W>, v: &RowView<'_>) -> csv::Result<()> {
+    let mut num = itoa::Buffer::new();
+    w.write_field(num.format(v.row))?;
+    w.write_field(guard(v.org).as_ref())?;
+    for k in v.key {
+        w.write_field(guard(k).as_ref())?;
+    }
+    w.write_field(v.outcome.as_str())?;
+    w.write_field(guard(v.status).as_ref())?;
+    match v.http_status {
+        Some(h) => w.write_field(num.format(h))?,
+        None => w.write_field("")?,
+    }
+    w.write_field(num.format(v.attempts))?;
+    w.write_field(guard(v.message).as_ref())?;
+    w.write_record(None::<&[u8]>)
 }
 
 /// Creates a file only its owner can read: reports name accounts.
@@ -118,8 +153,12 @@ fn create_private(path: &Path, exclusive: bool) -> std::io::Result<File> {
 }
 
 /// Writes the final report atomically: into a private temporary file beside
-/// it, then renamed over it.
-pub fn write(path: &Path, header: &[String], rows: impl Iterator<Item = ReportRow>) -> Result<()> {
+/// it, then renamed over it. `rows` calls its argument once per row, in order.
+pub fn write(
+    path: &Path,
+    header: &[String],
+    rows: &mut dyn FnMut(&mut Emit<'_>) -> Result<()>,
+) -> Result<()> {
     let format = ReportFormat::from_path(path)?;
     let dir = path
         .parent()
@@ -132,30 +171,31 @@ pub fn write(path: &Path, header: &[String], rows: impl Iterator<Item = ReportRo
         .with_context(|| format!("cannot write a report in {}", dir.display()))?;
     match format {
         ReportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(BufWriter::new(tmp.as_file()));
+            let mut w = csv::WriterBuilder::new()
+                .buffer_capacity(1 << 16)
+                .from_writer(tmp.as_file());
             w.write_record(header)?;
-            for r in rows {
-                w.write_record(record(&r))?;
-            }
+            rows(&mut |v| Ok(write_csv_row(&mut w, v)?))?;
             w.flush()?;
         }
         ReportFormat::Jsonl => {
             let mut w = BufWriter::new(tmp.as_file());
-            for r in rows {
+            rows(&mut |v| {
                 let mut obj = serde_json::Map::new();
-                obj.insert("row".into(), r.row.into());
-                obj.insert("org".into(), r.org.clone().into());
-                for (name, value) in header[2..].iter().zip(&r.key) {
-                    obj.insert(name.clone(), value.clone().into());
+                obj.insert("row".into(), v.row.into());
+                obj.insert("org".into(), v.org.into());
+                for (name, value) in header[2..].iter().zip(v.key) {
+                    obj.insert(name.clone(), value.as_str().into());
                 }
-                obj.insert("outcome".into(), r.result.outcome.as_str().into());
-                obj.insert("status".into(), r.result.status.clone().into());
-                obj.insert("http_status".into(), r.result.http_status.into());
-                obj.insert("attempts".into(), r.result.attempts.into());
-                obj.insert("message".into(), r.result.message.clone().into());
+                obj.insert("outcome".into(), v.outcome.as_str().into());
+                obj.insert("status".into(), v.status.into());
+                obj.insert("http_status".into(), v.http_status.into());
+                obj.insert("attempts".into(), v.attempts.into());
+                obj.insert("message".into(), v.message.into());
                 serde_json::to_writer(&mut w, &obj)?;
                 w.write_all(b"\n")?;
-            }
+                Ok(())
+            })?;
             w.flush()?;
         }
         ReportFormat::Xlsx => write_xlsx(tmp.path(), header, rows)?,
@@ -168,13 +208,17 @@ pub fn write(path: &Path, header: &[String], rows: impl Iterator<Item = ReportRo
 
 /// XLSX cells are written as text, so they need no formula guard. A sheet
 /// holds 1,048,576 rows; a longer report continues on further sheets.
-fn write_xlsx(path: &Path, header: &[String], rows: impl Iterator<Item = ReportRow>) -> Result<()> {
+fn write_xlsx(
+    path: &Path,
+    header: &[String],
+    rows: &mut dyn FnMut(&mut Emit<'_>) -> Result<()>,
+) -> Result<()> {
     const SHEET_ROWS: u32 = 1_048_576;
     let mut wb = rust_xlsxwriter::Workbook::new();
     let bold = rust_xlsxwriter::Format::new().set_bold();
     let mut sheet_no = 0;
     let mut next_row = SHEET_ROWS;
-    for r in rows {
+    rows(&mut |v| {
         if next_row == SHEET_ROWS {
             sheet_no += 1;
             let sheet = wb.add_worksheet_with_constant_memory()?;
@@ -191,28 +235,28 @@ fn write_xlsx(path: &Path, header: &[String], rows: impl Iterator<Item = ReportR
             next_row = 1;
         }
         let sheet = wb.worksheet_from_index(sheet_no - 1)?;
-        let cells = [
-            vec![r.row.to_string(), r.org.clone()],
-            r.key.clone(),
-            vec![
-                r.result.outcome.as_str().to_string(),
-                r.result.status.clone(),
-                r.result
-                    .http_status
-                    .map(|h| h.to_string())
-                    .unwrap_or_default(),
-                r.result.attempts.to_string(),
-                r.result.message.clone(),
-            ],
-        ]
-        .concat();
-        for (c, v) in cells.iter().enumerate() {
-            if !v.is_empty() {
-                sheet.write_string(next_row, c as u16, v)?;
+        let mut num = itoa::Buffer::new();
+        let mut col = 0u16;
+        let mut cell = |text: &str| -> Result<()> {
+            if !text.is_empty() {
+                sheet.write_string(next_row, col, text)?;
             }
+            col += 1;
+            Ok(())
+        };
+        cell(num.format(v.row))?;
+        cell(v.org)?;
+        for k in v.key {
+            cell(k)?;
         }
+        cell(v.outcome.as_str())?;
+        cell(v.status)?;
+        cell(&v.http_status.map(|h| h.to_string()).unwrap_or_default())?;
+        cell(num.format(v.attempts))?;
+        cell(v.message)?;
         next_row += 1;
-    }
+        Ok(())
+    })?;
     if sheet_no == 0 {
         let sheet = wb.add_worksheet();
         sheet.set_name("report")?;
@@ -253,7 +297,7 @@ impl Journal {
         let mut w = csv::Writer::from_writer(file);
         w.write_record(header)?;
         for r in first {
-            w.write_record(record(r))?;
+            write_csv_row(&mut w, &r.view())?;
         }
         w.flush()?;
         w.get_ref().sync_all()?;
@@ -272,7 +316,7 @@ impl Journal {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for r in rows {
-            w.write_record(record(r))?;
+            write_csv_row(&mut w, &r.view())?;
         }
         w.flush()?;
         w.get_ref().sync_data()?;

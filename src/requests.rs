@@ -145,7 +145,7 @@ impl Job for Requests {
     fn check(&self, header: &Header, row: &RawRow) -> Result<Request, String> {
         let mut problems = Vec::new();
         let values = cells::parse_row(&SCHEMA, header, row, &mut problems);
-        let account_id = match &values[ACCOUNTID] {
+        let account_id = match values.get(ACCOUNTID) {
             Some((Value::Int(i), _)) => *i as u64,
             _ => {
                 if row
@@ -161,11 +161,11 @@ impl Job for Requests {
                 0
             }
         };
-        let access = match &values[ACCESS] {
+        let access = match values.get(ACCESS) {
             Some((Value::Choice(a), _)) => Some(*a),
             _ => None,
         };
-        let time = |slot: usize| match &values[slot] {
+        let time = |slot: usize| match values.get(slot) {
             Some((Value::Time(t), _)) => Some(*t),
             _ => None,
         };
@@ -198,14 +198,14 @@ impl Job for Requests {
                 access.unwrap_or("empty (now)")
             ));
         }
-        if let Some((Value::Int(m), _)) = &values[REMINDERTIME]
+        if let Some((Value::Int(m), _)) = values.get(REMINDERTIME)
             && !(1..=59).contains(m)
         {
             problems.push(format!(
                 "column REMINDERTIME: \"{m}\" is not from 1 to 59 (minutes)"
             ));
         }
-        let option = match &values[OPTION] {
+        let option = match values.get(OPTION) {
             Some((Value::Choice(o), _)) => Some(*o),
             _ => None,
         };
@@ -222,14 +222,16 @@ impl Job for Requests {
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
-        let mut body = Vec::with_capacity(row.record.as_slice().len() + 16);
-        cells::encode_fields(&SCHEMA, &values, &mut body);
+        let body = cells::with_scratch(|body| {
+            cells::encode_fields(&SCHEMA, &values, body);
+            Sealed::from_slice(body)
+        });
         Ok(Request {
             account_id,
             access,
             start,
             end,
-            body: Sealed::new(body),
+            body,
         })
     }
 

@@ -44,6 +44,11 @@ impl Sealed {
         Sealed(bytes.into_boxed_slice())
     }
 
+    /// A copy of `bytes`, allocated at exactly their size.
+    pub fn from_slice(bytes: &[u8]) -> Self {
+        Sealed(Box::from(bytes))
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

@@ -61,6 +61,41 @@ pub trait RowSink {
     fn header(&mut self, names: &[String]) -> Result<()>;
     /// A batch of data rows in input order (blank rows already left out).
     fn rows(&mut self, rows: &[RawRow]) -> Result<()>;
+    /// Takes a whole batch (its first `len` rows are data) and gives back a
+    /// batch to fill next. The reader thread hands batches over this way.
+    fn take_batch(&mut self, batch: Vec<RawRow>, len: usize) -> Result<Vec<RawRow>> {
+        self.rows(&batch[..len])?;
+        Ok(batch)
+    }
+}
+
+/// What the reader thread hands to the checking side.
+enum Msg {
+    Header(Vec<String>),
+    Rows(Vec<RawRow>, usize),
+}
+
+/// The reader thread's end: sends batches, gets emptied ones back.
+struct ChannelSink {
+    tx: std::sync::mpsc::SyncSender<Msg>,
+    back: std::sync::mpsc::Receiver<Vec<RawRow>>,
+}
+
+impl RowSink for ChannelSink {
+    fn header(&mut self, names: &[String]) -> Result<()> {
+        self.tx
+            .send(Msg::Header(names.to_vec()))
+            .map_err(|_| anyhow::anyhow!("reading stopped"))
+    }
+    fn rows(&mut self, _rows: &[RawRow]) -> Result<()> {
+        unreachable!("the reader hands over whole batches")
+    }
+    fn take_batch(&mut self, batch: Vec<RawRow>, len: usize) -> Result<Vec<RawRow>> {
+        self.tx
+            .send(Msg::Rows(batch, len))
+            .map_err(|_| anyhow::anyhow!("reading stopped"))?;
+        Ok(self.back.try_recv().unwrap_or_default())
+    }
 }
 
 /// Input file formats.
@@ -111,8 +146,44 @@ pub struct ReadStats {
     pub blank_rows: u64,
 }
 
-/// Reads the whole input into `sink`.
+/// Reads the whole input into `sink`. Parsing runs on a thread of its own,
+/// a couple of batches ahead of the checks, so the two overlap.
 pub fn read(source: &Source, opts: &InputOptions, sink: &mut dyn RowSink) -> Result<ReadStats> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(2);
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RawRow>>();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut channel = ChannelSink { tx, back: back_rx };
+            read_here(source, opts, &mut channel)
+        });
+        let mut consumed: Result<()> = Ok(());
+        for msg in rx.iter() {
+            let step = match msg {
+                Msg::Header(names) => sink.header(&names),
+                Msg::Rows(batch, len) => {
+                    let r = sink.rows(&batch[..len]);
+                    let _ = back_tx.send(batch);
+                    r
+                }
+            };
+            if let Err(e) = step {
+                consumed = Err(e);
+                break;
+            }
+        }
+        // Dropping the receiver stops a reader that is still going.
+        drop(rx);
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the input reader failed")));
+        // The checking side's error (a bad header) explains a stopped reader.
+        consumed?;
+        read
+    })
+}
+
+/// Reads the whole input into `sink` on this thread.
+fn read_here(source: &Source, opts: &InputOptions, sink: &mut dyn RowSink) -> Result<ReadStats> {
     match source {
         Source::Stdin => {
             let format = opts.format.unwrap_or(Format::Csv);
@@ -192,7 +263,7 @@ impl Batcher {
 
     fn flush(&mut self, sink: &mut dyn RowSink) -> Result<()> {
         if self.len > 0 {
-            sink.rows(&self.rows[..self.len])?;
+            self.rows = sink.take_batch(std::mem::take(&mut self.rows), self.len)?;
             self.len = 0;
         }
         Ok(())
