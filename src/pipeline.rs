@@ -165,7 +165,7 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         .stored()
         .map(|(i, r)| report_row(job, &data, i, r.clone()))
         .collect();
-    let journal = Journal::create(&journal_path, &header, &settled)?;
+    let (journal, journal_thread) = Journal::create(&journal_path, &header, &settled)?.spawn();
     let total: u64 = units.iter().map(|u| u.items.len() as u64).sum();
     let bar = progress::bar(cfg.progress, Some(total), "sending");
     let recorder = JournalRecorder {
@@ -176,6 +176,7 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         failed: AtomicBool::new(false),
         stop,
     };
+    let sending = Instant::now();
     let sent = send::send(
         job,
         &client,
@@ -192,12 +193,21 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         stop,
     );
     bar.finish_and_clear();
-    if recorder.failed.load(Ordering::SeqCst) {
-        bail!(
+    let sending = sending.elapsed().as_secs_f64();
+    let failed = recorder.failed.load(Ordering::SeqCst);
+    drop(recorder);
+    drop(journal);
+    // The journal thread ends once every handle is gone, its last rows synced.
+    let journal = journal_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the journal writer failed"))?;
+    let journal = match journal {
+        Ok(j) if !failed => j,
+        _ => bail!(
             "the journal {} could not be written; the run stopped",
             journal_path.display()
-        );
-    }
+        ),
+    };
     let mut aborted = sent.aborted.clone();
     if aborted.is_none() && stop.load(Ordering::SeqCst) {
         aborted = Some(Abort::Interrupted);
@@ -218,6 +228,7 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         started,
         requests: sent.requests,
         retries: sent.retries,
+        sending,
     };
     let code = match &aborted {
         Some(Abort::Certificate(_)) => Some(EXIT_NOTHING_SENT),
@@ -315,17 +326,22 @@ fn report_row<J: Job>(
 struct JournalRecorder<'a, J: Job> {
     job: &'a J,
     data: &'a Collected<J::Item>,
-    journal: &'a Journal,
+    journal: &'a report::JournalHandle,
     bar: &'a indicatif::ProgressBar,
     failed: AtomicBool,
     stop: &'a AtomicBool,
 }
 
 impl<J: Job> JournalRecorder<'_, J> {
-    fn append(&self, rows: Vec<ReportRow>) {
-        if let Err(e) = self.journal.append(&rows) {
+    fn append(&self, rows: Vec<ReportRow>, durable: bool) {
+        let written = if durable {
+            self.journal.append_durable(rows)
+        } else {
+            self.journal.append(rows)
+        };
+        if !written {
             // Without a journal a kill would lose what was sent: stop.
-            log::error!("cannot write the journal: {e:#}");
+            log::error!("cannot write the journal; stopping");
             self.failed.store(true, Ordering::SeqCst);
             self.stop.store(true, Ordering::SeqCst);
         }
@@ -345,7 +361,9 @@ impl<J: Job> Recorder for JournalRecorder<'_, J> {
                 )
             })
             .collect();
-        self.append(lines);
+        // A request that must not be repeated is on disk as in flight before
+        // it goes; an account may be sent again, so it need not wait.
+        self.append(lines, !self.job.idempotent());
     }
 
     fn answered(&self, rows: &[u32], results: &[RowResult]) {
@@ -354,7 +372,7 @@ impl<J: Job> Recorder for JournalRecorder<'_, J> {
             .zip(results)
             .map(|(&i, r)| report_row(self.job, self.data, i as usize, r.clone()))
             .collect();
-        self.append(lines);
+        self.append(lines, false);
         self.bar.inc(rows.len() as u64);
     }
 }
@@ -376,6 +394,8 @@ struct Stats {
     started: Instant,
     requests: u64,
     retries: u64,
+    /// Seconds spent sending, first request to last answer.
+    sending: f64,
 }
 
 impl Stats {
@@ -384,6 +404,7 @@ impl Stats {
             started,
             requests: 0,
             retries: 0,
+            sending: 0.0,
         }
     }
 }
@@ -513,6 +534,8 @@ fn finish<J: Job>(
             "requests": stats.requests,
             "retries": stats.retries,
             "elapsed_s": elapsed,
+            "sending_s": stats.sending,
+            "requests_per_s": if stats.sending > 0.0 { stats.requests as f64 / stats.sending } else { 0.0 },
             "rows_per_s": per_sec,
             "dry_run": cfg.dry_run,
             "aborted": aborted.map(Abort::describe),

@@ -323,11 +323,69 @@ impl Journal {
         Ok(())
     }
 
+    /// Hands the journal to a thread of its own that writes what it is sent
+    /// in group commits: whatever arrived meanwhile is written and synced
+    /// together, so workers never queue behind each other's `fdatasync`.
+    pub fn spawn(self) -> (JournalHandle, std::thread::JoinHandle<Result<Journal>>) {
+        let (tx, rx) = std::sync::mpsc::channel::<JournalMsg>();
+        let thread = std::thread::spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter());
+                let rows: Vec<ReportRow> = batch
+                    .iter_mut()
+                    .flat_map(|m| std::mem::take(&mut m.rows))
+                    .collect();
+                let written = self.append(&rows);
+                for m in batch {
+                    if let Some(done) = m.done {
+                        let _ = done.send(written.is_ok());
+                    }
+                }
+                written?;
+            }
+            Ok(self)
+        });
+        (JournalHandle { tx }, thread)
+    }
+
     /// The run is over and its report written: the journal goes.
     pub fn remove(self) -> Result<()> {
         drop(self.writer);
         std::fs::remove_file(&self.path)
             .with_context(|| format!("cannot remove the journal {}", self.path.display()))
+    }
+}
+
+struct JournalMsg {
+    rows: Vec<ReportRow>,
+    /// Told whether the rows are durable, for a caller that waits.
+    done: Option<std::sync::mpsc::SyncSender<bool>>,
+}
+
+/// Sends rows to a journal thread (see [`Journal::spawn`]).
+#[derive(Clone)]
+pub struct JournalHandle {
+    tx: std::sync::mpsc::Sender<JournalMsg>,
+}
+
+impl JournalHandle {
+    /// Queues rows; they are synced with the next group. False when the
+    /// journal can no longer be written.
+    pub fn append(&self, rows: Vec<ReportRow>) -> bool {
+        self.tx.send(JournalMsg { rows, done: None }).is_ok()
+    }
+
+    /// Queues rows and waits until they are on disk.
+    pub fn append_durable(&self, rows: Vec<ReportRow>) -> bool {
+        let (done, wait) = std::sync::mpsc::sync_channel(1);
+        self.tx
+            .send(JournalMsg {
+                rows,
+                done: Some(done),
+            })
+            .is_ok()
+            && wait.recv().unwrap_or(false)
     }
 }
 

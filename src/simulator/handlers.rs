@@ -50,6 +50,8 @@ fn failed(name: &str, message: &str) -> Reply {
 }
 
 pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
+    // Latency counts from arrival: the simulator's own work is inside it.
+    let arrived = Instant::now();
     let path = req.uri().path().to_string();
     if req.method() == Method::GET && path == STATE_PATH {
         let store = state.store.lock().expect("simulator store");
@@ -87,7 +89,10 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         store.arrivals.push(state.started.elapsed().as_secs_f64());
     }
     if !opts.latency.is_zero() {
-        tokio::time::sleep(opts.latency).await;
+        // tokio's timer rounds up to the next millisecond; a thread sleep is
+        // precise, so a benchmark sees the latency it asked for.
+        let wait = opts.latency.saturating_sub(arrived.elapsed());
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(wait)).await;
     }
     if let Some(limit) = opts.rate_limit {
         let mut w = state.window.lock().expect("simulator window");

@@ -1,0 +1,626 @@
+//! End-to-end benchmark: generates its own data, runs every case of the
+//! performance targets with its baseline beside it in the same run, and
+//! prints a table of medians and ratios. `cargo bench --bench e2e`
+//! (`E2E_QUICK=1` for a smaller, faster pass; `E2E_SKIP_3M=1` to skip 3M rows).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pam360-bulk");
+const TOKEN: &str = "bench-token";
+
+/// `pam360-bulk simulate` in a process of its own, as the tests run it, so
+/// the client and the simulator do not share a process; killed when dropped.
+struct Sim {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Sim {
+    fn start(args: &[&str]) -> Sim {
+        use std::io::BufRead;
+        let mut child = Command::new(BIN)
+            .args(["simulate", "--listen", "127.0.0.1:0", "--token", TOKEN])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the simulator");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http"))
+            .expect("simulator URL")
+            .to_string();
+        Sim { child, url }
+    }
+
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Row {
+    case: String,
+    value: String,
+    baseline: String,
+    ratio: String,
+    target: String,
+    ok: Option<bool>,
+}
+
+fn main() {
+    let quick = std::env::var_os("E2E_QUICK").is_some();
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let mut table: Vec<Row> = Vec::new();
+    let runs = if quick { 1 } else { 3 };
+    let big = if quick { 200_000 } else { 1_000_000 };
+
+    // ---- dry run of a large CSV, against a bare csv pass and Python ----
+    let csv_path = dir.path().join("accounts.csv");
+    let size = gen_csv(&csv_path, big);
+    eprintln!("generated {big} rows, {:.0} MB", size as f64 / 1e6);
+    let bare = median(runs, || bare_csv(&csv_path));
+    let (dry, dry_rss) = dry_run(&csv_path, runs);
+    let python = python_baseline(&csv_path, dir.path());
+    let mb = size as f64 / (1 << 20) as f64;
+    table.push(row(
+        &format!("dry run {big} rows ({mb:.0} MiB CSV)"),
+        secs(dry),
+        &format!("csv ByteRecord pass {}", secs(bare)),
+        dry / bare,
+        "≤ 6×",
+        dry / bare <= 6.0,
+    ));
+    if let Some(py) = python {
+        table.push(row(
+            "  vs Python csv + json",
+            secs(dry),
+            &format!("Python {}", secs(py)),
+            py / dry,
+            "≥ 5× faster",
+            py / dry >= 5.0,
+        ));
+    } else {
+        table.push(Row {
+            case: "  vs Python csv + json".into(),
+            value: "-".into(),
+            baseline: "python3 not found".into(),
+            ratio: "-".into(),
+            target: "≥ 5× faster".into(),
+            ok: None,
+        });
+    }
+    if let Some(rss) = dry_rss {
+        let ratio = rss as f64 / size as f64;
+        table.push(row(
+            "  peak memory",
+            format!("{:.0} MiB", rss as f64 / (1 << 20) as f64),
+            &format!("file {mb:.0} MiB"),
+            ratio,
+            "≤ 2× file",
+            ratio <= 2.0,
+        ));
+    }
+
+    // ---- scaling: 100k, 1M, 3M rows ----
+    if !quick {
+        let mut per_row = Vec::new();
+        let sizes: &[usize] = if std::env::var_os("E2E_SKIP_3M").is_some() {
+            &[100_000, 1_000_000]
+        } else {
+            &[100_000, 1_000_000, 3_000_000]
+        };
+        for &n in sizes {
+            let p = dir.path().join(format!("scale{n}.csv"));
+            let bytes = gen_csv(&p, n);
+            let (t, rss) = dry_run(&p, runs);
+            per_row.push(t / n as f64);
+            let mem = rss.map(|r| r as f64 / bytes as f64).unwrap_or(f64::NAN);
+            table.push(Row {
+                case: format!("scaling: dry run {n} rows"),
+                value: secs(t),
+                baseline: format!("{:.2} µs/row", t / n as f64 * 1e6),
+                ratio: format!("{mem:.2}× file"),
+                target: "linear; mem ≤ 2×".into(),
+                ok: Some(mem <= 2.0),
+            });
+            let _ = std::fs::remove_file(&p);
+        }
+        let spread = per_row.iter().cloned().fold(f64::MIN, f64::max)
+            / per_row.iter().cloned().fold(f64::MAX, f64::min);
+        table.push(row(
+            "  time per row, largest / smallest",
+            format!("{spread:.2}×"),
+            "",
+            spread,
+            "≈ 1 (linear)",
+            spread <= 1.5,
+        ));
+    }
+
+    // ---- workbook: dry run against calamine's bare read ----
+    let xlsx = dir.path().join("accounts.xlsx");
+    let xrows = if quick { 20_000 } else { 100_000 };
+    gen_xlsx(&xlsx, xrows);
+    let cal = median(runs, || calamine_bare(&xlsx));
+    let (xdry, _) = dry_run(&xlsx, runs);
+    table.push(row(
+        &format!("dry run {xrows}-row XLSX"),
+        secs(xdry),
+        &format!("calamine bare read {}", secs(cal)),
+        xdry / cal,
+        "≤ 1.5×",
+        xdry / cal <= 1.5,
+    ));
+
+    // ---- sending against the simulator with 20 ms latency ----
+    let sim = Sim::start(&["--latency-ms", "20"]);
+    let secs_each = if quick { 1.0 } else { 2.5 };
+    let mut conc16 = 0.0;
+    for (conc, rate) in [(1usize, 1000.0), (4, 1000.0), (16, 1000.0), (16, 100.0)] {
+        let expected = f64::min(rate, conc as f64 / 0.020);
+        let n = (expected * secs_each) as usize;
+        let achieved = median(runs, || send_run(&sim, dir.path(), n, conc, rate));
+        if conc == 16 && rate > 500.0 {
+            conc16 = achieved;
+        }
+        table.push(row(
+            &format!("send: concurrency {conc}, --rate {rate}"),
+            format!("{achieved:.0} req/s"),
+            &format!("expected {expected:.0} req/s"),
+            achieved / expected,
+            "≥ 0.95×",
+            achieved / expected >= 0.95,
+        ));
+    }
+    let seq = sequential_loop(&sim, if quick { 25 } else { 60 });
+    table.push(row(
+        "  concurrency 16 vs the vendor sample's loop",
+        format!("{conc16:.0} req/s"),
+        &format!("sequential {seq:.0} req/s"),
+        conc16 / seq,
+        "≥ 10×",
+        conc16 / seq >= 10.0,
+    ));
+    let body_us = body_cost();
+    table.push(row(
+        "  building + encoding one 50-account body",
+        format!("{body_us:.1} µs"),
+        "20 ms latency",
+        body_us / 20_000.0,
+        "small share",
+        body_us / 20_000.0 < 0.05,
+    ));
+    drop(sim);
+
+    // ---- the rate limiter, seen from the server ----
+    let (max_in_window, limit) = rate_window(dir.path());
+    table.push(row(
+        &format!("rate limit: most starts in any 1 s at --rate {limit}"),
+        max_in_window.to_string(),
+        "",
+        max_in_window as f64 / limit,
+        &format!("≤ {}", limit.ceil()),
+        max_in_window as f64 <= limit.ceil(),
+    ));
+
+    // ---- the simulator itself ----
+    let (rps, stalled) = simulator_throughput(if quick { 1.0 } else { 3.0 });
+    table.push(row(
+        "simulator, 64 concurrent clients",
+        format!("{rps:.0} req/s"),
+        &format!("{stalled} stalled or failed"),
+        rps / 10_000.0,
+        "≥ 10,000 req/s, 0 stalled",
+        rps >= 10_000.0 && stalled == 0,
+    ));
+
+    print_table(&table);
+}
+
+fn row(
+    case: &str,
+    value: impl Into<String>,
+    baseline: &str,
+    ratio: f64,
+    target: &str,
+    ok: bool,
+) -> Row {
+    Row {
+        case: case.into(),
+        value: value.into(),
+        baseline: baseline.into(),
+        ratio: format!("{ratio:.2}"),
+        target: target.into(),
+        ok: Some(ok),
+    }
+}
+
+fn secs(s: f64) -> String {
+    format!("{s:.3} s")
+}
+
+fn median(runs: usize, mut f: impl FnMut() -> f64) -> f64 {
+    let mut v: Vec<f64> = (0..runs).map(|_| f()).collect();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// The benchmark file: 5,000 resources, quoted passwords with commas and
+/// quotes, about 116 bytes a row.
+fn gen_csv(path: &Path, rows: usize) -> u64 {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "RESOURCEID,ACCOUNTNAME,PASSWORD,ACCOUNTPASSWORDPOLICY,RECORD_RDP_SESSIONS,ACCOUNT_RESOURCE_GROUP_IDS,NOTES").unwrap();
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    let chars = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789&+=%$!,";
+    for i in 0..rows {
+        let mut pw = String::with_capacity(20);
+        for _ in 0..16 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            pw.push(chars[(seed % chars.len() as u64) as usize] as char);
+        }
+        if i % 7 == 0 {
+            pw.push_str("\"\"q");
+        }
+        writeln!(
+            w,
+            "{},svc_acct_{i:08},\"{pw}\",Strong,{},3002;3003,\"migrated from vault batch {} ok\"",
+            10_000 + i % 5_000,
+            if i % 2 == 0 { "true" } else { "false" },
+            i / 1000
+        )
+        .unwrap();
+    }
+    w.flush().unwrap();
+    std::fs::metadata(path).unwrap().len()
+}
+
+fn bare_csv(path: &Path) -> f64 {
+    let t = Instant::now();
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap();
+    let mut rec = csv::ByteRecord::new();
+    let mut n = 0u64;
+    while r.read_byte_record(&mut rec).unwrap() {
+        n += rec.len() as u64;
+    }
+    std::hint::black_box(n);
+    t.elapsed().as_secs_f64()
+}
+
+/// Median wall time of a dry run, and its peak RSS in bytes when
+/// /usr/bin/time can tell.
+fn dry_run(input: &Path, runs: usize) -> (f64, Option<u64>) {
+    let report = input.with_extension("report.csv");
+    let mut rss = None;
+    let t = median(runs, || {
+        let timed = Path::new("/usr/bin/time").exists();
+        let mut cmd = if timed {
+            let mut c = Command::new("/usr/bin/time");
+            c.args(["-f", "maxrss_kb=%M", BIN]);
+            c
+        } else {
+            Command::new(BIN)
+        };
+        cmd.args(["add-accounts"])
+            .arg(input)
+            .args(["--dry-run", "-q", "--report"])
+            .arg(&report);
+        let start = Instant::now();
+        let out = cmd.output().expect("run pam360-bulk");
+        let took = start.elapsed().as_secs_f64();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if let Some(kb) = err
+            .split("maxrss_kb=")
+            .nth(1)
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        {
+            rss = Some(rss.unwrap_or(0).max(kb * 1024));
+        }
+        assert!(out.status.code() == Some(0), "dry run failed: {err}");
+        took
+    });
+    (t, rss)
+}
+
+fn python_baseline(input: &Path, dir: &Path) -> Option<f64> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/baseline.py");
+    let start = Instant::now();
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(input)
+        .arg(dir.join("py.report.csv"))
+        .output()
+        .ok()?;
+    out.status.success().then(|| start.elapsed().as_secs_f64())
+}
+
+fn gen_xlsx(path: &Path, rows: u32) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet_with_constant_memory().unwrap();
+    for (c, h) in [
+        "RESOURCEID",
+        "ACCOUNTNAME",
+        "PASSWORD",
+        "ACCOUNTPASSWORDPOLICY",
+        "RECORD_RDP_SESSIONS",
+        "NOTES",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in 1..=rows {
+        ws.write_number(r, 0, f64::from(10_000 + r % 5_000))
+            .unwrap();
+        ws.write_string(r, 1, format!("svc_acct_{r:08}")).unwrap();
+        ws.write_string(r, 2, format!("Pw&{r}+x=%y")).unwrap();
+        ws.write_string(r, 3, "Strong").unwrap();
+        ws.write_boolean(r, 4, r % 2 == 0).unwrap();
+        ws.write_string(r, 5, format!("migrated from vault batch {}", r / 1000))
+            .unwrap();
+    }
+    wb.save(path).unwrap();
+}
+
+fn calamine_bare(path: &Path) -> f64 {
+    use calamine::{Reader, Xlsx, open_workbook};
+    let t = Instant::now();
+    let mut wb: Xlsx<_> = open_workbook(path).unwrap();
+    let sheet = wb.sheet_names()[0].clone();
+    let mut cells = wb.worksheet_cells_reader(&sheet).unwrap();
+    let mut n = 0u64;
+    while let Some(c) = cells.next_cell().unwrap() {
+        n += c.get_position().0 as u64;
+    }
+    std::hint::black_box(n);
+    t.elapsed().as_secs_f64()
+}
+
+/// Requests per second of one send run (one account per request).
+fn send_run(sim: &Sim, dir: &Path, n: usize, conc: usize, rate: f64) -> f64 {
+    static RUN: AtomicU64 = AtomicU64::new(0);
+    let run = RUN.fetch_add(1, Ordering::SeqCst);
+    let input = dir.join(format!("send{run}.csv"));
+    let mut s = String::from("RESOURCEID,ACCOUNTNAME,PASSWORD\n");
+    for i in 0..n {
+        s.push_str(&format!("{},run{run}_acct{i},pw{i}&x\n", 100 + i % 50));
+    }
+    std::fs::write(&input, s).unwrap();
+    let summary = dir.join(format!("send{run}.json"));
+    let out = Command::new(BIN)
+        .args(["add-accounts"])
+        .arg(&input)
+        .args(["--server", &sim.url(), "--chunk-size", "1", "-q"])
+        .args([
+            "--concurrency",
+            &conc.to_string(),
+            "--rate",
+            &rate.to_string(),
+        ])
+        .arg("--summary-json")
+        .arg(&summary)
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    // The send phase only: start-up, reading and the report are measured by
+    // the dry-run cases.
+    v["requests_per_s"].as_f64().unwrap()
+}
+
+/// The vendor sample's way: one request after another.
+fn sequential_loop(sim: &Sim, n: usize) -> f64 {
+    let client = reqwest::blocking::Client::new();
+    let url = format!("{}/restapi/json/v1/resources/77/accounts", sim.url());
+    let t = Instant::now();
+    for i in 0..n {
+        let data = format!(
+            r#"{{"operation":{{"Details":{{"ACCOUNTLIST":[{{"ACCOUNTNAME":"seq{i}","PASSWORD":"pw"}}]}}}}}}"#
+        );
+        let r = client
+            .post(&url)
+            .header("AUTHTOKEN", TOKEN)
+            .form(&[("INPUT_DATA", data)])
+            .send()
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+/// Microseconds to build and form-encode the body of a 50-account request.
+fn body_cost() -> f64 {
+    use pam360_bulk::accounts::{Accounts, SCHEMA};
+    use pam360_bulk::input::RawRow;
+    use pam360_bulk::job::Job;
+    let names: Vec<String> = [
+        "RESOURCEID",
+        "ACCOUNTNAME",
+        "PASSWORD",
+        "ACCOUNTPASSWORDPOLICY",
+        "RECORD_RDP_SESSIONS",
+        "ACCOUNT_RESOURCE_GROUP_IDS",
+        "NOTES",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let header = SCHEMA.resolve(&names, false).unwrap();
+    let items: Vec<_> = (0..50)
+        .map(|i| {
+            let mut row = RawRow::default();
+            for f in [
+                "901",
+                &format!("svc{i}"),
+                "Pa$$ W&rd+=%\"",
+                "Strong",
+                "true",
+                "3002;3003",
+                "migrated from vault",
+            ] {
+                row.record.push_field(f);
+            }
+            Accounts.check(&header, &row).unwrap()
+        })
+        .collect();
+    let refs: Vec<_> = items.iter().collect();
+    let rounds = 2000;
+    let t = Instant::now();
+    for _ in 0..rounds {
+        let mut body = Vec::new();
+        body.extend_from_slice(b"{\"operation\":{\"Details\":");
+        Accounts.details(&refs, &mut body);
+        body.extend_from_slice(b"}}");
+        let encoded: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("INPUT_DATA", std::str::from_utf8(&body).unwrap())
+            .finish();
+        std::hint::black_box(encoded);
+    }
+    t.elapsed().as_secs_f64() * 1e6 / rounds as f64
+}
+
+/// Runs 20 requests at --rate 5 and returns the most that started (arrived)
+/// within any one second, and the rate.
+fn rate_window(dir: &Path) -> (usize, f64) {
+    let sim = Sim::start(&[]);
+    let input = dir.join("rate.csv");
+    let rows: String = (0..20).map(|i| format!("{},r{i}\n", 500 + i)).collect();
+    std::fs::write(&input, format!("RESOURCEID,ACCOUNTNAME\n{rows}")).unwrap();
+    let rate = 5.0;
+    let out = Command::new(BIN)
+        .args(["add-accounts"])
+        .arg(&input)
+        .args([
+            "--server",
+            &sim.url(),
+            "--rate",
+            "5",
+            "--concurrency",
+            "8",
+            "-q",
+        ])
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let body = reqwest::blocking::get(format!("{}/simulator/state", sim.url()))
+        .unwrap()
+        .text()
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let arrivals: Vec<f64> = state["arrivals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let most = arrivals
+        .iter()
+        .enumerate()
+        .map(|(i, t)| arrivals[i..].iter().filter(|a| **a - t < 1.0).count())
+        .max()
+        .unwrap_or(0);
+    (most, rate)
+}
+
+/// 64 client threads posting as fast as they can for `secs` seconds.
+fn simulator_throughput(secs: f64) -> (f64, u64) {
+    let sim = Sim::start(&[]);
+    let url = Arc::new(format!(
+        "{}/restapi/json/v1/resources/1/accounts",
+        sim.url()
+    ));
+    let done = Arc::new(AtomicU64::new(0));
+    let stalled = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..64)
+        .map(|t| {
+            let (url, done, stalled, stop) = (url.clone(), done.clone(), stalled.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+                // Bounded in count as well as time.
+                for i in 0..200_000u64 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let data = format!(r#"{{"operation":{{"Details":{{"ACCOUNTLIST":[{{"ACCOUNTNAME":"t{t}_{i}"}}]}}}}}}"#);
+                    match client.post(url.as_str()).header("AUTHTOKEN", TOKEN).form(&[("INPUT_DATA", data)]).send() {
+                        Ok(r) if r.status().is_success() => {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {
+                            stalled.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let took = start.elapsed().as_secs_f64();
+    (
+        done.load(Ordering::Relaxed) as f64 / took,
+        stalled.load(Ordering::Relaxed),
+    )
+}
+
+fn print_table(rows: &[Row]) {
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "\npam360-bulk end-to-end benchmark ({} cores, {machine})\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!("| case | measured | baseline | ratio | target | met |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for r in rows {
+        let ok = match r.ok {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "-",
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {ok} |",
+            r.case, r.value, r.baseline, r.ratio, r.target
+        );
+    }
+}
