@@ -195,7 +195,6 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     bar.finish_and_clear();
     let sending = sending.elapsed().as_secs_f64();
     let failed = recorder.failed.load(Ordering::SeqCst);
-    drop(recorder);
     drop(journal);
     // The journal thread ends once every handle is gone, its last rows synced.
     let journal = journal_thread
