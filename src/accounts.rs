@@ -1,11 +1,9 @@
 //! The add-accounts job (vendor page 000): its columns, its checks, and the
 //! `ACCOUNTLIST` request under `/resources/<RESOURCEID>/accounts`.
 
-use std::hash::Hasher;
-
 use crate::cells::{self, JsonObject, Value};
 use crate::input::RawRow;
-use crate::job::{Job, Verdict, eq_lowercase, hash_lowercase};
+use crate::job::{Job, Verdict, eq_lowercase, push_lowercase};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, is_success};
 use crate::schema::{Column, Header, Kind, Schema};
@@ -356,9 +354,9 @@ impl Job for Accounts {
         vec![item.resource_id.to_string(), item.name().to_string()]
     }
 
-    fn dup_hash(&self, item: &Account, h: &mut dyn Hasher) {
-        h.write_u64(item.resource_id);
-        hash_lowercase(item.name(), h);
+    fn dup_key(&self, item: &Account, out: &mut Vec<u8>) {
+        out.extend_from_slice(&item.resource_id.to_le_bytes());
+        push_lowercase(item.name(), out);
     }
 
     fn same(&self, a: &Account, b: &Account) -> bool {

@@ -2,10 +2,10 @@
 //! then in input order for what depends on earlier rows (duplicates, orgs).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
-use std::sync::Arc;
 
 use anyhow::Result;
 use hashbrown::HashTable;
@@ -27,23 +27,68 @@ pub enum Entry {
 /// Everything read and checked, in input order.
 pub struct Collected<I> {
     pub items: Vec<Checked<I>>,
+    /// The orgs rows name; `Checked::org` indexes it. Entry 0 is no org.
+    pub orgs: Vec<Option<Arc<str>>>,
     pub invalid: Vec<ReportRow>,
-    pub order: Vec<Entry>,
+    /// Input order: an index into `items`, or into `invalid` with the top
+    /// bit set (4 bytes a row).
+    order: Vec<u32>,
     pub ignored_columns: Vec<String>,
+}
+
+const INVALID_BIT: u32 = 1 << 31;
+
+impl<I> Collected<I> {
+    /// The org of a checked row.
+    pub fn org(&self, c: &Checked<I>) -> Option<&Arc<str>> {
+        self.orgs[c.org as usize].as_ref()
+    }
+
+    /// The org of a checked row as text ("" for none).
+    pub fn org_str(&self, c: &Checked<I>) -> &str {
+        self.org(c).map(|o| &**o).unwrap_or("")
+    }
+
+    /// Every row in input order.
+    pub fn entries(&self) -> impl Iterator<Item = Entry> + '_ {
+        (0..self.order.len()).map(|i| self.entry(i))
+    }
+
+    /// The row at input position `i`.
+    pub fn entry(&self, i: usize) -> Entry {
+        let e = self.order[i];
+        if e & INVALID_BIT != 0 {
+            Entry::Invalid(e & !INVALID_BIT)
+        } else {
+            Entry::Valid(e)
+        }
+    }
+
+    /// How many data rows were read.
+    pub fn rows(&self) -> usize {
+        self.order.len()
+    }
+}
+
+/// Spreads a 32-bit hash over 64 bits for the table, which takes its bucket
+/// from the low bits and its tag from the top ones.
+fn spread(h32: u32) -> u64 {
+    u64::from(h32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// A [`RowSink`] that checks rows into [`Collected`].
 pub struct Collector<'a, J: Job> {
     job: &'a J,
     ignore_unknown: bool,
-    default_org: Option<Arc<str>>,
+    default_org: Option<String>,
     header: Option<Header>,
     /// Where the ORGNAME column is in the input, if it is there.
     org_column: Option<usize>,
-    orgs: HashMap<String, Arc<str>>,
-    /// Checked rows by duplicate hash: (hash, index), the hash kept so the
-    /// table grows without hashing every row again.
-    seen: HashTable<(u64, u32)>,
+    /// Org name → its index in `Collected::orgs`.
+    orgs: HashMap<String, u32>,
+    /// Checked rows by duplicate hash: (32-bit hash, index): 8 bytes a row,
+    /// the hash kept so the table grows without hashing every row again.
+    seen: HashTable<(u32, u32)>,
     hasher: RandomState,
     out: Collected<J::Item>,
 }
@@ -53,7 +98,7 @@ impl<'a, J: Job> Collector<'a, J> {
         Collector {
             job,
             ignore_unknown,
-            default_org: default_org.map(Arc::from),
+            default_org: default_org.map(str::to_string),
             header: None,
             org_column: None,
             orgs: HashMap::new(),
@@ -61,6 +106,7 @@ impl<'a, J: Job> Collector<'a, J> {
             hasher: RandomState::default(),
             out: Collected {
                 items: Vec::new(),
+                orgs: vec![None],
                 invalid: Vec::new(),
                 order: Vec::new(),
                 ignored_columns: Vec::new(),
@@ -72,27 +118,33 @@ impl<'a, J: Job> Collector<'a, J> {
         self.out
     }
 
-    /// The row's org: its ORGNAME cell, else `--org`, else none.
-    fn org(&mut self, row: &RawRow) -> Option<Arc<str>> {
+    /// The row's org index: its ORGNAME cell, else `--org`, else none (0).
+    fn org(&mut self, row: &RawRow) -> u32 {
         let cell = self.org_column.map(|i| row.field(i).trim()).unwrap_or("");
-        if cell.is_empty() {
-            return self.default_org.clone();
+        let name = if cell.is_empty() {
+            match &self.default_org {
+                Some(o) => o.as_str(),
+                None => return 0,
+            }
+        } else {
+            cell
+        };
+        if let Some(&n) = self.orgs.get(name) {
+            return n;
         }
-        if let Some(o) = self.orgs.get(cell) {
-            return Some(o.clone());
-        }
-        let o: Arc<str> = Arc::from(cell);
-        self.orgs.insert(cell.to_string(), o.clone());
-        Some(o)
+        let n = self.out.orgs.len() as u32;
+        self.out.orgs.push(Some(Arc::from(name)));
+        self.orgs.insert(name.to_string(), n);
+        n
     }
 
-    fn push_invalid(&mut self, row: u64, org: Option<Arc<str>>, key: Vec<String>, message: String) {
+    fn push_invalid(&mut self, row: u64, org: u32, key: Vec<String>, message: String) {
         self.out
             .order
-            .push(Entry::Invalid(self.out.invalid.len() as u32));
+            .push(self.out.invalid.len() as u32 | INVALID_BIT);
         self.out.invalid.push(ReportRow {
             row,
-            org: org.as_deref().unwrap_or("").to_string(),
+            org: self.out.orgs[org as usize].as_deref().unwrap_or("").to_string(),
             key,
             result: RowResult::new(Outcome::Invalid, message),
         });
@@ -111,9 +163,25 @@ impl<J: Job> RowSink for Collector<'_, J> {
     fn rows(&mut self, rows: &[RawRow]) -> Result<()> {
         let header = self.header.take().expect("the header comes before rows");
         let job = self.job;
-        let checked: Vec<Result<J::Item, String>> =
-            rows.par_iter().map(|r| job.check(&header, r)).collect();
-        for (row, result) in rows.iter().zip(checked) {
+        let (org_column, default_org, hasher) =
+            (self.org_column, self.default_org.as_deref(), &self.hasher);
+        // Checking and hashing run in parallel; what depends on earlier rows
+        // (duplicates) follows in input order.
+        let checked: Vec<(Result<J::Item, String>, u32)> = rows
+            .par_iter()
+            .map(|r| {
+                let result = job.check(&header, r);
+                let hash = match &result {
+                    Ok(item) => {
+                        let org = org_column.map(|i| r.field(i).trim()).filter(|o| !o.is_empty()).or(default_org);
+                        dup_hash(hasher, job, org, item)
+                    }
+                    Err(_) => 0,
+                };
+                (result, hash)
+            })
+            .collect();
+        for (row, (result, hash)) in rows.iter().zip(checked) {
             let org = self.org(row);
             match result {
                 Err(message) => {
@@ -121,13 +189,12 @@ impl<J: Job> RowSink for Collector<'_, J> {
                     self.push_invalid(row.line, org, key, message);
                 }
                 Ok(item) => {
-                    let hash = dup_hash(&self.hasher, job, org.as_deref(), &item);
                     let items = &self.out.items;
                     let earlier = self
                         .seen
-                        .find(hash, |&(_, i)| {
+                        .find(spread(hash), |&(h, i)| {
                             let c = &items[i as usize];
-                            c.org == org && job.same(&c.item, &item)
+                            h == hash && c.org == org && job.same(&c.item, &item)
                         })
                         .map(|&(_, i)| items[i as usize].row);
                     if let Some(first) = earlier {
@@ -136,10 +203,10 @@ impl<J: Job> RowSink for Collector<'_, J> {
                         continue;
                     }
                     let n = self.out.items.len() as u32;
-                    self.seen.insert_unique(hash, (hash, n), |&(h, _)| h);
-                    self.out.order.push(Entry::Valid(n));
+                    self.seen.insert_unique(spread(hash), (hash, n), |&(h, _)| spread(h));
+                    self.out.order.push(n);
                     self.out.items.push(Checked {
-                        row: row.line,
+                        row: u32::try_from(row.line).unwrap_or(u32::MAX),
                         org,
                         item,
                     });
@@ -151,11 +218,16 @@ impl<J: Job> RowSink for Collector<'_, J> {
     }
 }
 
-/// What makes two rows duplicates, hashed: their org and the job's part.
-fn dup_hash<J: Job>(hasher: &RandomState, job: &J, org: Option<&str>, item: &J::Item) -> u64 {
-    let mut h = hasher.build_hasher();
-    h.write(org.unwrap_or("").as_bytes());
-    h.write_u8(0xff);
-    job.dup_hash(item, &mut h);
-    h.finish()
+/// What makes two rows duplicates, hashed once: their org and the job's key.
+fn dup_hash<J: Job>(hasher: &RandomState, job: &J, org: Option<&str>, item: &J::Item) -> u32 {
+    thread_local! {
+        static KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    KEY.with_borrow_mut(|key| {
+        key.clear();
+        key.extend_from_slice(org.unwrap_or("").as_bytes());
+        key.push(0xff);
+        job.dup_key(item, key);
+        (hasher.hash_one(&key[..]) >> 32) as u32
+    })
 }

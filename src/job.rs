@@ -3,21 +3,20 @@
 //! Everything else (reading, checking order, duplicates, planning, sending,
 //! retrying, reporting, resuming) is written once against this trait.
 
-use std::hash::Hasher;
-use std::sync::Arc;
-
 use crate::input::RawRow;
 use crate::outcome::Outcome;
 use crate::pam360::Answer;
 use crate::schema::{Header, Schema};
 
-/// A checked row with where it came from.
+/// A checked row with where it came from. Kept small: a million of them
+/// stay in memory until everything is read and checked.
 #[derive(Debug, Clone)]
 pub struct Checked<I> {
     /// Spreadsheet row number.
-    pub row: u64,
-    /// Its `ORGNAME`, else `--org`, else none.
-    pub org: Option<Arc<str>>,
+    pub row: u32,
+    /// Its org (its `ORGNAME`, else `--org`, else none), as an index into
+    /// the run's org table (see `Collected::org`).
+    pub org: u32,
     pub item: I,
 }
 
@@ -59,8 +58,9 @@ pub trait Job: Sync {
         *out = self.key(item);
     }
 
-    /// Feeds what makes two rows duplicates (besides the org) to `h`.
-    fn dup_hash(&self, item: &Self::Item, h: &mut dyn Hasher);
+    /// Appends the bytes that make two rows duplicates (besides the org):
+    /// equal keys for duplicates, hashed once per row.
+    fn dup_key(&self, item: &Self::Item, out: &mut Vec<u8>);
     /// Whether two rows of the same org are duplicates.
     fn same(&self, a: &Self::Item, b: &Self::Item) -> bool;
 
@@ -79,35 +79,18 @@ pub trait Job: Sync {
     fn reconcile(&self, answer: &Answer, items: &[&Self::Item]) -> Vec<Verdict>;
 }
 
-/// Lower-cases as the duplicate check does (Unicode, not only ASCII),
-/// feeding a hasher the UTF-8 bytes of the lower-cased text without
-/// allocating. ASCII text, the usual case, takes a byte-wise path that feeds
-/// the very same bytes.
-pub fn hash_lowercase(s: &str, h: &mut dyn Hasher) {
-    let mut buf = [0u8; 64];
-    let mut n = 0;
-    let flush = |buf: &mut [u8; 64], n: &mut usize, h: &mut dyn Hasher| {
-        h.write(&buf[..*n]);
-        *n = 0;
-    };
+/// Appends the UTF-8 bytes of `s` lower-cased as the duplicate check does
+/// (Unicode, not only ASCII). ASCII text, the usual case, takes a byte-wise
+/// path that appends the very same bytes.
+pub fn push_lowercase(s: &str, out: &mut Vec<u8>) {
     if s.is_ascii() {
-        for b in s.bytes() {
-            if n == buf.len() {
-                flush(&mut buf, &mut n, h);
-            }
-            buf[n] = b.to_ascii_lowercase();
-            n += 1;
-        }
+        out.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
     } else {
+        let mut buf = [0u8; 4];
         for c in s.chars().flat_map(char::to_lowercase) {
-            if n + 4 > buf.len() {
-                flush(&mut buf, &mut n, h);
-            }
-            n += c.encode_utf8(&mut buf[n..]).len();
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         }
     }
-    flush(&mut buf, &mut n, h);
-    h.write_u8(0xff);
 }
 
 /// Compares as the duplicate check does, without allocating.
@@ -123,23 +106,20 @@ pub fn eq_lowercase(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::hash::BuildHasher;
 
-    fn hash(s: &str) -> u64 {
-        let mut h = foldhash::fast::FixedState::with_seed(7).build_hasher();
-        hash_lowercase(s, &mut h);
-        h.finish()
+    fn key(s: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        push_lowercase(s, &mut v);
+        v
     }
 
     #[test]
     fn ascii_and_unicode_paths_agree() {
         // U+212A KELVIN SIGN lower-cases to an ASCII 'k'.
-        assert_eq!(hash("\u{212A}ELVIN"), hash("kelvin"));
+        assert_eq!(key("\u{212A}ELVIN"), key("kelvin"));
         assert!(eq_lowercase("\u{212A}ELVIN", "Kelvin"));
-        assert_eq!(hash("Administrator"), hash("ADMINISTRATOR"));
-        assert_eq!(hash("Ärger"), hash("äRGER"));
-        let long = "A".repeat(200);
-        assert_eq!(hash(&long), hash(&long.to_lowercase()));
-        assert_ne!(hash("ab"), hash("abc"));
+        assert_eq!(key("Administrator"), key("ADMINISTRATOR"));
+        assert_eq!(key("Ärger"), key("äRGER"));
+        assert_ne!(key("ab"), key("abc"));
     }
 }

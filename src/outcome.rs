@@ -115,26 +115,24 @@ impl RowResult {
     }
 }
 
-/// Every checked row's result, kept compact: a row costs 8 bytes until it
+/// Every checked row's result, kept compact: a row costs 4 bytes until it
 /// has a result of its own, and a dry run's rows only point at their request.
 #[derive(Debug, Default)]
 pub struct Results {
-    state: Vec<State>,
+    /// Per row: 0 when open, else a tag in the top two bits and an index.
+    state: Vec<u32>,
     stored: Vec<RowResult>,
     plans: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Open,
-    Planned(u32),
-    Stored(u32),
-}
+const PLANNED: u32 = 1 << 30;
+const STORED: u32 = 2 << 30;
+const INDEX: u32 = (1 << 30) - 1;
 
 impl Results {
     pub fn new(rows: usize) -> Self {
         Results {
-            state: vec![State::Open; rows],
+            state: vec![0; rows],
             stored: Vec::new(),
             plans: Vec::new(),
         }
@@ -142,11 +140,11 @@ impl Results {
 
     /// Whether row `i` has no result yet.
     pub fn is_open(&self, i: usize) -> bool {
-        self.state[i] == State::Open
+        self.state[i] == 0
     }
 
     pub fn set(&mut self, i: usize, result: RowResult) {
-        self.state[i] = State::Stored(self.stored.len() as u32);
+        self.state[i] = STORED | self.stored.len() as u32;
         self.stored.push(result);
     }
 
@@ -155,40 +153,40 @@ impl Results {
         let n = self.plans.len() as u32;
         self.plans.push(message);
         for &i in rows {
-            self.state[i as usize] = State::Planned(n);
-        }
-    }
-
-    /// Row `i`'s result, if it has one.
-    pub fn get(&self, i: usize) -> Option<RowResult> {
-        match self.state[i] {
-            State::Open => None,
-            State::Stored(n) => Some(self.stored[n as usize].clone()),
-            State::Planned(n) => Some(RowResult::new(
-                Outcome::Planned,
-                self.plans[n as usize].clone(),
-            )),
+            self.state[i as usize] = PLANNED | n;
         }
     }
 
     /// Row `i`'s result, borrowed: (outcome, status, http status, attempts,
     /// message).
     pub fn view(&self, i: usize) -> Option<(Outcome, &str, Option<u16>, u32, &str)> {
-        match self.state[i] {
-            State::Open => None,
-            State::Stored(n) => {
-                let r = &self.stored[n as usize];
+        let s = self.state[i];
+        let n = (s & INDEX) as usize;
+        match s & !INDEX {
+            STORED => {
+                let r = &self.stored[n];
                 Some((r.outcome, &r.status, r.http_status, r.attempts, &r.message))
             }
-            State::Planned(n) => Some((Outcome::Planned, "", None, 0, &self.plans[n as usize])),
+            PLANNED => Some((Outcome::Planned, "", None, 0, &self.plans[n])),
+            _ => None,
         }
+    }
+
+    /// Row `i`'s result, if it has one.
+    pub fn get(&self, i: usize) -> Option<RowResult> {
+        self.view(i).map(|(outcome, status, http_status, attempts, message)| RowResult {
+            outcome,
+            status: status.to_string(),
+            http_status,
+            attempts,
+            message: message.to_string(),
+        })
     }
 
     /// Rows with a stored result, and the result.
     pub fn stored(&self) -> impl Iterator<Item = (usize, &RowResult)> {
-        self.state.iter().enumerate().filter_map(|(i, s)| match s {
-            State::Stored(n) => Some((i, &self.stored[*n as usize])),
-            _ => None,
+        self.state.iter().enumerate().filter_map(|(i, &s)| {
+            (s & !INDEX == STORED).then(|| (i, &self.stored[(s & INDEX) as usize]))
         })
     }
 }

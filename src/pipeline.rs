@@ -77,7 +77,8 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     let to_send: Vec<u32> = (0..data.items.len() as u32)
         .filter(|&i| results.is_open(i as usize))
         .collect();
-    let units = plan::plan(job, &data.items, &to_send, cfg.chunk_size);
+    let units = plan::plan(job, &data.items, &data.orgs, &to_send, cfg.chunk_size);
+    drop(to_send);
     log::debug!(
         "planned {} requests at {:.3} s",
         units.len(),
@@ -90,8 +91,10 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
             "not sent: --strict, and {} rows are invalid",
             data.invalid.len()
         );
-        for &i in &to_send {
-            results.set(i as usize, RowResult::new(Outcome::NotSent, why.clone()));
+        for unit in &units {
+            for &i in &unit.items {
+                results.set(i as usize, RowResult::new(Outcome::NotSent, why.clone()));
+            }
         }
         return finish(
             job,
@@ -115,6 +118,8 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
             );
             results.plan(&unit.items, msg);
         }
+        // The plan lives on in the messages; its row lists are not needed.
+        drop(units);
         return finish(
             job,
             cfg,
@@ -280,7 +285,7 @@ fn apply_prior<J: Job>(
 ) {
     let ci = job.key_case_insensitive();
     for (i, c) in data.items.iter().enumerate() {
-        let key = report::resume_key(c.org.as_deref().unwrap_or(""), &job.key(&c.item), ci);
+        let key = report::resume_key(data.org_str(c), &job.key(&c.item), ci);
         if let Some(done) = prior.done.get_mut(&key)
             && let Some(outcome) = done.pop()
         {
@@ -315,8 +320,8 @@ fn report_row<J: Job>(
 ) -> ReportRow {
     let c = &data.items[i];
     ReportRow {
-        row: c.row,
-        org: c.org.as_deref().unwrap_or("").to_string(),
+        row: u64::from(c.row),
+        org: data.org_str(c).to_string(),
         key: job.key(&c.item),
         result,
     }
@@ -376,6 +381,43 @@ impl<J: Job> Recorder for JournalRecorder<'_, J> {
     }
 }
 
+/// The final report's rows: every input row, checked or not, with its result.
+struct FinalRows<'a, J: Job> {
+    job: &'a J,
+    data: &'a Collected<J::Item>,
+    results: &'a Results,
+}
+
+impl<J: Job> report::ReportRows for FinalRows<'_, J> {
+    fn len(&self) -> usize {
+        self.data.rows()
+    }
+
+    fn row(&self, i: usize, key: &mut Vec<String>, emit: &mut report::Emit<'_>) -> Result<()> {
+        match self.data.entry(i) {
+            Entry::Invalid(n) => emit(&self.data.invalid[n as usize].view()),
+            Entry::Valid(n) => {
+                let c = &self.data.items[n as usize];
+                self.job.key_into(&c.item, key);
+                let (outcome, status, http_status, attempts, message) = self
+                    .results
+                    .view(n as usize)
+                    .unwrap_or((Outcome::NotSent, "", None, 0, "not sent"));
+                emit(&report::RowView {
+                    row: u64::from(c.row),
+                    org: self.data.org_str(c),
+                    key,
+                    outcome,
+                    status,
+                    http_status,
+                    attempts,
+                    message,
+                })
+            }
+        }
+    }
+}
+
 /// Feeds the reading progress bar as rows pass to the collector.
 struct ProgressSink<'a, 'b, S: input::RowSink>(&'a mut S, &'b indicatif::ProgressBar);
 
@@ -421,41 +463,18 @@ fn finish<J: Job>(
     forced: Option<u8>,
 ) -> Result<ExitCode> {
     let mut counts = [0u64; OUTCOMES];
-    let mut key = Vec::new();
-    let mut emit_all = |emit: &mut report::Emit<'_>| -> Result<()> {
-        for entry in &data.order {
-            let view = match *entry {
-                Entry::Invalid(n) => data.invalid[n as usize].view(),
-                Entry::Valid(n) => {
-                    let c = &data.items[n as usize];
-                    job.key_into(&c.item, &mut key);
-                    let (outcome, status, http_status, attempts, message) = results
-                        .view(n as usize)
-                        .unwrap_or((Outcome::NotSent, "", None, 0, "not sent"));
-                    report::RowView {
-                        row: c.row,
-                        org: c.org.as_deref().unwrap_or(""),
-                        key: &key,
-                        outcome,
-                        status,
-                        http_status,
-                        attempts,
-                        message,
-                    }
-                }
-            };
-            counts[view.outcome as usize] += 1;
-            emit(&view)?;
-        }
-        Ok(())
-    };
+    for entry in data.entries() {
+        let outcome = match entry {
+            Entry::Invalid(_) => Outcome::Invalid,
+            Entry::Valid(n) => results.view(n as usize).map(|r| r.0).unwrap_or(Outcome::NotSent),
+        };
+        counts[outcome as usize] += 1;
+    }
     let writing = Instant::now();
-    report::write(&cfg.report, header, &mut emit_all)
+    let rows = FinalRows { job, data, results: &results };
+    report::write(&cfg.report, header, &rows)
         .with_context(|| format!("cannot write the report {}", cfg.report.display()))?;
-    log::debug!(
-        "wrote the report in {:.3} s",
-        writing.elapsed().as_secs_f64()
-    );
+    log::debug!("wrote the report in {:.3} s", writing.elapsed().as_secs_f64());
     let counts: HashMap<Outcome, u64> = Outcome::ALL
         .iter()
         .filter(|o| counts[**o as usize] > 0)

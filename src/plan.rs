@@ -20,17 +20,18 @@ pub struct Unit {
 pub fn plan<J: Job>(
     job: &J,
     items: &[Checked<J::Item>],
+    orgs: &[Option<Arc<str>>],
     send: &[u32],
     chunk_size: usize,
 ) -> Vec<Unit> {
     // Groups in order of first appearance; a row without a group is its own.
     let mut groups: Vec<Vec<u32>> = Vec::new();
-    let mut index: HashMap<(Option<Arc<str>>, u64), usize> = HashMap::new();
+    let mut index: HashMap<(u32, u64), usize> = HashMap::new();
     for &i in send {
         let c = &items[i as usize];
         match job.group(&c.item) {
             Some(g) => {
-                let n = *index.entry((c.org.clone(), g)).or_insert_with(|| {
+                let n = *index.entry((c.org, g)).or_insert_with(|| {
                     groups.push(Vec::new());
                     groups.len() - 1
                 });
@@ -45,7 +46,7 @@ pub fn plan<J: Job>(
         .map(|chunk| {
             let first = &items[chunk[0] as usize];
             Unit {
-                org: first.org.clone(),
+                org: orgs[first.org as usize].clone(),
                 target: job.target(&first.item),
                 items: chunk.to_vec(),
             }
@@ -58,10 +59,10 @@ mod tests {
     use super::*;
     use crate::accounts::{Account, Accounts};
 
-    fn acct(row: u64, org: Option<&str>, rid: u64, name: &str) -> Checked<Account> {
+    fn acct(row: u32, org: u32, rid: u64, name: &str) -> Checked<Account> {
         Checked {
             row,
-            org: org.map(Arc::from),
+            org,
             item: Account {
                 resource_id: rid,
                 body: {
@@ -76,14 +77,15 @@ mod tests {
     #[test]
     fn groups_by_org_and_resource_then_chunks() {
         let items = vec![
-            acct(2, None, 1, "a"),
-            acct(3, None, 2, "b"),
-            acct(4, None, 1, "c"),
-            acct(5, Some("X"), 1, "d"),
-            acct(6, None, 1, "e"),
+            acct(2, 0, 1, "a"),
+            acct(3, 0, 2, "b"),
+            acct(4, 0, 1, "c"),
+            acct(5, 1, 1, "d"),
+            acct(6, 0, 1, "e"),
         ];
         let all: Vec<u32> = (0..items.len() as u32).collect();
-        let units = plan(&Accounts, &items, &all, 2);
+        let orgs = vec![None, Some(Arc::from("X"))];
+        let units = plan(&Accounts, &items, &orgs, &all, 2);
         let shape: Vec<(Option<&str>, u64, Vec<u32>)> = units
             .iter()
             .map(|u| (u.org.as_deref(), u.target, u.items.clone()))

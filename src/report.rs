@@ -54,6 +54,17 @@ impl ReportRow {
 /// Receives report rows one by one.
 pub type Emit<'e> = dyn FnMut(&RowView<'_>) -> Result<()> + 'e;
 
+/// The rows of a final report, by position, so a large CSV report can be
+/// formatted in parallel.
+pub trait ReportRows: Sync {
+    fn len(&self) -> usize;
+    /// Calls `emit` with row `i`, whose key cells are written into `key`.
+    fn row(&self, i: usize, key: &mut Vec<String>, emit: &mut Emit<'_>) -> Result<()>;
+}
+
+/// Rows formatted together by one thread.
+const CHUNK_ROWS: usize = 16_384;
+
 /// Report file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -153,12 +164,8 @@ fn create_private(path: &Path, exclusive: bool) -> std::io::Result<File> {
 }
 
 /// Writes the final report atomically: into a private temporary file beside
-/// it, then renamed over it. `rows` calls its argument once per row, in order.
-pub fn write(
-    path: &Path,
-    header: &[String],
-    rows: &mut dyn FnMut(&mut Emit<'_>) -> Result<()>,
-) -> Result<()> {
+/// it, then renamed over it.
+pub fn write(path: &Path, header: &[String], rows: &dyn ReportRows) -> Result<()> {
     let format = ReportFormat::from_path(path)?;
     let dir = path
         .parent()
@@ -170,32 +177,28 @@ pub fn write(
         .tempfile_in(dir)
         .with_context(|| format!("cannot write a report in {}", dir.display()))?;
     match format {
-        ReportFormat::Csv => {
-            let mut w = csv::WriterBuilder::new()
-                .buffer_capacity(1 << 16)
-                .from_writer(tmp.as_file());
-            w.write_record(header)?;
-            rows(&mut |v| Ok(write_csv_row(&mut w, v)?))?;
-            w.flush()?;
-        }
+        ReportFormat::Csv => write_csv(tmp.as_file(), header, rows)?,
         ReportFormat::Jsonl => {
             let mut w = BufWriter::new(tmp.as_file());
-            rows(&mut |v| {
-                let mut obj = serde_json::Map::new();
-                obj.insert("row".into(), v.row.into());
-                obj.insert("org".into(), v.org.into());
-                for (name, value) in header[2..].iter().zip(v.key) {
-                    obj.insert(name.clone(), value.as_str().into());
-                }
-                obj.insert("outcome".into(), v.outcome.as_str().into());
-                obj.insert("status".into(), v.status.into());
-                obj.insert("http_status".into(), v.http_status.into());
-                obj.insert("attempts".into(), v.attempts.into());
-                obj.insert("message".into(), v.message.into());
-                serde_json::to_writer(&mut w, &obj)?;
-                w.write_all(b"\n")?;
-                Ok(())
-            })?;
+            let mut key = Vec::new();
+            for i in 0..rows.len() {
+                rows.row(i, &mut key, &mut |v| {
+                    let mut obj = serde_json::Map::new();
+                    obj.insert("row".into(), v.row.into());
+                    obj.insert("org".into(), v.org.into());
+                    for (name, value) in header[2..].iter().zip(v.key) {
+                        obj.insert(name.clone(), value.as_str().into());
+                    }
+                    obj.insert("outcome".into(), v.outcome.as_str().into());
+                    obj.insert("status".into(), v.status.into());
+                    obj.insert("http_status".into(), v.http_status.into());
+                    obj.insert("attempts".into(), v.attempts.into());
+                    obj.insert("message".into(), v.message.into());
+                    serde_json::to_writer(&mut w, &obj)?;
+                    w.write_all(b"\n")?;
+                    Ok(())
+                })?;
+            }
             w.flush()?;
         }
         ReportFormat::Xlsx => write_xlsx(tmp.path(), header, rows)?,
@@ -206,19 +209,48 @@ pub fn write(
     Ok(())
 }
 
+/// CSV, formatted in parallel chunks and written in order, a few chunks per
+/// thread at a time so memory stays bounded.
+fn write_csv(file: &File, header: &[String], rows: &dyn ReportRows) -> Result<()> {
+    use rayon::prelude::*;
+    let mut out = BufWriter::new(file);
+    let mut w = csv::Writer::from_writer(&mut out);
+    w.write_record(header)?;
+    w.flush()?;
+    drop(w);
+    let wave = CHUNK_ROWS * rayon::current_num_threads().max(1) * 2;
+    for start in (0..rows.len()).step_by(wave) {
+        let end = (start + wave).min(rows.len());
+        let starts: Vec<usize> = (start..end).step_by(CHUNK_ROWS).collect();
+        let chunks: Vec<Result<Vec<u8>>> = starts
+            .par_iter()
+            .map(|&s| {
+                let mut w = csv::Writer::from_writer(Vec::with_capacity(CHUNK_ROWS * 64));
+                let mut key = Vec::new();
+                for i in s..(s + CHUNK_ROWS).min(end) {
+                    rows.row(i, &mut key, &mut |v| Ok(write_csv_row(&mut w, v)?))?;
+                }
+                w.into_inner().map_err(|e| anyhow!("cannot format the report: {e}"))
+            })
+            .collect();
+        for chunk in chunks {
+            out.write_all(&chunk?)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// XLSX cells are written as text, so they need no formula guard. A sheet
 /// holds 1,048,576 rows; a longer report continues on further sheets.
-fn write_xlsx(
-    path: &Path,
-    header: &[String],
-    rows: &mut dyn FnMut(&mut Emit<'_>) -> Result<()>,
-) -> Result<()> {
+fn write_xlsx(path: &Path, header: &[String], rows: &dyn ReportRows) -> Result<()> {
     const SHEET_ROWS: u32 = 1_048_576;
     let mut wb = rust_xlsxwriter::Workbook::new();
     let bold = rust_xlsxwriter::Format::new().set_bold();
     let mut sheet_no = 0;
     let mut next_row = SHEET_ROWS;
-    rows(&mut |v| {
+    let mut key = Vec::new();
+    let mut emit = |v: &RowView<'_>| -> Result<()> {
         if next_row == SHEET_ROWS {
             sheet_no += 1;
             let sheet = wb.add_worksheet_with_constant_memory()?;
@@ -256,7 +288,10 @@ fn write_xlsx(
         cell(v.message)?;
         next_row += 1;
         Ok(())
-    })?;
+    };
+    for i in 0..rows.len() {
+        rows.row(i, &mut key, &mut emit)?;
+    }
     if sheet_no == 0 {
         let sheet = wb.add_worksheet();
         sheet.set_name("report")?;

@@ -1,8 +1,6 @@
 //! The request-passwords job (vendor page 003): its columns, its checks, and
 //! one `requestpassword` request per row.
 
-use std::hash::Hasher;
-
 use chrono::NaiveDateTime;
 
 use crate::cells::{self, JsonObject, TIME_FORMAT, Value};
@@ -261,9 +259,9 @@ impl Job for Requests {
         ]
     }
 
-    fn dup_hash(&self, item: &Request, h: &mut dyn Hasher) {
-        h.write_u64(item.account_id);
-        h.write(item.body.as_bytes());
+    fn dup_key(&self, item: &Request, out: &mut Vec<u8>) {
+        out.extend_from_slice(&item.account_id.to_le_bytes());
+        out.extend_from_slice(item.body.as_bytes());
     }
 
     fn same(&self, a: &Request, b: &Request) -> bool {

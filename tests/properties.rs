@@ -24,19 +24,19 @@ fn read_and_check<J: Job>(job: &J, path: &Path) -> Result<(), TestCaseError> {
     );
     let data = collector.finish();
     if let Ok(stats) = result {
-        prop_assert_eq!(data.order.len() as u64, stats.data_rows);
+        prop_assert_eq!(data.rows() as u64, stats.data_rows);
         for r in &data.invalid {
             prop_assert!(!r.result.message.is_empty(), "invalid without a reason");
         }
         let mut rows: Vec<u64> = data
             .items
             .iter()
-            .map(|c| c.row)
+            .map(|c| u64::from(c.row))
             .chain(data.invalid.iter().map(|r| r.row))
             .collect();
         rows.sort_unstable();
         rows.dedup();
-        prop_assert_eq!(rows.len(), data.order.len(), "two rows share a row number");
+        prop_assert_eq!(rows.len(), data.rows(), "two rows share a row number");
     }
     Ok(())
 }
