@@ -144,7 +144,10 @@ impl<'a, J: Job> Collector<'a, J> {
             .push(self.out.invalid.len() as u32 | INVALID_BIT);
         self.out.invalid.push(ReportRow {
             row,
-            org: self.out.orgs[org as usize].as_deref().unwrap_or("").to_string(),
+            org: self.out.orgs[org as usize]
+                .as_deref()
+                .unwrap_or("")
+                .to_string(),
             key,
             result: RowResult::new(Outcome::Invalid, message),
         });
@@ -173,7 +176,10 @@ impl<J: Job> RowSink for Collector<'_, J> {
                 let result = job.check(&header, r);
                 let hash = match &result {
                     Ok(item) => {
-                        let org = org_column.map(|i| r.field(i).trim()).filter(|o| !o.is_empty()).or(default_org);
+                        let org = org_column
+                            .map(|i| r.field(i).trim())
+                            .filter(|o| !o.is_empty())
+                            .or(default_org);
                         dup_hash(hasher, job, org, item)
                     }
                     Err(_) => 0,
@@ -203,7 +209,8 @@ impl<J: Job> RowSink for Collector<'_, J> {
                         continue;
                     }
                     let n = self.out.items.len() as u32;
-                    self.seen.insert_unique(spread(hash), (hash, n), |&(h, _)| spread(h));
+                    self.seen
+                        .insert_unique(spread(hash), (hash, n), |&(h, _)| spread(h));
                     self.out.order.push(n);
                     self.out.items.push(Checked {
                         row: u32::try_from(row.line).unwrap_or(u32::MAX),

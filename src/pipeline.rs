@@ -109,12 +109,13 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     }
     if cfg.dry_run {
         for (n, unit) in units.iter().enumerate() {
+            // Short: a million-row report repeats it on every row, and the
+            // row's own columns say where it goes.
             let msg = format!(
-                "request {} of {}: {} row(s) to {}",
+                "request {} of {} ({} rows)",
                 n + 1,
                 units.len(),
-                unit.items.len(),
-                job.path(unit.target)
+                unit.items.len()
             );
             results.plan(&unit.items, msg);
         }
@@ -466,15 +467,25 @@ fn finish<J: Job>(
     for entry in data.entries() {
         let outcome = match entry {
             Entry::Invalid(_) => Outcome::Invalid,
-            Entry::Valid(n) => results.view(n as usize).map(|r| r.0).unwrap_or(Outcome::NotSent),
+            Entry::Valid(n) => results
+                .view(n as usize)
+                .map(|r| r.0)
+                .unwrap_or(Outcome::NotSent),
         };
         counts[outcome as usize] += 1;
     }
     let writing = Instant::now();
-    let rows = FinalRows { job, data, results: &results };
+    let rows = FinalRows {
+        job,
+        data,
+        results: &results,
+    };
     report::write(&cfg.report, header, &rows)
         .with_context(|| format!("cannot write the report {}", cfg.report.display()))?;
-    log::debug!("wrote the report in {:.3} s", writing.elapsed().as_secs_f64());
+    log::debug!(
+        "wrote the report in {:.3} s",
+        writing.elapsed().as_secs_f64()
+    );
     let counts: HashMap<Outcome, u64> = Outcome::ALL
         .iter()
         .filter(|o| counts[**o as usize] > 0)

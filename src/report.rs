@@ -230,7 +230,8 @@ fn write_csv(file: &File, header: &[String], rows: &dyn ReportRows) -> Result<()
                 for i in s..(s + CHUNK_ROWS).min(end) {
                     rows.row(i, &mut key, &mut |v| Ok(write_csv_row(&mut w, v)?))?;
                 }
-                w.into_inner().map_err(|e| anyhow!("cannot format the report: {e}"))
+                w.into_inner()
+                    .map_err(|e| anyhow!("cannot format the report: {e}"))
             })
             .collect();
         for chunk in chunks {
