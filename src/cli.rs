@@ -60,6 +60,17 @@ pub enum Command {
         after_help = "Example:\n  pam360-bulk simulate --listen 127.0.0.1:8282 --token secret-token"
     )]
     Simulate(SimArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  pam360-bulk completions bash > /etc/bash_completion.d/pam360-bulk"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    #[command(after_help = "Example:\n  pam360-bulk man > /usr/local/share/man/man1/pam360-bulk.1")]
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use pam360_bulk::accounts::Accounts;
 use pam360_bulk::cli::{Cli, Command, Config, JobArgs, TemplateKind};
@@ -44,6 +44,15 @@ fn main() -> ExitCode {
             template::write(schema, t.output.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::Simulate(s) => simulate(s),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "pam360-bulk", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,

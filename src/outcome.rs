@@ -187,8 +187,10 @@ impl Results {
 
     /// Rows with a stored result, and the result.
     pub fn stored(&self) -> impl Iterator<Item = (usize, &RowResult)> {
-        self.state.iter().enumerate().filter_map(|(i, &s)| {
-            (s & !INDEX == STORED).then(|| (i, &self.stored[(s & INDEX) as usize]))
-        })
+        self.state
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s & !INDEX == STORED)
+            .map(|(i, s)| (i, &self.stored[(s & INDEX) as usize]))
     }
 }

@@ -480,7 +480,22 @@ fn finish<J: Job>(
         data,
         results: &results,
     };
-    report::write(&cfg.report, header, &rows)
+    let mut summary = vec![
+        ("job".to_string(), job.name().to_string()),
+        ("rows".to_string(), data.rows().to_string()),
+    ];
+    for o in Outcome::ALL {
+        if counts[o as usize] > 0 {
+            summary.push((o.as_str().to_string(), counts[o as usize].to_string()));
+        }
+    }
+    summary.push(("requests".into(), stats.requests.to_string()));
+    summary.push(("retries".into(), stats.retries.to_string()));
+    summary.push(("dry run".into(), cfg.dry_run.to_string()));
+    if let Some(a) = aborted {
+        summary.push(("stopped".into(), a.describe()));
+    }
+    report::write(&cfg.report, header, &rows, &summary)
         .with_context(|| format!("cannot write the report {}", cfg.report.display()))?;
     log::debug!(
         "wrote the report in {:.3} s",
@@ -512,19 +527,13 @@ fn finish<J: Job>(
     } else {
         0.0
     };
-    let listed: Vec<String> = Outcome::ALL
-        .iter()
-        .filter_map(|o| counts.get(o).map(|n| format!("{n} {o}")))
-        .collect();
-    eprintln!(
-        "pam360-bulk {}: {total} rows: {}",
-        job.name(),
-        if listed.is_empty() {
-            "none".to_string()
-        } else {
-            listed.join(", ")
+    // One line per outcome: easy to read, easy to grep in a cron log.
+    eprintln!("pam360-bulk {}: {total} rows", job.name());
+    for o in Outcome::ALL {
+        if let Some(n) = counts.get(&o) {
+            eprintln!("  {:<12} {n:>9}", o.as_str());
         }
-    );
+    }
     eprintln!(
         "  {} requests ({} retries) in {:.2} s, {:.1} rows/s{}",
         stats.requests,

@@ -58,6 +58,9 @@ pub type Emit<'e> = dyn FnMut(&RowView<'_>) -> Result<()> + 'e;
 /// formatted in parallel.
 pub trait ReportRows: Sync {
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Calls `emit` with row `i`, whose key cells are written into `key`.
     fn row(&self, i: usize, key: &mut Vec<String>, emit: &mut Emit<'_>) -> Result<()>;
 }
@@ -165,7 +168,14 @@ fn create_private(path: &Path, exclusive: bool) -> std::io::Result<File> {
 
 /// Writes the final report atomically: into a private temporary file beside
 /// it, then renamed over it.
-pub fn write(path: &Path, header: &[String], rows: &dyn ReportRows) -> Result<()> {
+///
+/// `summary` (label, value) goes on a second sheet of an XLSX report.
+pub fn write(
+    path: &Path,
+    header: &[String],
+    rows: &dyn ReportRows,
+    summary: &[(String, String)],
+) -> Result<()> {
     let format = ReportFormat::from_path(path)?;
     let dir = path
         .parent()
@@ -201,7 +211,7 @@ pub fn write(path: &Path, header: &[String], rows: &dyn ReportRows) -> Result<()
             }
             w.flush()?;
         }
-        ReportFormat::Xlsx => write_xlsx(tmp.path(), header, rows)?,
+        ReportFormat::Xlsx => write_xlsx(tmp.path(), header, rows, summary)?,
     }
     tmp.as_file().sync_all()?;
     tmp.persist(path)
@@ -243,63 +253,90 @@ fn write_csv(file: &File, header: &[String], rows: &dyn ReportRows) -> Result<()
 }
 
 /// XLSX cells are written as text, so they need no formula guard. A sheet
-/// holds 1,048,576 rows; a longer report continues on further sheets.
-fn write_xlsx(path: &Path, header: &[String], rows: &dyn ReportRows) -> Result<()> {
-    const SHEET_ROWS: u32 = 1_048_576;
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    let mut sheet_no = 0;
-    let mut next_row = SHEET_ROWS;
-    let mut key = Vec::new();
-    let mut emit = |v: &RowView<'_>| -> Result<()> {
-        if next_row == SHEET_ROWS {
-            sheet_no += 1;
-            let sheet = wb.add_worksheet_with_constant_memory()?;
-            let name = if sheet_no > 1 {
-                format!("report {sheet_no}")
-            } else {
-                "report".to_string()
-            };
-            sheet.set_name(name)?;
-            for (c, h) in header.iter().enumerate() {
-                sheet.write_string_with_format(0, c as u16, h, &bold)?;
-            }
-            sheet.set_freeze_panes(1, 0)?;
-            next_row = 1;
-        }
-        let sheet = wb.worksheet_from_index(sheet_no - 1)?;
-        let mut num = itoa::Buffer::new();
-        let mut col = 0u16;
-        let mut cell = |text: &str| -> Result<()> {
-            if !text.is_empty() {
-                sheet.write_string(next_row, col, text)?;
-            }
-            col += 1;
-            Ok(())
-        };
-        cell(num.format(v.row))?;
-        cell(v.org)?;
-        for k in v.key {
-            cell(k)?;
-        }
-        cell(v.outcome.as_str())?;
-        cell(v.status)?;
-        cell(&v.http_status.map(|h| h.to_string()).unwrap_or_default())?;
-        cell(num.format(v.attempts))?;
-        cell(v.message)?;
-        next_row += 1;
-        Ok(())
+/// holds 1,048,576 rows; a longer report continues on further sheets. Each
+/// sheet has a frozen header and a filter; outcomes are coloured (green
+/// done, blue planned, amber unconfirmed or not sent, red failed or
+/// invalid); a last sheet holds the summary.
+fn write_xlsx(
+    path: &Path,
+    header: &[String],
+    rows: &dyn ReportRows,
+    summary: &[(String, String)],
+) -> Result<()> {
+    use rust_xlsxwriter::{Color, Format, Workbook};
+    const SHEET_ROWS: usize = 1_048_576;
+    let mut wb = Workbook::new();
+    let bold = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xDDEBF7));
+    let fill = |rgb: u32| Format::new().set_background_color(Color::RGB(rgb));
+    let (green, blue, amber, red) = (
+        fill(0xC6EFCE),
+        fill(0xDDEBF7),
+        fill(0xFFEB9C),
+        fill(0xFFC7CE),
+    );
+    let outcome_format = |o: Outcome| match o {
+        Outcome::Added | Outcome::Exists | Outcome::Requested | Outcome::Skipped => &green,
+        Outcome::Planned => &blue,
+        Outcome::Unconfirmed | Outcome::NotSent | Outcome::InFlight => &amber,
+        Outcome::Failed | Outcome::Invalid => &red,
     };
-    for i in 0..rows.len() {
-        rows.row(i, &mut key, &mut emit)?;
-    }
-    if sheet_no == 0 {
-        let sheet = wb.add_worksheet();
-        sheet.set_name("report")?;
+    let last_col = (header.len() - 1) as u16;
+    let outcome_col = (header.len() - 5) as u16;
+    let per_sheet = SHEET_ROWS - 1;
+    let sheets = rows.len().div_ceil(per_sheet).max(1);
+    let mut key = Vec::new();
+    for sheet_no in 0..sheets {
+        let first = sheet_no * per_sheet;
+        let count = (rows.len() - first.min(rows.len())).min(per_sheet);
+        let sheet = wb.add_worksheet_with_constant_memory()?;
+        sheet.set_name(if sheet_no == 0 {
+            "report".to_string()
+        } else {
+            format!("report {}", sheet_no + 1)
+        })?;
         for (c, h) in header.iter().enumerate() {
             sheet.write_string_with_format(0, c as u16, h, &bold)?;
         }
+        sheet.set_freeze_panes(1, 0)?;
+        sheet.autofilter(0, 0, count as u32, last_col)?;
+        for n in 0..count {
+            let r = (n + 1) as u32;
+            rows.row(first + n, &mut key, &mut |v| {
+                let mut num = itoa::Buffer::new();
+                let mut col = 0u16;
+                let mut cell = |text: &str| -> Result<()> {
+                    if col == outcome_col {
+                        sheet.write_string_with_format(r, col, text, outcome_format(v.outcome))?;
+                    } else if !text.is_empty() {
+                        sheet.write_string(r, col, text)?;
+                    }
+                    col += 1;
+                    Ok(())
+                };
+                cell(num.format(v.row))?;
+                cell(v.org)?;
+                for k in v.key {
+                    cell(k)?;
+                }
+                cell(v.outcome.as_str())?;
+                cell(v.status)?;
+                cell(&v.http_status.map(|h| h.to_string()).unwrap_or_default())?;
+                cell(num.format(v.attempts))?;
+                cell(v.message)?;
+                Ok(())
+            })?;
+        }
     }
+    let sheet = wb.add_worksheet();
+    sheet.set_name("summary")?;
+    for (r, (label, value)) in summary.iter().enumerate() {
+        sheet.write_string_with_format(r as u32, 0, label, &bold)?;
+        sheet.write_string(r as u32, 1, value)?;
+    }
+    sheet.set_column_width(0, 22)?;
+    sheet.set_column_width(1, 60)?;
     wb.save(path)?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::schema::Schema;
+use crate::schema::{Kind, Schema};
 
 /// Writes the header row of `schema` to `out` (.csv or .xlsx), or to stdout.
 pub fn write(schema: &Schema, out: Option<&Path>) -> Result<()> {
@@ -29,18 +29,62 @@ pub fn write(schema: &Schema, out: Option<&Path>) -> Result<()> {
             w.flush()?;
         }
         "xlsx" => {
-            let mut wb = rust_xlsxwriter::Workbook::new();
-            let ws = wb.add_worksheet();
-            let bold = rust_xlsxwriter::Format::new().set_bold();
-            for (c, col) in schema.columns.iter().enumerate() {
-                ws.write_string_with_format(0, c as u16, col.name, &bold)?;
-                ws.set_column_width(c as u16, (col.name.len() + 4) as f64)?;
-            }
-            ws.set_freeze_panes(1, 0)?;
-            wb.save(path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_xlsx(schema, path).with_context(|| format!("cannot write {}", path.display()))?
         }
         _ => bail!("name the template .csv or .xlsx"),
     }
+    Ok(())
+}
+
+/// A workbook a person can fill in: a frozen bold header, a note on each
+/// column (what it is, what it takes, an example) and drop-down lists where
+/// the values are fixed.
+fn write_xlsx(schema: &Schema, path: &Path) -> Result<()> {
+    use rust_xlsxwriter::{Color, DataValidation, Format, FormatBorder, Note, Workbook};
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name(if schema.custom_columns {
+        "Accounts"
+    } else {
+        "Requests"
+    })?;
+    let head = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xDDEBF7))
+        .set_border_bottom(FormatBorder::Thin);
+    let required = head.clone().set_font_color(Color::RGB(0x9C0006));
+    // Drop-downs apply to every data row a sheet can hold.
+    const LAST_ROW: u32 = 1_048_575;
+    for (c, col) in schema.columns.iter().enumerate() {
+        let c = c as u16;
+        ws.write_string_with_format(0, c, col.name, if col.required { &required } else { &head })?;
+        ws.set_column_width(c, (col.name.len() + 4).max(14) as f64)?;
+        let mut text = format!("{}\n", col.help);
+        if col.required {
+            text.push_str("Required.\n");
+        }
+        text.push_str(&format!("Allowed: {}\n", col.kind.allowed()));
+        if !col.example.is_empty() {
+            text.push_str(&format!("Example: {}", col.example));
+        }
+        let note = Note::new(text)
+            .set_author("pam360-bulk")
+            .set_width(320)
+            .set_height(120);
+        ws.insert_note(0, c, &note)?;
+        let choices: Option<Vec<&str>> = match col.kind {
+            Kind::Bool => Some(vec!["true", "false"]),
+            Kind::Choice(values) => Some(values.to_vec()),
+            _ => None,
+        };
+        if let Some(choices) = choices {
+            let dv = DataValidation::new()
+                .allow_list_strings(&choices)?
+                .set_error_message(format!("{} takes one of: {}", col.name, choices.join(", ")))?;
+            ws.add_data_validation(1, c, LAST_ROW, c, &dv)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0)?;
+    wb.save(path)?;
     Ok(())
 }
