@@ -181,6 +181,7 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         bar: &bar,
         failed: AtomicBool::new(false),
         stop,
+        retries: std::sync::atomic::AtomicU64::new(0),
     };
     let sending = Instant::now();
     let sent = send::send(
@@ -335,6 +336,8 @@ struct JournalRecorder<'a, J: Job> {
     bar: &'a indicatif::ProgressBar,
     failed: AtomicBool,
     stop: &'a AtomicBool,
+    /// Retries so far, for the progress bar.
+    retries: std::sync::atomic::AtomicU64,
 }
 
 impl<J: Job> JournalRecorder<'_, J> {
@@ -378,6 +381,15 @@ impl<J: Job> Recorder for JournalRecorder<'_, J> {
             .map(|(&i, r)| report_row(self.job, self.data, i as usize, r.clone()))
             .collect();
         self.append(lines, false);
+        // A request's attempts are on each of its rows: count them once.
+        let extra = results
+            .first()
+            .map(|r| u64::from(r.attempts.saturating_sub(1)))
+            .unwrap_or(0);
+        if extra > 0 {
+            let total = self.retries.fetch_add(extra, Ordering::Relaxed) + extra;
+            self.bar.set_message(format!("{total} retries"));
+        }
         self.bar.inc(rows.len() as u64);
     }
 }

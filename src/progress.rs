@@ -28,12 +28,17 @@ pub fn bar(enabled: bool, len: Option<u64>, what: &str) -> ProgressBar {
     };
     let template = match len {
         Some(_) => format!(
-            "{{spinner}} {what:<8} [{{bar:30}}] {{pos}}/{{len}} {{per_sec}} ETA {{eta}} {{msg}}"
+            "{{spinner}} {what:<8} [{{bar:30}}] {{pos}}/{{len}} rows {{rate}} ETA {{eta}} {{msg}}"
         ),
-        None => format!("{{spinner}} {what:<8} {{pos}} rows {{per_sec}} {{msg}}"),
+        None => format!("{{spinner}} {what:<8} {{pos}} rows {{rate}} {{msg}}"),
     };
     if let Ok(style) = ProgressStyle::with_template(&template) {
-        pb.set_style(style.progress_chars("=> "));
+        pb.set_style(style.progress_chars("=> ").with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        ));
     }
     pb.enable_steady_tick(Duration::from_millis(200));
     pb
