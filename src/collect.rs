@@ -163,6 +163,20 @@ impl<J: Job> RowSink for Collector<'_, J> {
         Ok(())
     }
 
+    fn size_hint(&mut self, rows: usize) {
+        // Reserve once rather than double (and copy) all the way up; a
+        // little over the estimate, since it comes from the first rows only.
+        let rows = rows + rows / 16;
+        self.out
+            .items
+            .reserve(rows.saturating_sub(self.out.items.len()));
+        self.out
+            .order
+            .reserve(rows.saturating_sub(self.out.order.len()));
+        self.seen
+            .reserve(rows.saturating_sub(self.seen.len()), |&(h, _)| spread(h));
+    }
+
     fn rows(&mut self, rows: &[RawRow]) -> Result<()> {
         let header = self.header.take().expect("the header comes before rows");
         let job = self.job;

@@ -23,7 +23,7 @@ pub const MAX_COLUMNS: usize = 1024;
 /// The largest cell accepted; a bigger one is a damaged or hostile file.
 pub const MAX_CELL_BYTES: usize = 1 << 20;
 /// Rows handed to the sink at once.
-const BATCH: usize = 4096;
+pub(crate) const BATCH: usize = 4096;
 
 /// Column index used for a problem that concerns the whole row.
 pub const WHOLE_ROW: usize = usize::MAX;
@@ -61,6 +61,8 @@ pub trait RowSink {
     fn header(&mut self, names: &[String]) -> Result<()>;
     /// A batch of data rows in input order (blank rows already left out).
     fn rows(&mut self, rows: &[RawRow]) -> Result<()>;
+    /// About how many data rows are coming in all (an estimate, to reserve).
+    fn size_hint(&mut self, _rows: usize) {}
     /// Takes a whole batch (its first `len` rows are data) and gives back a
     /// batch to fill next. The reader thread hands batches over this way.
     fn take_batch(&mut self, batch: Vec<RawRow>, len: usize) -> Result<Vec<RawRow>> {
@@ -72,6 +74,7 @@ pub trait RowSink {
 /// What the reader thread hands to the checking side.
 enum Msg {
     Header(Vec<String>),
+    Hint(usize),
     Rows(Vec<RawRow>, usize),
 }
 
@@ -89,6 +92,9 @@ impl RowSink for ChannelSink {
     }
     fn rows(&mut self, _rows: &[RawRow]) -> Result<()> {
         unreachable!("the reader hands over whole batches")
+    }
+    fn size_hint(&mut self, rows: usize) {
+        let _ = self.tx.send(Msg::Hint(rows));
     }
     fn take_batch(&mut self, batch: Vec<RawRow>, len: usize) -> Result<Vec<RawRow>> {
         self.tx
@@ -160,6 +166,10 @@ pub fn read(source: &Source, opts: &InputOptions, sink: &mut dyn RowSink) -> Res
         for msg in rx.iter() {
             let step = match msg {
                 Msg::Header(names) => sink.header(&names),
+                Msg::Hint(rows) => {
+                    sink.size_hint(rows);
+                    Ok(())
+                }
                 Msg::Rows(batch, len) => {
                     let r = sink.rows(&batch[..len]);
                     let _ = back_tx.send(batch);
@@ -211,7 +221,15 @@ fn read_here(source: &Source, opts: &InputOptions, sink: &mut dyn RowSink) -> Re
                     let file = std::fs::File::open(path)
                         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
                     let name = path.display().to_string();
-                    text::read(std::io::BufReader::new(file), &name, format, opts, sink)
+                    let size = file.metadata().ok().map(|m| m.len());
+                    text::read_sized(
+                        std::io::BufReader::new(file),
+                        &name,
+                        format,
+                        opts,
+                        sink,
+                        size,
+                    )
                 }
                 Format::Xlsx | Format::Xls | Format::Ods => {
                     workbook::read(path, format, opts, sink)

@@ -5,7 +5,9 @@ use std::io::Read;
 
 use anyhow::{Result, anyhow, bail};
 
-use super::{Batcher, Format, InputOptions, MAX_CELL_BYTES, MAX_COLUMNS, ReadStats, RowSink};
+use super::{
+    BATCH, Batcher, Format, InputOptions, MAX_CELL_BYTES, MAX_COLUMNS, ReadStats, RowSink,
+};
 
 pub(super) fn read(
     input: impl Read,
@@ -13,6 +15,19 @@ pub(super) fn read(
     format: Format,
     opts: &InputOptions,
     sink: &mut dyn RowSink,
+) -> Result<ReadStats> {
+    read_sized(input, name, format, opts, sink, None)
+}
+
+/// Reads CSV; `size`, when known, lets the reader estimate how many rows
+/// are coming after its first batch, so the checking side can reserve once.
+pub(super) fn read_sized(
+    input: impl Read,
+    name: &str,
+    format: Format,
+    opts: &InputOptions,
+    sink: &mut dyn RowSink,
+    size: Option<u64>,
 ) -> Result<ReadStats> {
     let input: Box<dyn Read> = match opts.encoding {
         // The decoder also strips a BOM of its own encoding.
@@ -82,6 +97,7 @@ pub(super) fn read(
 
     let mut batch = Batcher::new();
     let mut blank_lines = 0;
+    let mut records = 0u64;
     loop {
         let row = batch.next();
         if !reader.read_record(&mut row.record).map_err(read_err)? {
@@ -104,14 +120,23 @@ pub(super) fn read(
             );
         }
         batch.commit(sink)?;
+        records += 1;
+        if records == BATCH as u64
+            && let Some(size) = size
+        {
+            let bytes = reader.position().byte().max(1);
+            sink.size_hint((size.saturating_mul(records) / bytes) as usize);
+        }
     }
     batch.flush(sink)?;
     batch.stats.blank_rows += blank_lines;
     Ok(batch.stats)
 }
 
+/// Newlines inside a record's fields (quoted newlines). Most records have
+/// none, which memchr tells without looking at every byte.
 fn count_newlines(record: &csv::StringRecord) -> u64 {
-    record.as_slice().bytes().filter(|&b| b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', record.as_slice().as_bytes()).count() as u64
 }
 
 #[cfg(test)]
