@@ -60,7 +60,7 @@ fn read_workbook(
             let value = if cell.formula.is_some() && uncached {
                 Err("the formula in this cell has no saved value; open the file in a spreadsheet program and save it, or paste values".to_string())
             } else {
-                cell_text_ref(&cell.value)
+                cell_text(&Data::from(cell.value))
             };
             rows.cell(r, c, value, sink)?;
         }
@@ -245,21 +245,6 @@ pub fn col_letter(mut c: u32) -> String {
     }
     s.reverse();
     String::from_utf8(s).unwrap_or_default()
-}
-
-fn cell_text_ref(d: &DataRef<'_>) -> Result<String, String> {
-    match d {
-        DataRef::SharedString(s) => Ok((*s).to_string()),
-        DataRef::String(s) => Ok(s.clone()),
-        DataRef::Int(i) => Ok(i.to_string()),
-        DataRef::Float(f) => Ok(float_text(*f)),
-        DataRef::Bool(b) => Ok(b.to_string()),
-        DataRef::DateTime(dt) => excel_datetime(dt),
-        DataRef::DateTimeIso(s) => Ok(iso_datetime(s)),
-        DataRef::DurationIso(s) => Ok(s.clone()),
-        DataRef::Error(e) => Err(format!("the cell holds the error {e}")),
-        DataRef::Empty => Ok(String::new()),
-    }
 }
 
 fn cell_text(d: &Data) -> Result<String, String> {
