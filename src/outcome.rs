@@ -172,19 +172,6 @@ impl Results {
         }
     }
 
-    /// Row `i`'s result, if it has one.
-    pub fn get(&self, i: usize) -> Option<RowResult> {
-        self.view(i).map(
-            |(outcome, status, http_status, attempts, message)| RowResult {
-                outcome,
-                status: status.to_string(),
-                http_status,
-                attempts,
-                message: message.to_string(),
-            },
-        )
-    }
-
     /// Rows with a stored result, and the result.
     pub fn stored(&self) -> impl Iterator<Item = (usize, &RowResult)> {
         self.state
