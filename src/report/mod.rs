@@ -1,12 +1,17 @@
-//! The reconciliation report: one row per input row in input order, its
-//! journal (`<report>.partial`, written as answers arrive), and reading a
-//! report or journal back for `--resume`.
+//! The reconciliation report: one row per input row in input order, in
+//! CSV, JSONL or XLSX. Its journal (`<report>.partial`, written as answers
+//! arrive) is in [`journal`]; reading a report back for `--resume` is in
+//! [`resume`].
 
-use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+mod journal;
+mod resume;
+
+pub use journal::{Journal, JournalHandle, journal_path};
+pub use resume::{Prior, read_prior, resume_key};
+
+use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -131,7 +136,7 @@ pub fn unguard(cell: &str) -> &str {
 }
 
 /// Writes one row as CSV, guarding cells a spreadsheet would run.
-fn write_csv_row<W: Write>(w: &mut csv::Writer<W>, v: &RowView<'_>) -> csv::Result<()> {
+pub(crate) fn write_csv_row<W: Write>(w: &mut csv::Writer<W>, v: &RowView<'_>) -> csv::Result<()> {
     let mut num = itoa::Buffer::new();
     w.write_field(num.format(v.row))?;
     w.write_field(guard(v.org).as_ref())?;
@@ -147,23 +152,6 @@ fn write_csv_row<W: Write>(w: &mut csv::Writer<W>, v: &RowView<'_>) -> csv::Resu
     w.write_field(num.format(v.attempts))?;
     w.write_field(guard(v.message).as_ref())?;
     w.write_record(None::<&[u8]>)
-}
-
-/// Creates a file only its owner can read: reports name accounts.
-fn create_private(path: &Path, exclusive: bool) -> std::io::Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.write(true);
-    if exclusive {
-        opts.create_new(true);
-    } else {
-        opts.create(true).truncate(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
 }
 
 /// Writes the final report atomically: into a private temporary file beside
@@ -341,242 +329,6 @@ fn write_xlsx(
     Ok(())
 }
 
-/// `<report>.partial`.
-pub fn journal_path(report: &Path) -> PathBuf {
-    let mut s = report.as_os_str().to_owned();
-    s.push(".partial");
-    PathBuf::from(s)
-}
-
-/// The journal of a run: CSV lines in completion order, flushed and synced
-/// after every answered request so a killed run loses nothing it was told.
-pub struct Journal {
-    path: PathBuf,
-    writer: Mutex<csv::Writer<File>>,
-}
-
-impl Journal {
-    /// Starts a journal holding `first` (rows done in an earlier run, so a
-    /// resume of this journal skips them too). Written aside and renamed into
-    /// place, so the `.partial` a resume just read is replaced whole or not
-    /// at all.
-    pub fn create(path: &Path, header: &[String], first: &[ReportRow]) -> Result<Journal> {
-        let mut aside = path.as_os_str().to_owned();
-        aside.push(".new");
-        let aside = PathBuf::from(aside);
-        let _ = std::fs::remove_file(&aside);
-        let file = create_private(&aside, true)
-            .with_context(|| format!("cannot create the journal {}", aside.display()))?;
-        let mut w = csv::Writer::from_writer(file);
-        w.write_record(header)?;
-        for r in first {
-            write_csv_row(&mut w, &r.view())?;
-        }
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        std::fs::rename(&aside, path)
-            .with_context(|| format!("cannot create the journal {}", path.display()))?;
-        Ok(Journal {
-            path: path.to_path_buf(),
-            writer: Mutex::new(w),
-        })
-    }
-
-    /// Appends rows and makes them durable.
-    pub fn append(&self, rows: &[ReportRow]) -> Result<()> {
-        let mut w = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for r in rows {
-            write_csv_row(&mut w, &r.view())?;
-        }
-        w.flush()?;
-        w.get_ref().sync_data()?;
-        Ok(())
-    }
-
-    /// Hands the journal to a thread of its own that writes what it is sent
-    /// in group commits: whatever arrived meanwhile is written and synced
-    /// together, so workers never queue behind each other's `fdatasync`.
-    pub fn spawn(self) -> (JournalHandle, std::thread::JoinHandle<Result<Journal>>) {
-        let (tx, rx) = std::sync::mpsc::channel::<JournalMsg>();
-        let thread = std::thread::spawn(move || {
-            while let Ok(first) = rx.recv() {
-                let mut batch = vec![first];
-                batch.extend(rx.try_iter());
-                let rows: Vec<ReportRow> = batch
-                    .iter_mut()
-                    .flat_map(|m| std::mem::take(&mut m.rows))
-                    .collect();
-                let written = self.append(&rows);
-                for m in batch {
-                    if let Some(done) = m.done {
-                        let _ = done.send(written.is_ok());
-                    }
-                }
-                written?;
-            }
-            Ok(self)
-        });
-        (JournalHandle { tx }, thread)
-    }
-
-    /// The run is over and its report written: the journal goes.
-    pub fn remove(self) -> Result<()> {
-        drop(self.writer);
-        std::fs::remove_file(&self.path)
-            .with_context(|| format!("cannot remove the journal {}", self.path.display()))
-    }
-}
-
-struct JournalMsg {
-    rows: Vec<ReportRow>,
-    /// Told whether the rows are durable, for a caller that waits.
-    done: Option<std::sync::mpsc::SyncSender<bool>>,
-}
-
-/// Sends rows to a journal thread (see [`Journal::spawn`]).
-#[derive(Clone)]
-pub struct JournalHandle {
-    tx: std::sync::mpsc::Sender<JournalMsg>,
-}
-
-impl JournalHandle {
-    /// Queues rows; they are synced with the next group. False when the
-    /// journal can no longer be written.
-    pub fn append(&self, rows: Vec<ReportRow>) -> bool {
-        self.tx.send(JournalMsg { rows, done: None }).is_ok()
-    }
-
-    /// Queues rows and waits until they are on disk.
-    pub fn append_durable(&self, rows: Vec<ReportRow>) -> bool {
-        let (done, wait) = std::sync::mpsc::sync_channel(1);
-        self.tx
-            .send(JournalMsg {
-                rows,
-                done: Some(done),
-            })
-            .is_ok()
-            && wait.recv().unwrap_or(false)
-    }
-}
-
-/// What an earlier run's report (or journal) says, by row content.
-#[derive(Debug, Default)]
-pub struct Prior {
-    /// Key → rows done (added, exists, requested, skipped) and their outcomes.
-    pub done: HashMap<String, Vec<Outcome>>,
-    /// Key → how many rows may have reached the server without an answer.
-    pub unconfirmed: HashMap<String, u32>,
-}
-
-/// The resume key of a row: its org and identity cells.
-pub fn resume_key(org: &str, key: &[String], case_insensitive: bool) -> String {
-    let mut k = String::with_capacity(64);
-    k.push_str(org);
-    for cell in key {
-        k.push('\u{1f}');
-        k.push_str(cell);
-    }
-    if case_insensitive {
-        k.to_lowercase()
-    } else {
-        k
-    }
-}
-
-/// Reads a report or journal. A torn last line (a killed run) is ignored;
-/// rows journaled in flight and never answered count as unconfirmed.
-pub fn read_prior(path: &Path, key_columns: &[&str], case_insensitive: bool) -> Result<Prior> {
-    let rows = read_rows(path, key_columns)
-        .with_context(|| format!("cannot read the --resume report {}", path.display()))?;
-    // A journal may hold a row twice (in flight, then answered): the last wins.
-    let mut last: HashMap<u64, (String, Outcome)> = HashMap::new();
-    let mut order: Vec<u64> = Vec::new();
-    for (row, key, outcome) in rows {
-        if last.insert(row, (key, outcome)).is_none() {
-            order.push(row);
-        }
-    }
-    let mut prior = Prior::default();
-    for row in order {
-        let (key, outcome) = &last[&row];
-        let key = if case_insensitive {
-            key.to_lowercase()
-        } else {
-            key.clone()
-        };
-        if outcome.is_done() {
-            prior.done.entry(key).or_default().push(*outcome);
-        } else if matches!(outcome, Outcome::Unconfirmed | Outcome::InFlight) {
-            *prior.unconfirmed.entry(key).or_default() += 1;
-        }
-    }
-    Ok(prior)
-}
-
-/// (row, resume key, outcome) of every readable line.
-fn read_rows(path: &Path, key_columns: &[&str]) -> Result<Vec<(u64, String, Outcome)>> {
-    let want = columns(key_columns);
-    let mut out = Vec::new();
-    let mut take = |cells: Vec<String>| {
-        if cells.len() != want.len() {
-            return; // a torn line
-        }
-        let Ok(row) = cells[0].parse::<u64>() else {
-            return;
-        };
-        let Ok(outcome) = cells[2 + key_columns.len()].parse::<Outcome>() else {
-            return;
-        };
-        let key = resume_key(&cells[1], &cells[2..2 + key_columns.len()], false);
-        out.push((row, key, outcome));
-    };
-    match ReportFormat::from_path(path)? {
-        ReportFormat::Csv => {
-            let mut r = csv::ReaderBuilder::new().flexible(true).from_path(path)?;
-            let header: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
-            if header != want {
-                bail!(
-                    "it is not a report of this job: its columns are {}",
-                    header.join(",")
-                );
-            }
-            for rec in r.records() {
-                // A torn last line may fail to parse at all.
-                let Ok(rec) = rec else { break };
-                take(rec.iter().map(|c| unguard(c).to_string()).collect());
-            }
-        }
-        ReportFormat::Jsonl => {
-            let text = std::fs::read_to_string(path)?;
-            for line in text.lines() {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                    continue;
-                };
-                let cell = |name: &str| match v.get(name) {
-                    Some(serde_json::Value::String(s)) => s.clone(),
-                    Some(serde_json::Value::Null) | None => String::new(),
-                    Some(other) => other.to_string(),
-                };
-                take(want.iter().map(|c| cell(c)).collect());
-            }
-        }
-        ReportFormat::Xlsx => {
-            use calamine::{Reader, Xlsx, open_workbook};
-            let mut wb: Xlsx<_> = open_workbook(path)?;
-            for name in wb.sheet_names() {
-                let range = wb.worksheet_range(&name)?;
-                for row in range.rows().skip(1) {
-                    take(row.iter().map(|c| c.to_string()).collect());
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,25 +341,5 @@ mod tests {
         }
         assert_eq!(guard("plain"), "plain");
         assert_eq!(unguard("'plain"), "'plain");
-    }
-
-    #[test]
-    fn torn_journal_line_is_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("r.csv.partial");
-        std::fs::write(
-            &p,
-            "row,org,resource_id,account_name,outcome,status,http_status,attempts,message\n\
-             2,,901,root,added,ok,200,1,\n3,,901,Admin,in_flight,,,0,\n4,,901,web,add",
-        )
-        .unwrap();
-        let prior = read_prior(&p, &["resource_id", "account_name"], true).unwrap();
-        assert_eq!(prior.done.len(), 1);
-        assert!(
-            prior
-                .done
-                .contains_key(&resume_key("", &["901".into(), "root".into()], true))
-        );
-        assert_eq!(prior.unconfirmed.values().sum::<u32>(), 1);
     }
 }
