@@ -18,7 +18,8 @@ pub enum Value<'a> {
     Str(&'a str),
     Bool(bool),
     Int(i64),
-    List(Vec<&'a str>),
+    /// A checked id list, as its text (see `id_items`).
+    List(&'a str),
     Time(NaiveDateTime),
     /// A choice, in its canonical spelling.
     Choice(&'static str),
@@ -203,28 +204,41 @@ pub fn parse_int(s: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
-/// `3002;3003`, `3002,3003` or `["3002","3003"]`: digits only.
-fn parse_id_list(s: &str) -> Result<Vec<&str>, String> {
-    let items: Vec<&str> = if s.starts_with('[') {
-        let inner = s.strip_prefix('[').and_then(|r| r.strip_suffix(']'));
-        let Some(inner) = inner else {
-            return Err("is not a list of ids; write 3002;3003 or [\"3002\",\"3003\"]".into());
-        };
-        inner
-            .split(',')
-            .map(|i| i.trim().trim_matches('"').trim())
-            .filter(|i| !i.is_empty())
-            .collect()
-    } else {
-        s.split([';', ','])
-            .map(str::trim)
-            .filter(|i| !i.is_empty())
-            .collect()
+/// The ids of a list cell: `3002;3003`, `3002,3003` or `["3002","3003"]`,
+/// without allocating. `None` when the JSON form's brackets do not close.
+fn id_items(s: &str) -> Option<impl Iterator<Item = &str>> {
+    let (inner, json) = match s.strip_prefix('[') {
+        Some(rest) => (rest.strip_suffix(']')?, true),
+        None => (s, false),
     };
-    if items.is_empty() || !items.iter().all(|i| i.bytes().all(|b| b.is_ascii_digit())) {
-        return Err("is not a list of numeric ids; write 3002;3003 or [\"3002\",\"3003\"]".into());
+    let seps: &[char] = if json { &[','] } else { &[';', ','] };
+    Some(
+        inner
+            .split(seps)
+            .map(move |i| {
+                if json {
+                    i.trim().trim_matches('"').trim()
+                } else {
+                    i.trim()
+                }
+            })
+            .filter(|i| !i.is_empty()),
+    )
+}
+
+/// Checks a list of ids: digits only, at least one. The list stays its
+/// text; its items are split again when it is written.
+fn parse_id_list(s: &str) -> Result<&str, String> {
+    let bad = || "is not a list of numeric ids; write 3002;3003 or [\"3002\",\"3003\"]".to_string();
+    let mut items = id_items(s).ok_or_else(bad)?.peekable();
+    if items.peek().is_none() {
+        return Err(bad());
     }
-    Ok(items)
+    if items.all(|i| i.bytes().all(|b| b.is_ascii_digit())) {
+        Ok(s)
+    } else {
+        Err(bad())
+    }
 }
 
 fn parse_custom_fields(s: &str) -> Result<serde_json::Value, String> {
@@ -275,9 +289,9 @@ impl<'b> JsonObject<'b> {
                 self.buf.extend_from_slice(i.to_string().as_bytes())
             }
             Value::Int(i) => write_str(self.buf, &i.to_string()),
-            Value::List(items) => {
+            Value::List(text) => {
                 self.buf.push(b'[');
-                for (n, item) in items.iter().enumerate() {
+                for (n, item) in id_items(text).into_iter().flatten().enumerate() {
                     if n > 0 {
                         self.buf.push(b',');
                     }
@@ -426,13 +440,17 @@ mod tests {
 
     #[test]
     fn id_lists() {
-        assert_eq!(parse_id_list("3002;3003").unwrap(), vec!["3002", "3003"]);
-        assert_eq!(parse_id_list("3002, 3003").unwrap(), vec!["3002", "3003"]);
-        assert_eq!(
-            parse_id_list("[\"3002\",\"3003\"]").unwrap(),
-            vec!["3002", "3003"]
-        );
-        assert_eq!(parse_id_list("[3002, 3003]").unwrap(), vec!["3002", "3003"]);
+        let items = |s| {
+            id_items(parse_id_list(s).unwrap())
+                .unwrap()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(items("3002;3003"), vec!["3002", "3003"]);
+        assert_eq!(items("3002, 3003"), vec!["3002", "3003"]);
+        assert_eq!(items("[\"3002\",\"3003\"]"), vec!["3002", "3003"]);
+        assert_eq!(items("[3002, 3003]"), vec!["3002", "3003"]);
+        assert!(parse_id_list("3002;\"3003\"").is_err());
+        assert!(parse_id_list("[3002").is_err());
         assert!(parse_id_list("30a2").is_err());
         assert!(parse_id_list(";").is_err());
     }
@@ -479,7 +497,7 @@ mod tests {
         let mut o = JsonObject::open(&mut buf);
         o.value("B", Kind::Bool, &Value::Bool(true));
         o.value("N", Kind::Integer, &Value::Int(101));
-        o.value("L", Kind::IdList, &Value::List(vec!["1", "2"]));
+        o.value("L", Kind::IdList, &Value::List("1;2"));
         o.value("S", Kind::Secret, &Value::Str("a\"&+= %"));
         o.close();
         assert_eq!(
