@@ -508,3 +508,23 @@ fn secrets_the_server_echoes_back_are_masked_before_they_are_reported() {
     );
     assert!(!everything.contains("TOTPJBSWY3"));
 }
+
+#[test]
+fn csv_on_standard_input_needs_a_report_path() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.job(&sim, "add-accounts", "-")
+        .write_stdin("RESOURCEID,ACCOUNTNAME\n901,a\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("needs --report"));
+    w.job(&sim, "add-accounts", "-")
+        .args(["--report", "stdin.report.csv"])
+        .write_stdin("RESOURCEID,ACCOUNTNAME\n901,a\n902,b\n")
+        .assert()
+        .success();
+    assert_eq!(
+        outcomes(&w.report("stdin.report.csv")),
+        vec!["added", "added"]
+    );
+}
