@@ -26,7 +26,7 @@ pub fn plan<J: Job>(
 ) -> Vec<Unit> {
     // Groups in order of first appearance; a row without a group is its own.
     let mut groups: Vec<Vec<u32>> = Vec::new();
-    let mut index: HashMap<(u32, u64), usize> = HashMap::new();
+    let mut index: HashMap<(u32, u64), usize, foldhash::fast::RandomState> = HashMap::default();
     for &i in send {
         let c = &items[i as usize];
         match job.group(&c.item) {

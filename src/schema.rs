@@ -64,6 +64,9 @@ pub struct Schema {
 pub struct Header {
     /// For each schema column, its index in the input record, if present.
     pub slots: Vec<Option<usize>>,
+    /// The present columns only, as (slot, index in the record), in schema
+    /// order: what checking a row walks.
+    pub present: Vec<(usize, usize)>,
     /// `CUSTOM:<label>` columns: the label and the index in the record.
     pub custom: Vec<(String, usize)>,
     /// Columns ignored by `--ignore-unknown-columns`.
@@ -222,8 +225,14 @@ impl Schema {
                 return Err(HeaderError::Missing(col.name));
             }
         }
+        let present = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, idx)| idx.map(|i| (slot, i)))
+            .collect();
         Ok(Header {
             slots,
+            present,
             custom,
             ignored,
             width: names.len(),
