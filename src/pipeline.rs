@@ -5,7 +5,6 @@
 //! problem with the whole run (exit 2). A run that stops part-way still
 //! writes its full report and returns exit code 3.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -486,6 +485,12 @@ fn finish<J: Job>(
         };
         counts[outcome as usize] += 1;
     }
+    // The outcomes that occurred, with their counts, in report order.
+    let seen: Vec<(Outcome, u64)> = Outcome::ALL
+        .iter()
+        .map(|o| (*o, counts[*o as usize]))
+        .filter(|(_, n)| *n > 0)
+        .collect();
     let writing = Instant::now();
     let rows = FinalRows {
         job,
@@ -496,10 +501,8 @@ fn finish<J: Job>(
         ("job".to_string(), job.name().to_string()),
         ("rows".to_string(), data.rows().to_string()),
     ];
-    for o in Outcome::ALL {
-        if counts[o as usize] > 0 {
-            summary.push((o.as_str().to_string(), counts[o as usize].to_string()));
-        }
+    for (o, n) in &seen {
+        summary.push((o.as_str().to_string(), n.to_string()));
     }
     summary.push(("requests".into(), stats.requests.to_string()));
     summary.push(("retries".into(), stats.retries.to_string()));
@@ -513,14 +516,8 @@ fn finish<J: Job>(
         "wrote the report in {:.3} s",
         writing.elapsed().as_secs_f64()
     );
-    let counts: HashMap<Outcome, u64> = Outcome::ALL
-        .iter()
-        .filter(|o| counts[**o as usize] > 0)
-        .map(|o| (*o, counts[*o as usize]))
-        .collect();
-
-    let total: u64 = counts.values().sum();
-    let all_ok = counts.iter().all(|(o, _)| o.is_ok());
+    let total: u64 = seen.iter().map(|(_, n)| n).sum();
+    let all_ok = seen.iter().all(|(o, _)| o.is_ok());
     let code = forced.unwrap_or(if aborted.is_some() {
         EXIT_ABORTED
     } else if all_ok {
@@ -529,11 +526,11 @@ fn finish<J: Job>(
         EXIT_SOME_FAILED
     });
     let elapsed = stats.started.elapsed().as_secs_f64();
-    let done = counts
+    let done: u64 = seen
         .iter()
         .filter(|(o, _)| o.is_done())
         .map(|(_, n)| n)
-        .sum::<u64>();
+        .sum();
     let per_sec = if elapsed > 0.0 {
         done as f64 / elapsed
     } else {
@@ -541,10 +538,8 @@ fn finish<J: Job>(
     };
     // One line per outcome: easy to read, easy to grep in a cron log.
     eprintln!("pam360-bulk {}: {total} rows", job.name());
-    for o in Outcome::ALL {
-        if let Some(n) = counts.get(&o) {
-            eprintln!("  {:<12} {n:>9}", o.as_str());
-        }
+    for (o, n) in &seen {
+        eprintln!("  {:<12} {n:>9}", o.as_str());
     }
     eprintln!(
         "  {} requests ({} retries) in {:.2} s, {:.1} rows/s{}",
@@ -570,12 +565,7 @@ fn finish<J: Job>(
     if let Some(path) = &cfg.summary_json {
         let outcomes: serde_json::Map<String, serde_json::Value> = Outcome::ALL
             .iter()
-            .map(|o| {
-                (
-                    o.as_str().to_string(),
-                    counts.get(o).copied().unwrap_or(0).into(),
-                )
-            })
+            .map(|o| (o.as_str().to_string(), counts[*o as usize].into()))
             .collect();
         let summary = serde_json::json!({
             "job": job.name(),
