@@ -383,7 +383,8 @@ pub fn body_fields(body: &[u8]) -> impl Iterator<Item = (u8, &str)> {
 }
 
 /// Runs `f` with this thread's scratch buffer, emptied: bodies are encoded
-/// there and copied out at their exact size, one allocation per row.
+/// there and copied out at their exact size, one allocation per row, and
+/// duplicate keys are built there to be hashed. Not reentrant.
 pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
