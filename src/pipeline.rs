@@ -441,6 +441,11 @@ impl<S: input::RowSink> input::RowSink for ProgressSink<'_, '_, S> {
         self.1.inc(rows.len() as u64);
         self.0.rows(rows)
     }
+    // Forwarded, or the collector never reserves and grows (and rehashes
+    // its duplicate table) all the way up to a million rows.
+    fn size_hint(&mut self, rows: usize) {
+        self.0.size_hint(rows)
+    }
 }
 
 struct Stats {
