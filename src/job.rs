@@ -32,7 +32,7 @@ pub struct Verdict {
 /// A job: add-accounts or request-passwords.
 pub trait Job: Sync {
     /// A checked row, ready to be sent.
-    type Item: Send + Sync;
+    type Item: Send + Sync + 'static;
 
     /// The subcommand's name, for messages.
     fn name(&self) -> &'static str;

@@ -1,10 +1,11 @@
 //! Workbook input through calamine: XLSX streamed cell by cell, XLS and ODS
 //! through their used range. Typed cells become the text a user typed.
 
+use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use calamine::{Data, DataRef, Reader, Xlsx, open_workbook, open_workbook_auto};
+use calamine::{DataType, Reader, Xlsx, open_workbook, open_workbook_auto};
 
 use super::{
     Batcher, Format, InputOptions, MAX_CELL_BYTES, MAX_COLUMNS, ReadStats, RowSink, WHOLE_ROW,
@@ -47,20 +48,20 @@ fn read_workbook(
             .worksheet_cells_reader(&sheet)
             .map_err(|e| anyhow!("{shown}: cannot read sheet \"{sheet}\": {e}"))?;
         let mut rows = RowBuilder::new(&shown.to_string());
+        // The metadata form only says whether a cell has a formula; the text
+        // of shared formulas is never expanded.
         while let Some(cell) = cells
-            .next_cell_with_formula()
+            .next_cell_with_formula_metadata()
             .map_err(|e| anyhow!("{shown}: sheet \"{sheet}\" is damaged: {e}"))?
         {
             let (r, c) = cell.pos;
             // A formula whose saved value is empty was never calculated by the
             // program that wrote it (a cached 0 cannot be told from a real 0).
-            let uncached = matches!(&cell.value, DataRef::Empty)
-                || matches!(&cell.value, DataRef::String(s) if s.is_empty())
-                || matches!(&cell.value, DataRef::SharedString(s) if s.is_empty());
+            let uncached = cell.value.is_empty() || cell.value.get_string() == Some("");
             let value = if cell.formula.is_some() && uncached {
                 Err("the formula in this cell has no saved value; open the file in a spreadsheet program and save it, or paste values".to_string())
             } else {
-                cell_text(&Data::from(cell.value))
+                Ok(&cell.value)
             };
             rows.cell(r, c, value, sink)?;
         }
@@ -76,7 +77,7 @@ fn read_workbook(
     let mut rows = RowBuilder::new(&shown.to_string());
     for (i, row) in range.rows().enumerate() {
         for (j, cell) in row.iter().enumerate() {
-            rows.cell(r0 + i as u32, c0 + j as u32, cell_text(cell), sink)?;
+            rows.cell(r0 + i as u32, c0 + j as u32, Ok(cell), sink)?;
         }
     }
     rows.finish(sink)
@@ -109,8 +110,11 @@ const MAX_SHEET_ROWS: u32 = 1_048_576;
 struct RowBuilder {
     file: String,
     batch: Batcher,
-    /// Cells of the row being gathered: (column, text or problem).
-    pending: Vec<(u32, Result<String, String>)>,
+    /// Cells of the row being gathered: (column, where its text is in
+    /// `text`, or why it cannot be read). Both are reused from row to row,
+    /// so a cell costs no allocation of its own.
+    pending: Vec<(u32, Result<Range<usize>, String>)>,
+    text: String,
     pending_row: Option<u32>,
     /// First column and width of the header, once seen.
     header: Option<(u32, usize)>,
@@ -122,6 +126,7 @@ impl RowBuilder {
             file: file.to_string(),
             batch: Batcher::new(),
             pending: Vec::new(),
+            text: String::new(),
             pending_row: None,
             header: None,
         }
@@ -131,24 +136,30 @@ impl RowBuilder {
         &mut self,
         row: u32,
         col: u32,
-        value: Result<String, String>,
+        value: Result<&impl DataType, String>,
         sink: &mut dyn RowSink,
     ) -> Result<()> {
         if self.pending_row != Some(row) {
             self.end_row(sink)?;
             self.pending_row = Some(row);
         }
-        if matches!(&value, Ok(s) if s.is_empty()) {
-            return Ok(());
-        }
-        if let Ok(s) = &value
-            && s.len() > MAX_CELL_BYTES
+        let start = self.text.len();
+        let entry = match value.and_then(|d| cell_text(d, &mut self.text)) {
+            Ok(()) if self.text.len() == start => return Ok(()),
+            Ok(()) => Ok(start..self.text.len()),
+            Err(why) => {
+                self.text.truncate(start);
+                Err(why)
+            }
+        };
+        if let Ok(range) = &entry
+            && range.len() > MAX_CELL_BYTES
         {
             bail!(
                 "{}: row {} holds a cell of {} bytes; cells over {MAX_CELL_BYTES} bytes are not accepted",
                 self.file,
                 row + 1,
-                s.len()
+                range.len()
             );
         }
         if self.header.is_none() && self.pending.len() >= MAX_COLUMNS {
@@ -157,7 +168,7 @@ impl RowBuilder {
                 self.file
             );
         }
-        self.pending.push((col, value));
+        self.pending.push((col, entry));
         Ok(())
     }
 
@@ -174,12 +185,19 @@ impl RowBuilder {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let cells = std::mem::take(&mut self.pending);
+        // Cells come in column order from every program we know of; a cell
+        // given twice counts once, the last one, as a spreadsheet shows it.
+        if !self.pending.is_sorted_by_key(|(c, _)| *c) {
+            self.pending.sort_by_key(|(c, _)| *c);
+        }
+        let text = &self.text;
+        let cells = &self.pending;
+        let last_of_its_column =
+            |n: usize| cells.get(n + 1).is_none_or(|(next, _)| *next != cells[n].0);
         match self.header {
             None => {
-                let first = cells.iter().map(|(c, _)| *c).min().unwrap_or(0);
-                let last = cells.iter().map(|(c, _)| *c).max().unwrap_or(0);
-                let width = (last - first + 1) as usize;
+                let first = cells[0].0;
+                let width = (cells[cells.len() - 1].0 - first + 1) as usize;
                 if width > MAX_COLUMNS {
                     bail!(
                         "{}: the header spans {width} columns; at most {MAX_COLUMNS} are accepted",
@@ -187,8 +205,10 @@ impl RowBuilder {
                     );
                 }
                 let mut names = vec![String::new(); width];
-                for (c, v) in cells {
-                    names[(c - first) as usize] = v.unwrap_or_default();
+                for (n, (c, v)) in cells.iter().enumerate() {
+                    if let (true, Ok(range)) = (last_of_its_column(n), v) {
+                        names[(c - first) as usize] = text[range.clone()].to_string();
+                    }
                 }
                 self.header = Some((first, width));
                 sink.header(&names)?;
@@ -196,30 +216,47 @@ impl RowBuilder {
             Some((first, width)) => {
                 let out = self.batch.next();
                 out.line = u64::from(row) + 1;
-                let mut texts: Vec<&str> = vec![""; width];
-                for (c, v) in &cells {
-                    let idx = c
+                let mut fields = 0;
+                for (n, (c, v)) in cells.iter().enumerate() {
+                    let Some(i) = c
                         .checked_sub(first)
                         .map(|i| i as usize)
-                        .filter(|i| *i < width);
-                    match (idx, v) {
-                        (Some(i), Ok(s)) => texts[i] = s,
-                        (Some(i), Err(why)) => out.problems.push((i, why.clone())),
-                        (None, _) => out.problems.push((
+                        .filter(|i| *i < width)
+                    else {
+                        out.problems.push((
                             WHOLE_ROW,
                             format!(
                                 "it has a value in column {}, outside the header's columns",
                                 col_letter(*c)
                             ),
-                        )),
+                        ));
+                        continue;
+                    };
+                    if !last_of_its_column(n) {
+                        continue;
                     }
+                    while fields < i {
+                        out.record.push_field("");
+                        fields += 1;
+                    }
+                    match v {
+                        Ok(range) => out.record.push_field(&text[range.clone()]),
+                        Err(why) => {
+                            out.record.push_field("");
+                            out.problems.push((i, why.clone()));
+                        }
+                    }
+                    fields += 1;
                 }
-                for t in texts {
-                    out.record.push_field(t);
+                while fields < width {
+                    out.record.push_field("");
+                    fields += 1;
                 }
                 self.batch.commit(sink)?;
             }
         }
+        self.pending.clear();
+        self.text.clear();
         Ok(())
     }
 
@@ -247,27 +284,35 @@ pub fn col_letter(mut c: u32) -> String {
     String::from_utf8(s).unwrap_or_default()
 }
 
-fn cell_text(d: &Data) -> Result<String, String> {
-    match d {
-        Data::String(s) => Ok(s.clone()),
-        Data::Int(i) => Ok(i.to_string()),
-        Data::Float(f) => Ok(float_text(*f)),
-        Data::Bool(b) => Ok(b.to_string()),
-        Data::DateTime(dt) => excel_datetime(dt),
-        Data::DateTimeIso(s) => Ok(iso_datetime(s)),
-        Data::DurationIso(s) => Ok(s.clone()),
-        Data::Error(e) => Err(format!("the cell holds the error {e}")),
-        Data::Empty => Ok(String::new()),
+/// Appends a cell as the text a user typed (whole numbers without `.0`,
+/// booleans as `true`/`false`, dates as `DD/MM/YYYY HH:mm`); `Err` says why
+/// the cell cannot be read. The same for streamed XLSX cells and for XLS/ODS
+/// ranges.
+fn cell_text(d: &impl DataType, out: &mut String) -> Result<(), String> {
+    use std::fmt::Write;
+    // Writing into a String cannot fail.
+    if let Some(s) = d.get_string() {
+        out.push_str(s);
+    } else if let Some(f) = d.get_float() {
+        if f.fract() == 0.0 && f.abs() < 1e15 {
+            let _ = write!(out, "{}", f as i64);
+        } else {
+            let _ = write!(out, "{f}");
+        }
+    } else if let Some(i) = d.get_int() {
+        let _ = write!(out, "{i}");
+    } else if let Some(b) = d.get_bool() {
+        out.push_str(if b { "true" } else { "false" });
+    } else if let Some(dt) = d.get_datetime() {
+        out.push_str(&excel_datetime(&dt)?);
+    } else if let Some(s) = d.get_datetime_iso() {
+        out.push_str(&iso_datetime(s));
+    } else if let Some(s) = d.get_duration_iso() {
+        out.push_str(s);
+    } else if let Some(e) = d.get_error() {
+        return Err(format!("the cell holds the error {e}"));
     }
-}
-
-/// A numeric cell as a person typed it: `901.0` is `901`, `901.5` stays.
-fn float_text(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
-    } else {
-        format!("{f}")
-    }
+    Ok(())
 }
 
 const TIME_FORMAT: &str = "%d/%m/%Y %H:%M";
@@ -306,11 +351,26 @@ fn iso_datetime(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn text(d: calamine::Data) -> Result<String, String> {
+        let mut s = String::new();
+        cell_text(&d, &mut s).map(|()| s)
+    }
+
     #[test]
-    fn numbers_read_as_typed() {
-        assert_eq!(float_text(901.0), "901");
-        assert_eq!(float_text(901.5), "901.5");
-        assert_eq!(float_text(-3.0), "-3");
+    fn cells_read_as_typed() {
+        use calamine::Data;
+        assert_eq!(text(Data::Float(901.0)).unwrap(), "901");
+        assert_eq!(text(Data::Float(901.5)).unwrap(), "901.5");
+        assert_eq!(text(Data::Float(-3.0)).unwrap(), "-3");
+        assert_eq!(text(Data::Int(12)).unwrap(), "12");
+        assert_eq!(text(Data::Bool(true)).unwrap(), "true");
+        assert_eq!(text(Data::String("0012345".into())).unwrap(), "0012345");
+        assert_eq!(text(Data::Empty).unwrap(), "");
+        assert!(
+            text(Data::Error(calamine::CellErrorType::NA))
+                .unwrap_err()
+                .contains("#N/A")
+        );
     }
 
     #[test]

@@ -208,36 +208,70 @@ pub fn write(
 }
 
 /// CSV, formatted in parallel chunks and written in order, a few chunks per
-/// thread at a time so memory stays bounded.
+/// thread at a time so memory stays bounded. A writer thread writes each
+/// formatted wave while the next one is formatted, and hands the emptied
+/// buffers back to be filled again rather than freed.
 fn write_csv(file: &File, header: &[String], rows: &dyn ReportRows) -> Result<()> {
     use rayon::prelude::*;
-    let mut out = BufWriter::new(file);
-    let mut w = csv::Writer::from_writer(&mut out);
+    use std::sync::{Mutex, mpsc};
+
+    let mut w = csv::Writer::from_writer(file);
     w.write_record(header)?;
     w.flush()?;
     drop(w);
     let wave = CHUNK_ROWS * rayon::current_num_threads().max(1) * 2;
-    for start in (0..rows.len()).step_by(wave) {
-        let end = (start + wave).min(rows.len());
-        let starts: Vec<usize> = (start..end).step_by(CHUNK_ROWS).collect();
-        let chunks: Vec<Result<Vec<u8>>> = starts
-            .par_iter()
-            .map(|&s| {
-                let mut w = csv::Writer::from_writer(Vec::with_capacity(CHUNK_ROWS * 64));
-                let mut key = Vec::new();
-                for i in s..(s + CHUNK_ROWS).min(end) {
-                    rows.row(i, &mut key, &mut |v| Ok(write_csv_row(&mut w, v)?))?;
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    // One wave queued behind the one being written: memory stays at about
+    // three waves whatever the report's length.
+    let (tx, rx) = mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    std::thread::scope(|scope| {
+        let spare = &spare;
+        let writer = scope.spawn(move || -> std::io::Result<()> {
+            let mut file = file;
+            for chunks in rx {
+                for mut chunk in chunks {
+                    file.write_all(&chunk)?;
+                    chunk.clear();
+                    spare.lock().unwrap_or_else(|e| e.into_inner()).push(chunk);
                 }
-                w.into_inner()
-                    .map_err(|e| anyhow!("cannot format the report: {e}"))
-            })
-            .collect();
-        for chunk in chunks {
-            out.write_all(&chunk?)?;
-        }
-    }
-    out.flush()?;
-    Ok(())
+            }
+            Ok(())
+        });
+        let formatted = (|| -> Result<()> {
+            for start in (0..rows.len()).step_by(wave) {
+                let end = (start + wave).min(rows.len());
+                let starts: Vec<usize> = (start..end).step_by(CHUNK_ROWS).collect();
+                let chunks = starts
+                    .par_iter()
+                    .map(|&s| {
+                        let buf = spare
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .pop()
+                            .unwrap_or_else(|| Vec::with_capacity(CHUNK_ROWS * 64));
+                        let mut w = csv::Writer::from_writer(buf);
+                        let mut key = Vec::new();
+                        for i in s..(s + CHUNK_ROWS).min(end) {
+                            rows.row(i, &mut key, &mut |v| Ok(write_csv_row(&mut w, v)?))?;
+                        }
+                        w.into_inner()
+                            .map_err(|e| anyhow!("cannot format the report: {e}"))
+                    })
+                    .collect::<Result<Vec<Vec<u8>>>>()?;
+                if tx.send(chunks).is_err() {
+                    // The writer stopped on an error; joining it tells which.
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the report writer failed")));
+        formatted?;
+        Ok(written?)
+    })
 }
 
 /// XLSX cells are written as text, so they need no formula guard. A sheet
