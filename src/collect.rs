@@ -1,5 +1,6 @@
 //! Checking the rows as they are read: in parallel within a batch (rayon),
-//! then in input order for what depends on earlier rows (duplicates, orgs).
+//! then in input order for what depends on earlier rows (orgs); duplicates
+//! are found once everything is read, from a hash per row.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -8,7 +9,6 @@ use std::sync::Arc;
 use foldhash::fast::RandomState;
 
 use anyhow::Result;
-use hashbrown::HashTable;
 use rayon::prelude::*;
 
 use crate::input::{RawRow, RowSink};
@@ -70,12 +70,6 @@ impl<I> Collected<I> {
     }
 }
 
-/// Spreads a 32-bit hash over 64 bits for the table, which takes its bucket
-/// from the low bits and its tag from the top ones.
-fn spread(h32: u32) -> u64 {
-    u64::from(h32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
 /// A [`RowSink`] that checks rows into [`Collected`].
 pub struct Collector<'a, J: Job> {
     job: &'a J,
@@ -86,9 +80,9 @@ pub struct Collector<'a, J: Job> {
     org_column: Option<usize>,
     /// Org name → its index in `Collected::orgs`.
     orgs: HashMap<String, u32>,
-    /// Checked rows by duplicate hash: (32-bit hash, index): 8 bytes a row,
-    /// the hash kept so the table grows without hashing every row again.
-    seen: HashTable<(u32, u32)>,
+    /// The duplicate hash of each checked row (see [`dup_hash`]), by index
+    /// in `items`.
+    hashes: Vec<u32>,
     hasher: RandomState,
     out: Collected<J::Item>,
 }
@@ -102,7 +96,7 @@ impl<'a, J: Job> Collector<'a, J> {
             header: None,
             org_column: None,
             orgs: HashMap::new(),
-            seen: HashTable::new(),
+            hashes: Vec::new(),
             hasher: RandomState::default(),
             out: Collected {
                 items: Vec::new(),
@@ -114,8 +108,89 @@ impl<'a, J: Job> Collector<'a, J> {
         }
     }
 
-    pub fn finish(self) -> Collected<J::Item> {
+    /// Everything read, with duplicates found.
+    pub fn finish(mut self) -> Collected<J::Item> {
+        self.drop_duplicates();
         self.out
+    }
+
+    /// Makes every row that repeats an earlier valid row (same org and job
+    /// key) invalid: "duplicate of row N", N the first row of that key.
+    ///
+    /// Sorting (hash, index) pairs puts candidates side by side: in parallel,
+    /// and over memory read in order, where probing a table of a million
+    /// rows row by row would miss the cache on every row. Rows of one hash
+    /// are a handful at most, compared in input order (a 32-bit hash can be
+    /// shared by different keys).
+    fn drop_duplicates(&mut self) {
+        let hashes = std::mem::take(&mut self.hashes);
+        let mut pairs: Vec<u64> = hashes
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (u64::from(*h) << 32) | i as u64)
+            .collect();
+        drop(hashes);
+        pairs.par_sort_unstable();
+        let (job, items) = (self.job, &self.out.items);
+        let same = |a: u32, b: u32| {
+            let (a, b) = (&items[a as usize], &items[b as usize]);
+            a.org == b.org && job.same(&a.item, &b.item)
+        };
+        // (index of a duplicate, index of the first row of its key)
+        let mut dups: Vec<(u32, u32)> = Vec::new();
+        let mut firsts: Vec<u32> = Vec::new();
+        for run in pairs.chunk_by(|a, b| a >> 32 == b >> 32) {
+            if run.len() == 1 {
+                continue;
+            }
+            firsts.clear();
+            for &pair in run {
+                let i = pair as u32;
+                match firsts.iter().find(|&&f| same(f, i)) {
+                    Some(&f) => dups.push((i, f)),
+                    None => firsts.push(i),
+                }
+            }
+        }
+        drop(pairs);
+        if dups.is_empty() {
+            return;
+        }
+        dups.sort_unstable();
+        // Valid rows appear in `order` by increasing index: one pass turns
+        // duplicates into invalid rows and renumbers the rest.
+        let out = &mut self.out;
+        let mut next = dups.iter().peekable();
+        let mut kept = 0u32;
+        for entry in out.order.iter_mut() {
+            if *entry & INVALID_BIT != 0 {
+                continue;
+            }
+            match next.next_if(|(i, _)| i == entry) {
+                Some(&(i, first)) => {
+                    let c = &out.items[i as usize];
+                    *entry = out.invalid.len() as u32 | INVALID_BIT;
+                    out.invalid.push(invalid_row(
+                        &out.orgs,
+                        c.row.into(),
+                        c.org,
+                        job.key(&c.item),
+                        format!("duplicate of row {}", out.items[first as usize].row),
+                    ));
+                }
+                None => {
+                    *entry = kept;
+                    kept += 1;
+                }
+            }
+        }
+        let mut next = dups.iter().peekable();
+        let mut index = 0u32;
+        out.items.retain(|_| {
+            let dup = next.next_if(|(i, _)| *i == index).is_some();
+            index += 1;
+            !dup
+        });
     }
 
     /// The row's org index: its ORGNAME cell, else `--org`, else none (0).
@@ -142,15 +217,24 @@ impl<'a, J: Job> Collector<'a, J> {
         self.out
             .order
             .push(self.out.invalid.len() as u32 | INVALID_BIT);
-        self.out.invalid.push(ReportRow {
-            row,
-            org: self.out.orgs[org as usize]
-                .as_deref()
-                .unwrap_or("")
-                .to_string(),
-            key,
-            result: RowResult::new(Outcome::Invalid, message),
-        });
+        let row = invalid_row(&self.out.orgs, row, org, key, message);
+        self.out.invalid.push(row);
+    }
+}
+
+/// The report row of an invalid row.
+fn invalid_row(
+    orgs: &[Option<Arc<str>>],
+    row: u64,
+    org: u32,
+    key: Vec<String>,
+    message: String,
+) -> ReportRow {
+    ReportRow {
+        row,
+        org: orgs[org as usize].as_deref().unwrap_or("").to_string(),
+        key,
+        result: RowResult::new(Outcome::Invalid, message),
     }
 }
 
@@ -173,8 +257,7 @@ impl<J: Job> RowSink for Collector<'_, J> {
         self.out
             .order
             .reserve(rows.saturating_sub(self.out.order.len()));
-        self.seen
-            .reserve(rows.saturating_sub(self.seen.len()), |&(h, _)| spread(h));
+        self.hashes.reserve(rows.saturating_sub(self.hashes.len()));
     }
 
     fn rows(&mut self, rows: &[RawRow]) -> Result<()> {
@@ -182,8 +265,8 @@ impl<J: Job> RowSink for Collector<'_, J> {
         let job = self.job;
         let (org_column, default_org, hasher) =
             (self.org_column, self.default_org.as_deref(), &self.hasher);
-        // Checking and hashing run in parallel; what depends on earlier rows
-        // (duplicates) follows in input order.
+        // Checking and hashing run in parallel; the org table, which
+        // numbers orgs in order of appearance, follows in input order.
         let checked: Vec<(Result<J::Item, String>, u32)> = rows
             .par_iter()
             .map(|r| {
@@ -209,23 +292,8 @@ impl<J: Job> RowSink for Collector<'_, J> {
                     self.push_invalid(row.line, org, key, message);
                 }
                 Ok(item) => {
-                    let items = &self.out.items;
-                    let earlier = self
-                        .seen
-                        .find(spread(hash), |&(h, i)| {
-                            let c = &items[i as usize];
-                            h == hash && c.org == org && job.same(&c.item, &item)
-                        })
-                        .map(|&(_, i)| items[i as usize].row);
-                    if let Some(first) = earlier {
-                        let key = job.key(&item);
-                        self.push_invalid(row.line, org, key, format!("duplicate of row {first}"));
-                        continue;
-                    }
-                    let n = self.out.items.len() as u32;
-                    self.seen
-                        .insert_unique(spread(hash), (hash, n), |&(h, _)| spread(h));
-                    self.out.order.push(n);
+                    self.out.order.push(self.out.items.len() as u32);
+                    self.hashes.push(hash);
                     self.out.items.push(Checked {
                         row: u32::try_from(row.line).unwrap_or(u32::MAX),
                         org,
@@ -248,4 +316,109 @@ fn dup_hash<J: Job>(hasher: &RandomState, job: &J, org: Option<&str>, item: &J::
         job.dup_key(item, key);
         (hasher.hash_one(&key[..]) >> 32) as u32
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::Accounts;
+    use crate::input::RawRow;
+
+    /// Rows with duplicates across batches, in other letter cases, in other
+    /// orgs, and behind invalid rows; what the contract says each becomes.
+    fn rows_and_expected() -> (Vec<RawRow>, Vec<Result<(), String>>) {
+        let mut rows = Vec::new();
+        let mut expected = Vec::new();
+        let mut first: HashMap<(String, String, String), u64> = HashMap::new();
+        for n in 0..600u64 {
+            let line = n + 2;
+            let rid = if n % 97 == 5 {
+                "x".to_string()
+            } else {
+                (1 + n % 3).to_string()
+            };
+            let name = if n % 2 == 0 {
+                format!("Acct{}", n % 50)
+            } else {
+                format!("ACCT{}", n % 70)
+            };
+            let org = ["", "east", "West"][(n / 7 % 3) as usize].to_string();
+            let record = csv::StringRecord::from(vec![rid.clone(), name.clone(), org.clone()]);
+            rows.push(RawRow {
+                line,
+                record,
+                problems: Vec::new(),
+            });
+            if rid == "x" {
+                expected.push(Err(String::new()));
+                continue;
+            }
+            let key = (org, rid, name.to_lowercase());
+            match first.get(&key) {
+                Some(r) => expected.push(Err(format!("duplicate of row {r}"))),
+                None => {
+                    first.insert(key, line);
+                    expected.push(Ok(()));
+                }
+            }
+        }
+        (rows, expected)
+    }
+
+    fn collect(colliding: bool) {
+        let (rows, expected) = rows_and_expected();
+        let mut collector = Collector::new(&Accounts, false, None);
+        collector
+            .header(&["RESOURCEID".into(), "ACCOUNTNAME".into(), "ORGNAME".into()])
+            .unwrap();
+        for batch in rows.chunks(64) {
+            collector.rows(batch).unwrap();
+        }
+        if colliding {
+            // Every row in one run of equal hashes: the comparisons alone
+            // must tell keys apart.
+            collector.hashes.iter_mut().for_each(|h| *h = 7);
+        }
+        let data = collector.finish();
+        assert_eq!(data.rows(), rows.len());
+        let mut last_valid = None;
+        for (i, want) in expected.iter().enumerate() {
+            let line = rows[i].line;
+            match (data.entry(i), want) {
+                (Entry::Valid(n), Ok(())) => {
+                    let c = &data.items[n as usize];
+                    assert_eq!(u64::from(c.row), line);
+                    assert_eq!(c.item.name(), rows[i].field(1));
+                    assert!(last_valid < Some(n), "items stay in input order");
+                    last_valid = Some(n);
+                }
+                (Entry::Invalid(n), Err(message)) => {
+                    let r = &data.invalid[n as usize];
+                    assert_eq!(r.row, line);
+                    if !message.is_empty() {
+                        assert_eq!(&r.result.message, message, "row {line}");
+                        assert_eq!(r.key[1], rows[i].field(1));
+                        assert_eq!(r.org, rows[i].field(2));
+                    }
+                }
+                (got, want) => panic!("row {line}: got {got:?}, want {want:?}"),
+            }
+        }
+        let valid = expected.iter().filter(|e| e.is_ok()).count();
+        assert_eq!(data.items.len(), valid);
+        assert!(
+            valid > 100 && valid < 500,
+            "{valid}: the data has both kinds"
+        );
+    }
+
+    #[test]
+    fn duplicates_are_the_rows_after_the_first_of_their_key() {
+        collect(false);
+    }
+
+    #[test]
+    fn duplicates_are_told_apart_from_hash_collisions() {
+        collect(true);
+    }
 }
