@@ -285,7 +285,8 @@ impl Job for Accounts {
 
     fn check(&self, header: &Header, row: &RawRow) -> Result<Account, String> {
         let mut problems = Vec::new();
-        let values = cells::parse_row(&SCHEMA, header, row, &mut problems);
+        let mut values = cells::Values::default();
+        cells::parse_row(&SCHEMA, header, row, &mut problems, &mut values);
         let resource_id = match values.get(RESOURCEID) {
             Some((Value::Int(i), _)) => *i as u64,
             _ => {

@@ -46,14 +46,16 @@ impl<'a> Values<'a> {
     }
 }
 
-/// Checks every known cell of `row`. Returns the values (empty cells are
-/// `None`) and the problems found, each naming its column.
+/// Checks every known cell of `row` into `values` (empty cells are left
+/// out) and `problems`, each naming its column. `values` is the caller's:
+/// returned by value, its 1.8 KB would be copied for every row.
 pub fn parse_row<'a>(
     schema: &Schema,
     header: &Header,
     row: &'a RawRow,
     problems: &mut Vec<String>,
-) -> Values<'a> {
+    values: &mut Values<'a>,
+) {
     if row.record.len() != header.width {
         problems.push(format!(
             "the row has {} fields but the header has {}; check its quoting and delimiters",
@@ -71,7 +73,6 @@ pub fn parse_row<'a>(
         }
     }
     debug_assert!(schema.columns.len() <= MAX_SLOTS);
-    let mut values = Values::default();
     for &(slot, idx) in &header.present {
         let column = &schema.columns[slot];
         let raw = row.field(idx);
@@ -107,7 +108,6 @@ pub fn parse_row<'a>(
             }
         }
     }
-    values
 }
 
 /// A value shortened for a message.

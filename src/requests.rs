@@ -142,7 +142,8 @@ impl Job for Requests {
 
     fn check(&self, header: &Header, row: &RawRow) -> Result<Request, String> {
         let mut problems = Vec::new();
-        let values = cells::parse_row(&SCHEMA, header, row, &mut problems);
+        let mut values = cells::Values::default();
+        cells::parse_row(&SCHEMA, header, row, &mut problems, &mut values);
         let account_id = match values.get(ACCOUNTID) {
             Some((Value::Int(i), _)) => *i as u64,
             _ => {
