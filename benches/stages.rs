@@ -75,7 +75,9 @@ fn stages(c: &mut Criterion) {
     let data = collector.finish();
     let all: Vec<u32> = (0..data.items.len() as u32).collect();
     g.bench_function("plan: group and chunk (4096 rows)", |b| {
-        b.iter(|| pam360_bulk::plan::plan(&Accounts, &data.items, &data.orgs, &all, 50))
+        b.iter(|| {
+            pam360_bulk::plan::plan(&Accounts, &data.items, &data.orgs, all.iter().copied(), 50)
+        })
     });
     g.finish();
 

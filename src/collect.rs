@@ -80,9 +80,9 @@ pub struct Collector<'a, J: Job> {
     org_column: Option<usize>,
     /// Org name → its index in `Collected::orgs`.
     orgs: HashMap<String, u32>,
-    /// The duplicate hash of each checked row (see [`dup_hash`]), by index
-    /// in `items`.
-    hashes: Vec<u32>,
+    /// Each checked row's duplicate hash (see [`dup_hash`]) in the top half
+    /// and its index in `items` in the bottom half: sorted at the end.
+    hashes: Vec<u64>,
     hasher: RandomState,
     out: Collected<J::Item>,
 }
@@ -123,13 +123,7 @@ impl<'a, J: Job> Collector<'a, J> {
     /// are a handful at most, compared in input order (a 32-bit hash can be
     /// shared by different keys).
     fn drop_duplicates(&mut self) {
-        let hashes = std::mem::take(&mut self.hashes);
-        let mut pairs: Vec<u64> = hashes
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (u64::from(*h) << 32) | i as u64)
-            .collect();
-        drop(hashes);
+        let mut pairs = std::mem::take(&mut self.hashes);
         pairs.par_sort_unstable();
         let (job, items) = (self.job, &self.out.items);
         let same = |a: u32, b: u32| {
@@ -292,8 +286,9 @@ impl<J: Job> RowSink for Collector<'_, J> {
                     self.push_invalid(row.line, org, key, message);
                 }
                 Ok(item) => {
-                    self.out.order.push(self.out.items.len() as u32);
-                    self.hashes.push(hash);
+                    let n = self.out.items.len() as u32;
+                    self.out.order.push(n);
+                    self.hashes.push((u64::from(hash) << 32) | u64::from(n));
                     self.out.items.push(Checked {
                         row: u32::try_from(row.line).unwrap_or(u32::MAX),
                         org,
@@ -377,7 +372,10 @@ mod tests {
         if colliding {
             // Every row in one run of equal hashes: the comparisons alone
             // must tell keys apart.
-            collector.hashes.iter_mut().for_each(|h| *h = 7);
+            collector
+                .hashes
+                .iter_mut()
+                .for_each(|h| *h = (7 << 32) | (*h & 0xffff_ffff));
         }
         let data = collector.finish();
         assert_eq!(data.rows(), rows.len());

@@ -73,11 +73,8 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     if let Some(prior) = prior {
         apply_prior(job, cfg, &data, prior, &mut results);
     }
-    let to_send: Vec<u32> = (0..data.items.len() as u32)
-        .filter(|&i| results.is_open(i as usize))
-        .collect();
-    let units = plan::plan(job, &data.items, &data.orgs, &to_send, cfg.chunk_size);
-    drop(to_send);
+    let to_send = (0..data.items.len() as u32).filter(|&i| results.is_open(i as usize));
+    let units = plan::plan(job, &data.items, &data.orgs, to_send, cfg.chunk_size);
     log::debug!(
         "planned {} requests at {:.3} s",
         units.len(),

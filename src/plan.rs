@@ -21,37 +21,41 @@ pub fn plan<J: Job>(
     job: &J,
     items: &[Checked<J::Item>],
     orgs: &[Option<Arc<str>>],
-    send: &[u32],
+    send: impl IntoIterator<Item = u32>,
     chunk_size: usize,
 ) -> Vec<Unit> {
-    // Groups in order of first appearance; a row without a group is its own.
-    let mut groups: Vec<Vec<u32>> = Vec::new();
+    let chunk_size = chunk_size.max(1);
+    // The requests of each group, groups in order of first appearance; a
+    // row without a group is its own. Rows go straight into their request:
+    // a million row indices are not gathered per group and copied again.
+    let mut groups: Vec<Vec<Unit>> = Vec::new();
     let mut index: HashMap<(u32, u64), usize, foldhash::fast::RandomState> = HashMap::default();
-    for &i in send {
+    for i in send {
         let c = &items[i as usize];
-        match job.group(&c.item) {
-            Some(g) => {
-                let n = *index.entry((c.org, g)).or_insert_with(|| {
-                    groups.push(Vec::new());
-                    groups.len() - 1
-                });
-                groups[n].push(i);
+        let n = match job.group(&c.item) {
+            Some(g) => *index.entry((c.org, g)).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            }),
+            None => {
+                groups.push(Vec::new());
+                groups.len() - 1
             }
-            None => groups.push(vec![i]),
+        };
+        let units = &mut groups[n];
+        if units.last().is_none_or(|u| u.items.len() >= chunk_size) {
+            units.push(Unit {
+                org: orgs[c.org as usize].clone(),
+                target: job.target(&c.item),
+                // Exact for the usual chunk sizes; a huge one grows as needed.
+                items: Vec::with_capacity(chunk_size.min(256)),
+            });
+        }
+        if let Some(unit) = units.last_mut() {
+            unit.items.push(i);
         }
     }
-    groups
-        .iter()
-        .flat_map(|g| g.chunks(chunk_size.max(1)))
-        .map(|chunk| {
-            let first = &items[chunk[0] as usize];
-            Unit {
-                org: orgs[first.org as usize].clone(),
-                target: job.target(&first.item),
-                items: chunk.to_vec(),
-            }
-        })
-        .collect()
+    groups.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
@@ -85,7 +89,7 @@ mod tests {
         ];
         let all: Vec<u32> = (0..items.len() as u32).collect();
         let orgs = vec![None, Some(Arc::from("X"))];
-        let units = plan(&Accounts, &items, &orgs, &all, 2);
+        let units = plan(&Accounts, &items, &orgs, all, 2);
         let shape: Vec<(Option<&str>, u64, Vec<u32>)> = units
             .iter()
             .map(|u| (u.org.as_deref(), u.target, u.items.clone()))

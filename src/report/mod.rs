@@ -71,7 +71,7 @@ pub trait ReportRows: Sync {
 }
 
 /// Rows formatted together by one thread.
-const CHUNK_ROWS: usize = 16_384;
+const CHUNK_ROWS: usize = 8_192;
 
 /// Report file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
