@@ -163,7 +163,7 @@ fn main() {
             let p = dir.path().join(format!("scale{n}.csv"));
             let bytes = gen_csv(&p, n);
             settle();
-            let (t, rss) = dry_run(&p, runs);
+            let (t, rss) = dry_run(&p, pair_runs);
             per_row.push((n as f64, t));
             let mem = rss.map(|r| r as f64 / bytes as f64).unwrap_or(f64::NAN);
             table.push(Row {
