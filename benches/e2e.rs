@@ -159,13 +159,27 @@ fn main() {
         } else {
             &[100_000, 1_000_000, 3_000_000]
         };
-        for &n in sizes {
-            let p = dir.path().join(format!("scale{n}.csv"));
-            let bytes = gen_csv(&p, n);
-            settle();
-            let (t, rss) = dry_run(&p, pair_runs);
+        // Every size in each round, so a busy moment weighs on all of them.
+        let files: Vec<(usize, std::path::PathBuf, u64)> = sizes
+            .iter()
+            .map(|&n| {
+                let p = dir.path().join(format!("scale{n}.csv"));
+                let bytes = gen_csv(&p, n);
+                (n, p, bytes)
+            })
+            .collect();
+        settle();
+        let mut times = vec![Vec::new(); files.len()];
+        let mut rss = vec![None; files.len()];
+        for _ in 0..pair_runs {
+            for (k, (_, p, _)) in files.iter().enumerate() {
+                times[k].push(dry_run_once(p, &mut rss[k]));
+            }
+        }
+        for (k, (n, p, bytes)) in files.iter().enumerate() {
+            let (n, t) = (*n, middle(std::mem::take(&mut times[k])));
             per_row.push((n as f64, t));
-            let mem = rss.map(|r| r as f64 / bytes as f64).unwrap_or(f64::NAN);
+            let mem = rss[k].map(|r| r as f64 / *bytes as f64).unwrap_or(f64::NAN);
             table.push(Row {
                 case: format!("scaling: dry run {n} rows"),
                 value: secs(t),
@@ -180,7 +194,7 @@ fn main() {
                 },
                 ok: (n >= 1_000_000).then_some(mem <= 2.0),
             });
-            let _ = std::fs::remove_file(&p);
+            let _ = std::fs::remove_file(p);
         }
         // Linear growth is t = fixed + rows × cost: the cost of each further
         // row, between one size and the next, stays the same. (Time per row
@@ -367,14 +381,6 @@ fn bare_csv(path: &Path) -> f64 {
     }
     std::hint::black_box(n);
     t.elapsed().as_secs_f64()
-}
-
-/// Median wall time of a dry run, and its peak RSS in bytes when
-/// /usr/bin/time can tell.
-fn dry_run(input: &Path, runs: usize) -> (f64, Option<u64>) {
-    let mut rss = None;
-    let t = median(runs, || dry_run_once(input, &mut rss));
-    (t, rss)
 }
 
 /// Wall time of one dry run; `rss` keeps the largest peak RSS seen.
