@@ -391,33 +391,31 @@ fn bare_csv(path: &Path) -> f64 {
 /// Wall time of one dry run; `rss` keeps the largest peak RSS seen.
 fn dry_run_once(input: &Path, rss: &mut Option<u64>) -> f64 {
     let report = input.with_extension("report.csv");
+    let timed = Path::new("/usr/bin/time").exists();
+    let mut cmd = if timed {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "maxrss_kb=%M", BIN]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    cmd.args(["add-accounts"])
+        .arg(input)
+        .args(["--dry-run", "-q", "--report"])
+        .arg(&report);
+    let start = Instant::now();
+    let out = cmd.output().expect("run pam360-bulk");
+    let took = start.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if let Some(kb) = err
+        .split("maxrss_kb=")
+        .nth(1)
+        .and_then(|s| s.trim().parse::<u64>().ok())
     {
-        let timed = Path::new("/usr/bin/time").exists();
-        let mut cmd = if timed {
-            let mut c = Command::new("/usr/bin/time");
-            c.args(["-f", "maxrss_kb=%M", BIN]);
-            c
-        } else {
-            Command::new(BIN)
-        };
-        cmd.args(["add-accounts"])
-            .arg(input)
-            .args(["--dry-run", "-q", "--report"])
-            .arg(&report);
-        let start = Instant::now();
-        let out = cmd.output().expect("run pam360-bulk");
-        let took = start.elapsed().as_secs_f64();
-        let err = String::from_utf8_lossy(&out.stderr);
-        if let Some(kb) = err
-            .split("maxrss_kb=")
-            .nth(1)
-            .and_then(|s| s.trim().parse::<u64>().ok())
-        {
-            *rss = Some(rss.unwrap_or(0).max(kb * 1024));
-        }
-        assert!(out.status.code() == Some(0), "dry run failed: {err}");
-        took
+        *rss = Some(rss.unwrap_or(0).max(kb * 1024));
     }
+    assert!(out.status.code() == Some(0), "dry run failed: {err}");
+    took
 }
 
 fn python_baseline(input: &Path, dir: &Path) -> Option<f64> {
