@@ -172,6 +172,10 @@ fn main() {
         settle();
         let mut times = vec![Vec::new(); files.len()];
         let mut rss = vec![None; files.len()];
+        // An untimed round first, as for the ratios above.
+        for (_, p, _) in &files {
+            dry_run_once(p, &mut None);
+        }
         for _ in 0..pair_runs {
             for (k, (_, p, _)) in files.iter().enumerate() {
                 times[k].push(dry_run_once(p, &mut rss[k]));
@@ -327,13 +331,18 @@ fn settle() {
     let _ = Command::new("sync").status();
 }
 
-/// Medians of a case and of its baseline, run in turns, and the median of
-/// the ratio of each case run to the baseline run just before it.
+/// Medians of a case and of its baseline, run in turns after one untimed
+/// round, and the median of the ratio of each case run to the baseline run
+/// just before it.
 fn side_by_side(
     runs: usize,
     mut case: impl FnMut() -> f64,
     mut baseline: impl FnMut() -> f64,
 ) -> (f64, f64, f64) {
+    // One untimed round first: the first runs after a pause are slower
+    // here (caches, and cores that idled), whichever program runs.
+    baseline();
+    case();
     let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let base = baseline();
