@@ -56,19 +56,29 @@ fn answered_in_journal(w: &Work) -> usize {
         .unwrap_or(0)
 }
 
+/// Starts a run and returns once its journal shows `answered` accounts added.
+fn spawn_until_answered(
+    w: &Work,
+    sim: &Sim,
+    args: &[&str],
+    answered: usize,
+) -> std::process::Child {
+    let child = spawn(w, sim, args);
+    let progressed = || answered_in_journal(w) >= answered;
+    assert!(wait_for(Duration::from_secs(30), progressed), "no progress");
+    child
+}
+
 #[test]
 fn kill_9_mid_run_then_resume_of_the_partial_stores_every_account_once() {
     let sim = Sim::start(&["--latency-ms", "30"]);
     let w = Work::new();
     w.write("in.csv", &inventory(400, 8));
-    let mut child = spawn(
+    let mut child = spawn_until_answered(
         &w,
         &sim,
         &["--chunk-size", "5", "--rate", "40", "--concurrency", "2"],
-    );
-    assert!(
-        wait_for(Duration::from_secs(30), || answered_in_journal(&w) >= 50),
-        "no progress"
+        50,
     );
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
@@ -116,14 +126,11 @@ fn signal_stops_the_run(signal: &str) {
     let sim = Sim::start(&["--latency-ms", "50"]);
     let w = Work::new();
     w.write("in.csv", &inventory(300, 3));
-    let mut child = spawn(
+    let mut child = spawn_until_answered(
         &w,
         &sim,
         &["--chunk-size", "5", "--rate", "20", "--concurrency", "2"],
-    );
-    assert!(
-        wait_for(Duration::from_secs(30), || answered_in_journal(&w) >= 20),
-        "no progress"
+        20,
     );
     let status = Command::new("kill")
         .args([signal, &child.id().to_string()])
@@ -254,7 +261,7 @@ fn a_server_that_goes_away_stops_the_run_and_resume_finishes_it() {
     let mut sim = Sim::start(&["--latency-ms", "20"]);
     let w = Work::new();
     w.write("in.csv", &inventory(300, 6));
-    let mut child = spawn(
+    let mut child = spawn_until_answered(
         &w,
         &sim,
         &[
@@ -267,10 +274,7 @@ fn a_server_that_goes_away_stops_the_run_and_resume_finishes_it() {
             "--retries",
             "1",
         ],
-    );
-    assert!(
-        wait_for(Duration::from_secs(30), || answered_in_journal(&w) >= 20),
-        "no progress"
+        20,
     );
     // The server goes away (its state with it: the report is what counts).
     sim.kill();
