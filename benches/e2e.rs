@@ -617,7 +617,10 @@ fn rate_window(dir: &Path) -> (usize, f64) {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let body = reqwest::blocking::get(format!("{}/simulator/state", sim.url()))
+    let body = reqwest::blocking::Client::new()
+        .get(format!("{}/simulator/state", sim.url()))
+        .header("AUTHTOKEN", TOKEN)
+        .send()
         .unwrap()
         .text()
         .unwrap();

@@ -437,11 +437,28 @@ impl Job for Accounts {
 }
 
 /// Per-account STATUS words, since no public source lists PAM360's strings.
+/// In this order: "already exist" first (the duplicate text itself says "not
+/// added"), then any failure word, then success; anything else is a failure,
+/// since an account is safe to send again and a wrong `added` is not.
 pub fn classify(status: &str) -> Outcome {
+    const FAILURE: [&str; 10] = [
+        "fail",
+        "unsuccess",
+        "not success",
+        "error",
+        "invalid",
+        "denied",
+        "not allowed",
+        "not added",
+        "cannot",
+        "unable",
+    ];
     let s = status.to_lowercase();
-    if s.contains("already exist") || s.contains("duplicate") {
+    if s.contains("already exist") {
         Outcome::Exists
-    } else if s.contains("success") {
+    } else if FAILURE.iter().any(|w| s.contains(w)) {
+        Outcome::Failed
+    } else if s.contains("success") || s.contains("added") {
         Outcome::Added
     } else {
         Outcome::Failed
@@ -492,7 +509,16 @@ mod tests {
             classify("ACCOUNT ALREADY EXISTS IN RESOURCE"),
             Outcome::Exists
         );
-        assert_eq!(classify("Duplicate account name"), Outcome::Exists);
+        assert_eq!(classify("Duplicate account name"), Outcome::Failed);
+        assert_eq!(
+            classify("Account is not added  as it already exists"),
+            Outcome::Exists
+        );
+        assert_eq!(classify("Account addition unsuccessful"), Outcome::Failed);
+        assert_eq!(
+            classify("Password does not conform to policy: duplicate characters not allowed"),
+            Outcome::Failed
+        );
         assert_eq!(classify("Invalid password policy"), Outcome::Failed);
     }
 }

@@ -276,22 +276,32 @@ impl Config {
                 || usage(format!("unknown --encoding \"{label}\"; try utf-8, windows-1252, iso-8859-15 or utf-16le")),
             )?),
         };
-        if a.chunk_size == 0 {
-            return Err(usage("--chunk-size must be at least 1"));
+        // Every number has a range: no option value may overflow a duration
+        // or a counter further down.
+        if !(1..=1000).contains(&a.chunk_size) {
+            return Err(usage("--chunk-size must be from 1 to 1,000 accounts"));
         }
-        if a.concurrency == 0 || a.concurrency > 256 {
+        if !(1..=256).contains(&a.concurrency) {
             return Err(usage("--concurrency must be from 1 to 256"));
         }
-        if !(a.rate.is_finite() && a.rate > 0.0) {
+        if a.retries > 100 {
+            return Err(usage("--retries must be from 0 to 100"));
+        }
+        if !(a.rate.is_finite() && (0.001..=100_000.0).contains(&a.rate)) {
             return Err(usage(
-                "--rate must be a positive number of requests per second",
+                "--rate must be from 0.001 to 100,000 requests per second",
             ));
         }
-        if !(a.timeout.is_finite() && a.timeout > 0.0) {
-            return Err(usage("--timeout must be a positive number of seconds"));
+        const DAY: f64 = 86_400.0;
+        if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= DAY) {
+            return Err(usage(
+                "--timeout must be a positive number of seconds, at most one day (86400)",
+            ));
         }
-        if !(a.max_throttle.is_finite() && a.max_throttle > 0.0) {
-            return Err(usage("--max-throttle must be a positive number of seconds"));
+        if !(a.max_throttle.is_finite() && a.max_throttle > 0.0 && a.max_throttle <= DAY) {
+            return Err(usage(
+                "--max-throttle must be a positive number of seconds, at most one day (86400)",
+            ));
         }
         if a.resend_unconfirmed && a.resume.is_none() {
             return Err(usage("--resend-unconfirmed goes with --resume REPORT"));

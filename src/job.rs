@@ -73,6 +73,10 @@ pub trait Job: Sync {
     fn path(&self, target: u64) -> String;
     /// Writes the JSON value of `Details` for these rows.
     fn details(&self, items: &[&Self::Item], out: &mut Vec<u8>);
+    /// The `INPUT_DATA` of a request carrying these rows.
+    fn input_data(&self, items: &[&Self::Item]) -> String {
+        crate::pam360::input_data(|out| self.details(items, out))
+    }
     /// Secret values a row sends, to mask in whatever the server echoes.
     fn secrets(&self, item: &Self::Item) -> Vec<String>;
     /// Reads a JSON answer into one verdict per sent row, in order.

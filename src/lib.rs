@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod cells;
 pub mod cli;
 pub mod collect;
+pub mod exit;
 pub mod input;
 pub mod job;
 pub mod outcome;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::cli::{Config, Target};
 use crate::collect::{Collected, Collector, Entry};
@@ -25,11 +25,8 @@ use crate::secret::Secret;
 use crate::send::{self, Abort, Recorder, SendConfig};
 use crate::simulator::{SimOptions, Simulator, random_token};
 
-/// Exit codes of DESIGN.md.
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_SOME_FAILED: u8 = 1;
-pub const EXIT_NOTHING_SENT: u8 = 2;
-pub const EXIT_ABORTED: u8 = 3;
+pub use crate::exit::NOTHING_SENT as EXIT_NOTHING_SENT;
+use crate::exit::RunEnd;
 
 /// Runs a job. `stop` is set by SIGINT/SIGTERM.
 pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode> {
@@ -92,6 +89,10 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
                 results.set(i as usize, RowResult::new(Outcome::NotSent, why.clone()));
             }
         }
+        let end = RunEnd {
+            strict_blocked: true,
+            ..RunEnd::default()
+        };
         return finish(
             job,
             cfg,
@@ -100,8 +101,9 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
             &header,
             Stats::new(started),
             None,
-            Some(EXIT_NOTHING_SENT),
-        );
+            end,
+        )
+        .map(|(code, _)| code);
     }
     if cfg.dry_run {
         for (n, unit) in units.iter().enumerate() {
@@ -125,8 +127,9 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
             &header,
             Stats::new(started),
             None,
-            None,
-        );
+            RunEnd::default(),
+        )
+        .map(|(code, _)| code);
     }
 
     // Connect: the in-process simulator, or the server.
@@ -197,20 +200,17 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     );
     bar.finish_and_clear();
     let sending = sending.elapsed().as_secs_f64();
-    let failed = recorder.failed.load(Ordering::SeqCst);
+    let journal_failed = recorder.failed.load(Ordering::SeqCst);
     drop(journal);
     // The journal thread ends once every handle is gone, its last rows synced.
-    let journal = journal_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the journal writer failed"))?;
-    let journal = match journal {
-        Ok(j) if !failed => j,
-        _ => bail!(
-            "the journal {} could not be written; the run stopped",
-            journal_path.display()
-        ),
+    let journal = match journal_thread.join() {
+        Ok(Ok(j)) if !journal_failed => Some(j),
+        _ => None,
     };
     let mut aborted = sent.aborted.clone();
+    if journal.is_none() {
+        aborted = Some(Abort::Journal);
+    }
     if aborted.is_none() && stop.load(Ordering::SeqCst) {
         aborted = Some(Abort::Interrupted);
     }
@@ -218,6 +218,10 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         Some(a) => format!("not sent: {}", a.describe()),
         None => "not sent".to_string(),
     };
+    let sending_began = sent
+        .results
+        .iter()
+        .any(|(_, r)| r.outcome != Outcome::NotSent);
     for (i, r) in sent.results {
         results.set(i as usize, r);
     }
@@ -232,12 +236,13 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         retries: sent.retries,
         sending,
     };
-    let code = match &aborted {
-        Some(Abort::Certificate(_)) => Some(EXIT_NOTHING_SENT),
-        Some(_) => Some(EXIT_ABORTED),
-        None => None,
+    let end = RunEnd {
+        sending_began,
+        aborted: aborted.is_some(),
+        certificate_refused: matches!(aborted, Some(Abort::Certificate(_))),
+        ..RunEnd::default()
     };
-    let exit = finish(
+    let (exit, written) = finish(
         job,
         cfg,
         data,
@@ -245,9 +250,21 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         &header,
         stats,
         aborted.as_ref(),
-        code,
+        end,
     )?;
-    journal.remove()?;
+    match journal {
+        // The report holds everything the journal did: the journal goes.
+        Some(j) if written => j.remove()?,
+        Some(_) if !sending_began => {
+            let _ = std::fs::remove_file(&journal_path);
+        }
+        _ => {
+            if written {
+                // The report is whole; a journal that failed part-way is not.
+                let _ = std::fs::remove_file(&journal_path);
+            }
+        }
+    }
     Ok(exit)
 }
 
@@ -337,23 +354,30 @@ struct JournalRecorder<'a, J: Job> {
 }
 
 impl<J: Job> JournalRecorder<'_, J> {
-    fn append(&self, rows: Vec<ReportRow>, durable: bool) {
+    /// False once the journal cannot be written.
+    fn append(&self, rows: Vec<ReportRow>, durable: bool) -> bool {
+        if self.failed.load(Ordering::SeqCst) {
+            return false;
+        }
         let written = if durable {
             self.journal.append_durable(rows)
         } else {
             self.journal.append(rows)
         };
         if !written {
-            // Without a journal a kill would lose what was sent: stop.
-            log::error!("cannot write the journal; stopping");
-            self.failed.store(true, Ordering::SeqCst);
+            // Without a journal a kill would lose what was sent: stop. Said
+            // once, however many workers find out.
             self.stop.store(true, Ordering::SeqCst);
+            if !self.failed.swap(true, Ordering::SeqCst) {
+                log::error!("cannot write the journal; stopping");
+            }
         }
+        written
     }
 }
 
 impl<J: Job> Recorder for JournalRecorder<'_, J> {
-    fn sending(&self, rows: &[u32]) {
+    fn sending(&self, rows: &[u32]) -> bool {
         let lines = rows
             .iter()
             .map(|&i| {
@@ -367,7 +391,7 @@ impl<J: Job> Recorder for JournalRecorder<'_, J> {
             .collect();
         // A request that must not be repeated is on disk as in flight before
         // it goes; an account may be sent again, so it need not wait.
-        self.append(lines, !self.job.idempotent());
+        self.append(lines, !self.job.idempotent())
     }
 
     fn answered(&self, rows: &[u32], results: &[RowResult]) {
@@ -376,7 +400,7 @@ impl<J: Job> Recorder for JournalRecorder<'_, J> {
             .zip(results)
             .map(|(&i, r)| report_row(self.job, self.data, i as usize, r.clone()))
             .collect();
-        self.append(lines, false);
+        let _ = self.append(lines, false);
         // A request's attempts are on each of its rows: count them once.
         let extra = results
             .first()
@@ -464,7 +488,11 @@ impl Stats {
     }
 }
 
-/// Writes the report in input order and the summary; decides the exit code.
+/// Writes the report in input order and the summary; the exit code comes
+/// from [`crate::exit::code`]. Returns it and whether every output was
+/// written. An output that fails once sending began is not an `Err` (that
+/// would say "nothing was sent"): the journal stays and the message says
+/// how to finish.
 #[allow(clippy::too_many_arguments)]
 fn finish<J: Job>(
     job: &J,
@@ -474,8 +502,8 @@ fn finish<J: Job>(
     header: &[String],
     stats: Stats,
     aborted: Option<&Abort>,
-    forced: Option<u8>,
-) -> Result<ExitCode> {
+    mut end: RunEnd,
+) -> Result<(ExitCode, bool)> {
     let mut counts = [0u64; OUTCOMES];
     for entry in data.entries() {
         let outcome = match entry {
@@ -512,21 +540,21 @@ fn finish<J: Job>(
     if let Some(a) = aborted {
         summary.push(("stopped".into(), a.describe()));
     }
-    report::write(&cfg.report, header, &rows, &summary)
-        .with_context(|| format!("cannot write the report {}", cfg.report.display()))?;
+    let mut output_errors = Vec::new();
+    if let Err(e) = report::write(&cfg.report, header, &rows, &summary) {
+        output_errors.push(format!(
+            "cannot write the report {}: {e:#}",
+            cfg.report.display()
+        ));
+    }
     log::debug!(
         "wrote the report in {:.3} s",
         writing.elapsed().as_secs_f64()
     );
     let total: u64 = seen.iter().map(|(_, n)| n).sum();
-    let all_ok = seen.iter().all(|(o, _)| o.is_ok());
-    let code = forced.unwrap_or(if aborted.is_some() {
-        EXIT_ABORTED
-    } else if all_ok {
-        EXIT_OK
-    } else {
-        EXIT_SOME_FAILED
-    });
+    end.all_done = seen.iter().all(|(o, _)| o.is_ok());
+    end.output_failed = !output_errors.is_empty();
+    let mut code = crate::exit::code(&end);
     let elapsed = stats.started.elapsed().as_secs_f64();
     let done: u64 = seen
         .iter()
@@ -558,12 +586,14 @@ fn finish<J: Job>(
     if let Some(a) = aborted {
         eprintln!("  stopped: {}", a.describe());
     }
-    if cfg.strict && code == EXIT_NOTHING_SENT {
+    if end.strict_blocked {
         eprintln!(
             "  --strict: nothing was sent because some rows are invalid; fix them (see the report) and run again"
         );
     }
-    eprintln!("  report: {}", cfg.report.display());
+    if output_errors.is_empty() {
+        eprintln!("  report: {}", cfg.report.display());
+    }
     if let Some(path) = &cfg.summary_json {
         let outcomes: serde_json::Map<String, serde_json::Value> = Outcome::ALL
             .iter()
@@ -584,11 +614,30 @@ fn finish<J: Job>(
             "exit_code": code,
             "report": cfg.report.display().to_string(),
         });
-        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
-            .with_context(|| format!("cannot write --summary-json {}", path.display()))?;
+        if let Err(e) = std::fs::write(path, serde_json::to_vec_pretty(&summary)?) {
+            output_errors.push(format!(
+                "cannot write --summary-json {}: {e}",
+                path.display()
+            ));
+        }
     }
     drop_aside((data, results));
-    Ok(ExitCode::from(code))
+    if !output_errors.is_empty() {
+        end.output_failed = true;
+        code = crate::exit::code(&end);
+        for e in &output_errors {
+            eprintln!("pam360-bulk: error: {e}");
+        }
+        if end.sending_began {
+            let journal = report::journal_path(&cfg.report);
+            eprintln!(
+                "pam360-bulk: what was sent is recorded in {}: once the problem is fixed, run the same command with --resume {} to finish the report (nothing done is sent again)",
+                journal.display(),
+                journal.display()
+            );
+        }
+    }
+    Ok((ExitCode::from(code), output_errors.is_empty()))
 }
 
 /// Frees what the run kept on a thread of its own: a million checked rows

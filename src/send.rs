@@ -15,9 +15,9 @@ use governor::{Quota, RateLimiter, clock::Clock, clock::DefaultClock};
 
 use crate::job::{Checked, Job, Verdict};
 use crate::outcome::{Outcome, RowResult};
-use crate::pam360::{Attempt, Client, Failure};
+use crate::pam360::{Attempt, Client, Failure, Step, StopReason, Tried, next_step};
 use crate::plan::Unit;
-use crate::secret::mask;
+use crate::secret::Scrubber;
 
 /// How to send.
 #[derive(Debug, Clone)]
@@ -35,8 +35,15 @@ pub struct SendConfig {
 pub enum Abort {
     /// The server refused the token or this host.
     Auth(String),
-    /// Too many requests in a row failed in transport.
+    /// Too many requests in a row failed in transport, or got answers that
+    /// are not PAM360's.
     Unreachable(String),
+    /// Too many requests in a row got no answer within `--timeout`.
+    TimedOut(String),
+    /// The server answered with a redirect (to this Location).
+    Redirect(String),
+    /// The journal could not be written.
+    Journal,
     /// Throttled for longer than `--max-throttle`.
     Throttled,
     /// SIGINT or SIGTERM.
@@ -49,18 +56,22 @@ impl Abort {
     pub fn describe(&self) -> String {
         match self {
             Abort::Auth(m) => format!("the server refused the API token ({m}); check PAM360_AUTHTOKEN or --token-file, and that this host may use the API"),
-            Abort::Unreachable(m) => format!("the server is unreachable ({m}); the rest was not sent. When it is back, run again with --resume naming this report"),
+            Abort::Unreachable(m) => format!("the server is unreachable or not PAM360 ({m}); the rest was not sent. When it is back, run again with --resume naming this report"),
+            Abort::TimedOut(m) => format!("the server did not answer in time ({m}); the rest was not sent. Raise --timeout, or run again later with --resume naming this report"),
+            Abort::Redirect(l) => format!("the server answered with a redirect to {l}, which is never followed (the token would go with it): check --server, which must be the PAM360 address itself (https, host and port)"),
+            Abort::Journal => "the journal could not be written (is the disk full?); sending stopped and the rest was not sent".into(),
             Abort::Throttled => "the server kept answering 429 (too many requests) for longer than --max-throttle; lower --rate, then --resume".into(),
             Abort::Interrupted => "interrupted; what was in flight finished, the rest was not sent. Run again with --resume naming this report".into(),
-            Abort::Certificate(m) => format!("{m}; nothing was sent. Trust the certificate with --ca-cert or --pin-sha256"),
+            Abort::Certificate(m) => format!("{m}; nothing was sent. {}", crate::pam360::certificate_hint(m)),
         }
     }
 }
 
 /// Where results go as they happen (the journal, the progress bar).
 pub trait Recorder: Sync {
-    /// These rows are about to be sent.
-    fn sending(&self, rows: &[u32]);
+    /// These rows are about to be sent; false when that could not be
+    /// recorded (the journal failed), and then they are not sent.
+    fn sending(&self, rows: &[u32]) -> bool;
     /// These rows have their results.
     fn answered(&self, rows: &[u32], results: &[RowResult]);
 }
@@ -187,43 +198,38 @@ impl<J: Job> Shared<'_, J> {
             .iter()
             .map(|&i| &self.items[i as usize].item)
             .collect();
-        let mut body = Vec::with_capacity(64 + rows.len() * 256);
-        body.extend_from_slice(b"{\"operation\":{\"Details\":");
-        self.job.details(&rows, &mut body);
-        body.extend_from_slice(b"}}");
-        // Built from `str`s and ASCII JSON punctuation only.
-        let input_data = String::from_utf8(body).expect("request body is UTF-8");
+        let input_data = self.job.input_data(&rows);
         let path = self.job.path(unit.target);
-        // A server may echo what it got as JSON or as form data: mask those
-        // spellings of each secret too.
-        let secrets: Vec<String> = rows
-            .iter()
-            .flat_map(|r| self.job.secrets(r))
-            .chain(std::iter::once(self.token.to_string()))
-            .flat_map(|s| {
-                let json = serde_json::to_string(&s).unwrap_or_default();
-                let json = json.trim_matches('"').to_string();
-                let form: String = form_urlencoded::byte_serialize(s.as_bytes()).collect();
-                [s, json, form]
-            })
-            .collect();
-        let masked = |s: &str| {
-            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-            mask(s, &refs)
+        // Whatever the server says back is masked of every secret this
+        // request held, in every spelling, before it is logged or reported.
+        let scrubber = std::cell::OnceCell::new();
+        let scrub = |text: &str| {
+            scrubber
+                .get_or_init(|| {
+                    let secrets: Vec<String> =
+                        rows.iter().flat_map(|r| self.job.secrets(r)).collect();
+                    Scrubber::new(
+                        secrets
+                            .iter()
+                            .map(String::as_str)
+                            .chain(std::iter::once(self.token)),
+                    )
+                })
+                .scrub(text)
         };
 
         let mut attempts = 0u32;
-        let mut retries_left = self.cfg.retries;
-        // Whether an attempt may have been acted on: a 429 or 503 was not,
-        // nor a connection never made.
-        let mut maybe_processed = false;
-        let mut journaled = false;
+        let mut tried = Tried {
+            idempotent: self.job.idempotent(),
+            retries_left: self.cfg.retries,
+            maybe_processed: false,
+        };
         let ending = loop {
             if !self.limiter.wait(self.stop) {
                 if attempts == 0 {
                     return None;
                 }
-                let outcome = if maybe_processed && self.job.idempotent() {
+                let outcome = if tried.maybe_processed {
                     Outcome::Unconfirmed
                 } else {
                     Outcome::NotSent
@@ -233,9 +239,10 @@ impl<J: Job> Shared<'_, J> {
                     "the run stopped before this request could be tried again",
                 ));
             }
-            if !journaled {
-                self.recorder.sending(&unit.items);
-                journaled = true;
+            // A request that must not be repeated goes only once its
+            // in-flight line is on disk: after a crash, the journal knows.
+            if attempts == 0 && !self.recorder.sending(&unit.items) {
+                return None;
             }
             attempts += 1;
             if attempts > 1 {
@@ -243,132 +250,133 @@ impl<J: Job> Shared<'_, J> {
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
             let attempt = self.client.post(&path, unit.org.as_deref(), &input_data);
-            let retry = |retries_left: &mut u32| -> bool {
-                if *retries_left == 0 {
-                    return false;
-                }
-                *retries_left -= 1;
-                sleep_unless(backoff(attempts), self.stop)
-            };
-            match attempt {
-                Attempt::Http {
-                    http,
-                    answer,
-                    snippet,
-                    retry_after,
-                } => {
-                    maybe_processed |= !matches!(http, 429 | 503);
+            let http = attempt.http_status();
+            let step = next_step(tried, &attempt);
+            log::debug!(
+                "{} {path}: attempt {attempts}: {}",
+                self.job.name(),
+                scrub(&attempt.describe_answer())
+            );
+            tried.maybe_processed |= attempt.may_have_been_processed();
+            match step {
+                Step::Answered => {
                     self.transport_streak.store(0, Ordering::SeqCst);
-                    if http == 429 {
-                        // Throttling uses no retries; --max-throttle bounds it.
-                        if !self.limiter.throttled(retry_after, self.cfg.max_throttle) {
-                            self.abort(Abort::Throttled);
-                            break Ending::Same(RowResult {
-                                http_status: Some(429),
-                                ..RowResult::new(
-                                    Outcome::NotSent,
-                                    "throttled (429) for longer than --max-throttle",
-                                )
-                            });
-                        }
-                        continue;
-                    }
-                    let refused = answer.as_ref().is_some_and(|a| a.is_auth_failure())
-                        || matches!(http, 401 | 403);
-                    if refused {
-                        let msg = answer
-                            .as_ref()
-                            .map(|a| masked(&a.message))
-                            .unwrap_or_else(|| format!("HTTP {http}"));
-                        self.abort(Abort::Auth(msg.clone()));
+                    self.limiter.succeeded();
+                    let Attempt::Http {
+                        answer: Some(a), ..
+                    } = attempt
+                    else {
+                        unreachable!("an answered step has a PAM360 answer")
+                    };
+                    let verdicts = self.job.reconcile(&a, &rows);
+                    break Ending::Verdicts(verdicts, http.unwrap_or(200));
+                }
+                Step::Retry => {
+                    tried.retries_left -= 1;
+                    if !sleep_unless(backoff(attempts), self.stop) {
+                        let outcome = if tried.maybe_processed && !tried.idempotent {
+                            Outcome::Unconfirmed
+                        } else if tried.maybe_processed {
+                            Outcome::Failed
+                        } else {
+                            Outcome::NotSent
+                        };
                         break Ending::Same(RowResult {
-                            http_status: Some(http),
+                            http_status: http,
                             ..RowResult::new(
-                                Outcome::Failed,
-                                format!("authentication refused: {msg}"),
+                                outcome,
+                                "the run stopped before this request could be tried again",
                             )
                         });
                     }
-                    if let Some(a) = answer {
-                        self.limiter.succeeded();
-                        break Ending::Verdicts(self.job.reconcile(&a, &rows), http);
-                    }
-                    // Not PAM360 JSON. A 503 was not processed; a 502/504 or
-                    // a 200 that is not JSON may have been.
-                    let unprocessed = http == 503;
-                    let ambiguous = matches!(http, 502 | 504) || (200..300).contains(&http);
-                    if (unprocessed || (ambiguous && self.job.idempotent()))
-                        && retry(&mut retries_left)
-                    {
-                        continue;
-                    }
-                    let what = format!("HTTP {http}: {}", masked(snippet.trim()));
-                    let result = if ambiguous {
-                        RowResult::new(
-                            Outcome::Unconfirmed,
-                            format!(
-                                "no usable answer ({what}); the server may have done it: check before resending"
-                            ),
-                        )
-                    } else {
-                        RowResult::new(Outcome::Failed, format!("the server answered {what}"))
+                }
+                Step::Throttled => {
+                    let Attempt::Http { retry_after, .. } = attempt else {
+                        unreachable!("a 429 is an HTTP answer")
                     };
+                    // Throttling uses no retries; --max-throttle bounds it.
+                    if !self.limiter.throttled(retry_after, self.cfg.max_throttle) {
+                        self.abort(Abort::Throttled);
+                        let outcome = if tried.maybe_processed && !tried.idempotent {
+                            Outcome::Unconfirmed
+                        } else {
+                            Outcome::NotSent
+                        };
+                        break Ending::Same(RowResult {
+                            http_status: Some(429),
+                            ..RowResult::new(
+                                outcome,
+                                "throttled (429) for longer than --max-throttle",
+                            )
+                        });
+                    }
+                }
+                Step::End {
+                    outcome,
+                    reason,
+                    unreachable,
+                } => {
+                    if unreachable {
+                        self.count_unreachable(&attempt, &scrub);
+                    } else {
+                        self.transport_streak.store(0, Ordering::SeqCst);
+                    }
                     break Ending::Same(RowResult {
-                        http_status: Some(http),
-                        ..result
+                        http_status: http,
+                        ..RowResult::new(outcome, scrub(&reason))
                     });
                 }
-                Attempt::Failed(Failure::Certificate(e)) => {
-                    self.abort(Abort::Certificate(masked(&e)));
-                    break Ending::Same(RowResult::new(
-                        Outcome::NotSent,
-                        "the server's certificate was refused",
-                    ));
-                }
-                Attempt::Failed(f) => {
-                    let never = f.never_sent();
-                    maybe_processed |= !never;
-                    log::debug!("{} {path}: {}", self.job.name(), masked(&f.describe()));
-                    if (never || self.job.idempotent()) && retry(&mut retries_left) {
-                        continue;
-                    }
-                    let streak = self.transport_streak.fetch_add(1, Ordering::SeqCst) + 1;
-                    let limit = (2 * self.cfg.concurrency as u32).max(5);
-                    if streak >= limit {
-                        self.abort(Abort::Unreachable(format!(
-                            "{streak} requests in a row failed: {}",
-                            masked(&f.describe())
-                        )));
-                    }
-                    let result = if maybe_processed {
-                        RowResult::new(
-                            Outcome::Unconfirmed,
-                            format!("{}; the server may have received it", masked(&f.describe())),
-                        )
-                    } else {
-                        RowResult::new(
-                            Outcome::NotSent,
-                            format!("{}; the server did not act on it", masked(&f.describe())),
-                        )
+                Step::Stop { reason, outcome } => {
+                    let (abort, message) = match reason {
+                        StopReason::Auth(m) => {
+                            let m = scrub(&m);
+                            (
+                                Abort::Auth(m.clone()),
+                                format!("authentication refused: {m}"),
+                            )
+                        }
+                        StopReason::Redirect(location) => {
+                            let location = scrub(&location);
+                            (
+                                Abort::Redirect(location.clone()),
+                                format!(
+                                    "not sent: the server redirected to {location}; redirects are never followed"
+                                ),
+                            )
+                        }
+                        StopReason::Certificate(e) => (
+                            Abort::Certificate(scrub(&e)),
+                            "the server's certificate was refused".to_string(),
+                        ),
                     };
-                    break Ending::Same(result);
+                    self.abort(abort);
+                    break Ending::Same(RowResult {
+                        http_status: http,
+                        ..RowResult::new(outcome, message)
+                    });
                 }
             }
         };
         let results = match ending {
-            Ending::Same(r) => rows.iter().map(|_| RowResult { attempts, ..r.clone() }).collect(),
+            Ending::Same(r) => rows
+                .iter()
+                .map(|_| RowResult {
+                    attempts,
+                    ..r.clone()
+                })
+                .collect(),
             Ending::Verdicts(verdicts, http) => verdicts
                 .into_iter()
                 .map(|v| {
-                    let mut message = masked(&v.message);
-                    if v.outcome == Outcome::Exists && attempts > 1 {
+                    let mut message = scrub(&v.message);
+                    if v.outcome == Outcome::Exists && tried.maybe_processed && attempts > 1 {
                         message = format!(
-                            "already on the server after {attempts} attempts: an earlier attempt whose answer was lost stored it"
+                            "already on the server after {attempts} attempts: an earlier attempt whose answer was lost may have stored it"
                         );
                     }
                     RowResult {
                         outcome: v.outcome,
-                        status: masked(&v.status),
+                        status: scrub(&v.status),
                         http_status: Some(http),
                         attempts,
                         message,
@@ -377,6 +385,23 @@ impl<J: Job> Shared<'_, J> {
                 .collect(),
         };
         Some(results)
+    }
+
+    /// A request ended without a PAM360 answer: too many in a row and the
+    /// server counts as unreachable.
+    fn count_unreachable(&self, attempt: &Attempt, scrub: &dyn Fn(&str) -> String) {
+        let streak = self.transport_streak.fetch_add(1, Ordering::SeqCst) + 1;
+        let limit = (2 * self.cfg.concurrency as u32).max(5);
+        if streak >= limit {
+            let why = scrub(&attempt.describe_answer());
+            self.abort(if matches!(attempt, Attempt::Failed(Failure::Timeout)) {
+                Abort::TimedOut(format!(
+                    "{streak} requests in a row got no answer within --timeout"
+                ))
+            } else {
+                Abort::Unreachable(format!("{streak} requests in a row failed: {why}"))
+            });
+        }
     }
 }
 
@@ -421,8 +446,7 @@ struct Throttle {
     since: Option<Instant>,
 }
 
-/// Longest pause one `Retry-After` may impose.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+use crate::pam360::MAX_RETRY_AFTER;
 
 impl Limiter {
     fn new(rate: f64) -> Self {
@@ -492,9 +516,13 @@ impl Limiter {
         if now.duration_since(since) > max {
             return false;
         }
+        // Never longer than what is left of --max-throttle: a server asking
+        // for an hour's pause must not hold the run past the user's limit.
+        let left = max.saturating_sub(now.duration_since(since));
         let pause = retry_after
             .unwrap_or(Duration::from_secs(1))
-            .min(MAX_RETRY_AFTER);
+            .min(MAX_RETRY_AFTER)
+            .min(left);
         if t.paused_until <= now {
             t.factor = (t.factor / 2.0).max(1.0 / 1024.0);
             t.successes = 0;

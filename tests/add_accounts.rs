@@ -189,7 +189,10 @@ fn second_run_of_the_same_file_adds_nothing_and_reports_exists() {
     assert_eq!(sim.accounts().len(), 3);
     let rows = w.report("in.report.csv");
     assert_eq!(outcomes(&rows), vec!["exists", "exists", "exists"]);
-    assert_eq!(rows[0]["status"], "Account already exists");
+    assert_eq!(
+        rows[0]["status"],
+        "Account is not added  as it already exists"
+    );
 }
 
 #[test]

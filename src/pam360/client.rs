@@ -50,13 +50,71 @@ pub enum Attempt {
         http: u16,
         /// The body read as PAM360 JSON, when it is.
         answer: Option<Answer>,
-        /// The start of the body, when it is not PAM360 JSON.
-        snippet: String,
-        /// `Retry-After`, in seconds.
+        /// The answer's `Content-Type`, for a message about an answer that
+        /// is not PAM360 JSON. Such a body is never quoted: an HTML error
+        /// page may echo the request, passwords and all.
+        content_type: String,
+        /// The body's size in bytes.
+        size: usize,
+        /// `Retry-After`, capped at [`MAX_RETRY_AFTER`].
         retry_after: Option<Duration>,
     },
+    /// A 3xx. Never followed: the token and the passwords go to the
+    /// `--server` origin and nowhere else.
+    Redirect { http: u16, location: String },
     /// No HTTP answer.
     Failed(Failure),
+}
+
+/// Longest pause one `Retry-After` may impose.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+impl Attempt {
+    /// The HTTP status, when there was an answer.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Attempt::Http { http, .. } | Attempt::Redirect { http, .. } => Some(*http),
+            Attempt::Failed(_) => None,
+        }
+    }
+
+    /// Whether the server may have acted on the request: not after a 429 or
+    /// a 503 (refused before the application saw it), a redirect, or a
+    /// connection never made.
+    pub fn may_have_been_processed(&self) -> bool {
+        match self {
+            Attempt::Http { http, .. } => !matches!(http, 429 | 503),
+            Attempt::Redirect { .. } => false,
+            Attempt::Failed(f) => !f.never_sent(),
+        }
+    }
+
+    /// An HTTP answer in words, without quoting its body.
+    pub fn describe_answer(&self) -> String {
+        match self {
+            Attempt::Http {
+                http,
+                answer: None,
+                content_type,
+                size,
+                ..
+            } => {
+                let ct = if content_type.is_empty() {
+                    "no content type".to_string()
+                } else {
+                    format!("content type {content_type}")
+                };
+                format!(
+                    "the server answered HTTP {http} that is not a PAM360 answer ({ct}, {size} bytes; not shown, it may echo the request)"
+                )
+            }
+            Attempt::Http { http, .. } => format!("HTTP {http}"),
+            Attempt::Redirect { http, location } => {
+                format!("HTTP {http} redirect to {location}")
+            }
+            Attempt::Failed(f) => f.describe(),
+        }
+    }
 }
 
 /// Why an attempt got no HTTP answer.
@@ -107,6 +165,13 @@ impl Client {
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(15)))
             .pool_max_idle_per_host(cfg.concurrency)
+            // Servers close idle connections (the simulator after 10 s,
+            // Tomcat after 20 s); a POST on a connection closed under it
+            // would be a broken request whose fate is unknown.
+            .pool_idle_timeout(Duration::from_secs(5))
+            // A redirect would carry the token and the bodies to wherever
+            // the Location points, https down to http included.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("pam360-bulk/", env!("CARGO_PKG_VERSION")));
         match &cfg.trust {
             TlsTrust::System => {}
@@ -147,30 +212,61 @@ impl Client {
             Err(e) => return Attempt::Failed(failure(&e)),
         };
         let http = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
+        if resp.status().is_redirection() {
+            let location = header(reqwest::header::LOCATION)
+                .map(|l| printable(&l, 200))
+                .unwrap_or_else(|| "(no Location)".into());
+            return Attempt::Redirect { http, location };
+        }
+        let retry_after = header(reqwest::header::RETRY_AFTER).and_then(|v| retry_after(&v));
+        let content_type = header(reqwest::header::CONTENT_TYPE)
+            .map(|c| printable(&c, 80))
+            .unwrap_or_default();
         let body = match resp.bytes() {
             Ok(b) => b,
             Err(e) => return Attempt::Failed(failure(&e)),
         };
-        let answer = Answer::parse(&body);
-        let snippet = if answer.is_some() {
-            String::new()
-        } else {
-            String::from_utf8_lossy(&body).chars().take(200).collect()
-        };
         Attempt::Http {
             http,
-            answer,
-            snippet,
+            answer: Answer::parse(&body),
+            content_type,
+            size: body.len(),
             retry_after,
         }
     }
+}
+
+/// Reads `Retry-After`: seconds, or an HTTP date. Capped at
+/// [`MAX_RETRY_AFTER`] before it becomes a duration, so no value can
+/// overflow one.
+pub fn retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let secs = match v.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => s,
+        Ok(_) => return None,
+        Err(_) => {
+            let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+            let ms = (when.timestamp_millis() - chrono::Utc::now().timestamp_millis()).max(0);
+            ms as f64 / 1000.0
+        }
+    };
+    Some(Duration::from_secs_f64(
+        secs.min(MAX_RETRY_AFTER.as_secs_f64()),
+    ))
+}
+
+/// A header value fit for a message: control characters replaced, cut to
+/// `max` characters.
+fn printable(s: &str, max: usize) -> String {
+    s.chars()
+        .take(max)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// The full chain of an error, for classification and messages.

@@ -4,10 +4,32 @@
 //! `Failed`, so an answer is judged by its JSON, never by its HTTP code alone.
 
 mod client;
+mod policy;
 
-pub use client::{Attempt, Client, ClientConfig, Failure, TlsTrust, parse_fingerprint};
+pub use client::{
+    Attempt, Client, ClientConfig, Failure, MAX_RETRY_AFTER, TlsTrust, parse_fingerprint,
+    retry_after,
+};
+pub use policy::{Step, StopReason, Tried, next_step};
 
 use serde_json::Value;
+
+/// `INPUT_DATA`: the JSON `{"operation":{"Details":…}}` around the
+/// `Details` a job writes. The client sends it form-encoded.
+pub fn input_data(details: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut body = Vec::with_capacity(256);
+    body.extend_from_slice(b"{\"operation\":{\"Details\":");
+    details(&mut body);
+    body.extend_from_slice(b"}}");
+    // Jobs write `Details` from `str`s and ASCII JSON punctuation only.
+    String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// What to do about a certificate that failed verification, naming the
+/// flag that will work.
+pub fn certificate_hint(_error: &str) -> &'static str {
+    "Trust it with --pin-sha256 and its SHA-256 fingerprint: that works for any certificate, PAM360's self-signed one with only a CN included, which rustls cannot use as a root even with --ca-cert"
+}
 
 /// The parts of a PAM360 answer that matter.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +125,25 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_capped_and_reads_dates() {
+        use std::time::Duration;
+        assert_eq!(retry_after("1e20"), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after("-1"), None);
+        assert_eq!(retry_after("inf"), None);
+        assert_eq!(retry_after("NaN"), None);
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            retry_after("Fri, 01 Jan 2100 00:00:00 GMT"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(retry_after("soon"), None);
+    }
 
     #[test]
     fn both_details_shapes() {

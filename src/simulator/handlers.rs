@@ -15,6 +15,9 @@ use super::{Dropped, Reply, State};
 /// Where tests read what the simulator stored.
 pub const STATE_PATH: &str = "/simulator/state";
 
+/// The largest request body the simulator reads.
+const MAX_BODY: usize = 16 << 20;
+
 const ACCOUNTS_PREFIX: &str = "/restapi/json/v1/resources/";
 const REQUEST_PREFIX: &str = "/restapi/json/v1/accounts/";
 
@@ -53,7 +56,22 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     // Latency counts from arrival: the simulator's own work is inside it.
     let arrived = Instant::now();
     let path = req.uri().path().to_string();
+    let opts = &state.opts;
+    // The token is checked before a body is read: a stranger cannot make
+    // the simulator buffer anything.
+    let token_ok = req
+        .headers()
+        .get("AUTHTOKEN")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t == opts.token);
     if req.method() == Method::GET && path == STATE_PATH {
+        // It shows stored passwords: only to the token's holder.
+        if !token_ok {
+            return json_reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"error":"the simulator's state needs its AUTHTOKEN"}),
+            );
+        }
         let store = state.store.lock().expect("simulator store");
         return json_reply(
             StatusCode::OK,
@@ -61,12 +79,6 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
                 "received": store.received, "arrivals": store.arrivals}),
         );
     }
-    let opts = &state.opts;
-    let token_ok = req
-        .headers()
-        .get("AUTHTOKEN")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t == opts.token);
     let org = req
         .headers()
         .get("orgName")
@@ -79,8 +91,24 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     let method_ok = req.method() == Method::POST;
-    let body = match req.into_body().collect().await {
+    if !token_ok {
+        return failed(
+            "Authentication",
+            "API key received is not associated to any user. Authentication failed.",
+        );
+    }
+    // A 1,000-account chunk fits well under this.
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return json_reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error":"the body is larger than 16 MB"}),
+            );
+        }
         Err(_) => return Err(Dropped),
     };
     {
@@ -121,12 +149,6 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     if !method_ok {
         return json_reply(StatusCode::METHOD_NOT_ALLOWED, json!({"error":"use POST"}));
     }
-    if !token_ok {
-        return failed(
-            "Authentication",
-            "API key received is not associated to any user. Authentication failed.",
-        );
-    }
     let input = if form {
         form_urlencoded::parse(&body)
             .find(|(k, _)| k == "INPUT_DATA")
@@ -151,6 +173,8 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         && let Some(id) = rest.strip_suffix("/accounts")
     {
         match id.parse::<u64>() {
+            // PAM360 has no resource 0.
+            Ok(0) => failed("ADD ACCOUNTS", "Invalid resource id"),
             Ok(rid) => add_accounts(&state, &org, rid, details),
             Err(_) => failed("ADD ACCOUNTS", "Invalid resource id"),
         }
@@ -258,7 +282,10 @@ fn add_accounts(state: &State, org: &str, rid: u64, details: &Value) -> Reply {
             Ok(name) => {
                 let key = (org.to_string(), rid, name.to_lowercase());
                 if store.index.contains_key(&key) {
-                    (name, "Account already exists".to_string())
+                    (
+                        name,
+                        "Account is not added  as it already exists".to_string(),
+                    )
                 } else {
                     store.next_id += 1;
                     let id = 1000 + store.next_id;

@@ -106,7 +106,18 @@ impl std::error::Error for Dropped {}
 impl Simulator {
     /// Starts serving on `listen` (port 0 picks a free port).
     pub fn start(listen: &str, opts: SimOptions) -> Result<Simulator> {
-        let listener = std::net::TcpListener::bind(listen)
+        use std::net::ToSocketAddrs;
+        // It serves what it stored, passwords included: loopback only.
+        let addrs: Vec<SocketAddr> = listen
+            .to_socket_addrs()
+            .with_context(|| format!("cannot listen on {listen}: not an address"))?
+            .collect();
+        if addrs.is_empty() || addrs.iter().any(|a| !a.ip().is_loopback()) {
+            anyhow::bail!(
+                "the simulator listens on loopback only (127.0.0.1 or [::1]): {listen} would serve stored passwords to the network"
+            );
+        }
+        let listener = std::net::TcpListener::bind(&addrs[..])
             .with_context(|| format!("cannot listen on {listen}"))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -197,8 +208,14 @@ async fn accept_loop(
     acceptor: Option<tokio_rustls::TlsAcceptor>,
 ) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of file descriptors (or a connection gone before it
+                // was taken): wait a little instead of spinning.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
@@ -207,7 +224,8 @@ async fn accept_loop(
             match acceptor {
                 // A client that refuses our certificate ends here.
                 Some(acceptor) => {
-                    if let Ok(tls) = acceptor.accept(stream).await {
+                    let handshake = tokio::time::timeout(SLOW_CLIENT, acceptor.accept(stream));
+                    if let Ok(Ok(tls)) = handshake.await {
                         serve(tls, state).await;
                     }
                 }
@@ -227,11 +245,20 @@ where
     });
     // An error here is a client that went away or a dropped connection we
     // asked for: nothing to report.
+    // A client that trickles its headers, or holds a connection idle
+    // between requests (hyper's header timer runs while it waits for the
+    // next request), is cut off: a slowloris must not hold its sockets.
     let _ = http1::Builder::new()
         .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(SLOW_CLIENT)
         .serve_connection(TokioIo::new(io), service)
         .await;
 }
+
+/// Longest a client may take over a TLS handshake or a request's headers,
+/// or stay idle between requests.
+const SLOW_CLIENT: Duration = Duration::from_secs(10);
 
 /// A fresh self-signed certificate, its PEM written to `tls.cert_out`.
 fn tls_acceptor(tls: &SimTls) -> Result<(tokio_rustls::TlsAcceptor, String)> {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod rogue;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -69,6 +71,7 @@ impl Sim {
             .expect("client");
         let body = client
             .get(format!("{}/simulator/state", self.url))
+            .header("AUTHTOKEN", TOKEN)
             .send()
             .and_then(|r| r.text())
             .expect("simulator state");

@@ -1,0 +1,157 @@
+//! The exit code of a job run: the only place it is decided, from what the
+//! run did. A cron job trusts it, so it is one pure function with a table
+//! test of every case.
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | every row is done |
+//! | 1 | the run finished; some rows are invalid, failed, unconfirmed or not sent |
+//! | 2 | nothing was written, and the cause is ours to fix |
+//! | 3 | the run was aborted part-way, or an output failed after sending began |
+
+pub const OK: u8 = 0;
+pub const SOME_FAILED: u8 = 1;
+pub const NOTHING_SENT: u8 = 2;
+pub const ABORTED: u8 = 3;
+
+/// What a run did, as far as its exit code cares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunEnd {
+    /// Whether any write request was started (or might have been).
+    pub sending_began: bool,
+    /// The run stopped part-way (token refused, unreachable, signal,
+    /// redirect, journal, throttled).
+    pub aborted: bool,
+    /// The server's certificate was refused before anything was sent.
+    pub certificate_refused: bool,
+    /// `--strict` with invalid rows: nothing was sent on purpose.
+    pub strict_blocked: bool,
+    /// The report or the summary could not be written.
+    pub output_failed: bool,
+    /// Every row is done (added, exists, requested, skipped or planned).
+    pub all_done: bool,
+}
+
+/// The exit code for a run that ended so.
+pub fn code(end: &RunEnd) -> u8 {
+    if end.output_failed || end.aborted {
+        // After sending, a failure is never "nothing was sent".
+        if end.sending_began {
+            return ABORTED;
+        }
+        if end.output_failed || end.certificate_refused {
+            return NOTHING_SENT;
+        }
+        return ABORTED;
+    }
+    if end.strict_blocked {
+        NOTHING_SENT
+    } else if end.all_done {
+        OK
+    } else {
+        SOME_FAILED
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_case() {
+        let base = RunEnd::default();
+        let cases = [
+            (
+                RunEnd {
+                    all_done: true,
+                    ..base
+                },
+                OK,
+            ),
+            (
+                RunEnd {
+                    all_done: true,
+                    sending_began: true,
+                    ..base
+                },
+                OK,
+            ),
+            (
+                RunEnd {
+                    sending_began: true,
+                    ..base
+                },
+                SOME_FAILED,
+            ),
+            (base, SOME_FAILED),
+            (
+                RunEnd {
+                    strict_blocked: true,
+                    ..base
+                },
+                NOTHING_SENT,
+            ),
+            (
+                RunEnd {
+                    output_failed: true,
+                    ..base
+                },
+                NOTHING_SENT,
+            ),
+            (
+                RunEnd {
+                    output_failed: true,
+                    sending_began: true,
+                    all_done: true,
+                    ..base
+                },
+                ABORTED,
+            ),
+            (
+                RunEnd {
+                    aborted: true,
+                    sending_began: true,
+                    ..base
+                },
+                ABORTED,
+            ),
+            // A signal during reading or a dry run: aborted, nothing sent.
+            (
+                RunEnd {
+                    aborted: true,
+                    all_done: true,
+                    ..base
+                },
+                ABORTED,
+            ),
+            (
+                RunEnd {
+                    aborted: true,
+                    certificate_refused: true,
+                    ..base
+                },
+                NOTHING_SENT,
+            ),
+            (
+                RunEnd {
+                    aborted: true,
+                    certificate_refused: true,
+                    sending_began: true,
+                    ..base
+                },
+                ABORTED,
+            ),
+            (
+                RunEnd {
+                    strict_blocked: true,
+                    output_failed: true,
+                    ..base
+                },
+                NOTHING_SENT,
+            ),
+        ];
+        for (end, want) in cases {
+            assert_eq!(code(&end), want, "{end:?}");
+        }
+    }
+}

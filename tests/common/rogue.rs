@@ -1,0 +1,209 @@
+//! Misbehaving servers for tests: a few lines of std `TcpListener` on a
+//! loopback address that answer each request with whatever bytes the test
+//! scripts (a redirect, an HTML error page, a bogus `Retry-After`), and keep
+//! every request they got. The simulator stays a faithful PAM360; these are
+//! the servers it must not be.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One request as the server read it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `INPUT_DATA` form field, decoded.
+    pub fn input_data(&self) -> String {
+        form_urlencoded::parse(&self.body)
+            .find(|(k, _)| k == "INPUT_DATA")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// What the server does with one request.
+pub enum Reply {
+    /// These bytes, then the connection closes.
+    Bytes(Vec<u8>),
+    /// Close the connection without a word.
+    Hangup,
+}
+
+type Script = dyn Fn(usize, &Request) -> Reply + Send + Sync;
+
+/// A scripted server; stops accepting when dropped.
+pub struct Rogue {
+    pub url: String,
+    seen: Arc<Mutex<Vec<Request>>>,
+    stop: Arc<AtomicBool>,
+    addr: std::net::SocketAddr,
+}
+
+impl Rogue {
+    /// Listens on `ip:0` and answers request number `n` (from 0) with
+    /// `script(n, &request)`.
+    pub fn start(
+        ip: &str,
+        script: impl Fn(usize, &Request) -> Reply + Send + Sync + 'static,
+    ) -> Rogue {
+        let listener = TcpListener::bind((ip, 0)).expect("bind a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let script: Arc<Script> = Arc::new(script);
+        let count = Arc::new(AtomicUsize::new(0));
+        {
+            let (seen, stop) = (seen.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let (seen, script, count) = (seen.clone(), script.clone(), count.clone());
+                    std::thread::spawn(move || serve(conn, &seen, &*script, &count));
+                }
+            });
+        }
+        Rogue {
+            url: format!("http://{addr}"),
+            seen,
+            stop,
+            addr,
+        }
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Rogue {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+    }
+}
+
+fn serve(conn: TcpStream, seen: &Mutex<Vec<Request>>, script: &Script, count: &AtomicUsize) {
+    conn.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let mut reader = BufReader::new(conn.try_clone().expect("clone the stream"));
+    let mut writer = conn;
+    // One request per connection: every answer closes it.
+    let Some(req) = read_request(&mut reader) else {
+        return;
+    };
+    seen.lock().unwrap().push(req.clone());
+    let n = count.fetch_add(1, Ordering::SeqCst);
+    match script(n, &req) {
+        Reply::Bytes(bytes) => {
+            let _ = writer.write_all(&bytes);
+            let _ = writer.flush();
+        }
+        Reply::Hangup => {}
+    }
+    let _ = writer.shutdown(std::net::Shutdown::Both);
+}
+
+fn read_request(r: &mut impl BufRead) -> Option<Request> {
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((n, v)) = h.split_once(':') {
+            headers.push((n.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some(Request {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+/// An HTTP/1.1 answer with `Content-Length` and `Connection: close`.
+pub fn http(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut out = format!("HTTP/1.1 {status} Whatever\r\n").into_bytes();
+    for (n, v) in headers {
+        out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(body);
+    Reply::Bytes(out)
+}
+
+/// A PAM360 JSON answer with HTTP 200.
+pub fn json(value: serde_json::Value) -> Reply {
+    http(
+        200,
+        &[("Content-Type", "application/json;charset=UTF-8")],
+        value.to_string().as_bytes(),
+    )
+}
+
+/// An add-accounts answer naming each account sent with `status`.
+pub fn accounts_answer(req: &Request, status: &str) -> Reply {
+    let data: serde_json::Value = serde_json::from_str(&req.input_data()).unwrap_or_default();
+    let mut details = serde_json::Map::new();
+    if let Some(list) = data["operation"]["Details"]["ACCOUNTLIST"].as_array() {
+        for a in list {
+            if let Some(name) = a["ACCOUNTNAME"].as_str() {
+                details.insert(name.to_string(), serde_json::json!({ "STATUS": status }));
+            }
+        }
+    }
+    json(serde_json::json!({"operation": {
+        "name": "ADD ACCOUNTS",
+        "result": {"status": "Success", "message": "done"},
+        "Details": details,
+    }}))
+}
+
+/// A password-request answer raised for approval.
+pub fn requested_answer() -> Reply {
+    json(serde_json::json!({"operation": {
+        "name": "REQUEST PASSWORD",
+        "result": {"status": "Success", "message": "Password requested successfully"},
+        "Details": {"STATUS": "[Waiting for Approval]"},
+    }}))
+}

@@ -1,0 +1,398 @@
+//! Trust: no secret leaves, no row is lost, nothing is done twice, under the
+//! failures found by trying to break the tool. Each test is named after the
+//! defect it pins; misbehaving servers are small scripted servers on
+//! 127.0.0.1 (`tests/common/rogue.rs`), the simulator stays a faithful PAM360.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::rogue::{self, Rogue, http};
+use common::{Sim, TOKEN, Work, outcomes};
+
+/// A 30-character password holding every character that changes between
+/// spellings (HTML, URL, JSON).
+const PW: &str = "Zq&<>\"'+=% x7Lm9Kp2Wv4Tn6Rb8Hy";
+
+/// Every spelling of `secret` a careless server or client might write, and
+/// every 8-character piece of each.
+fn spellings(secret: &str) -> Vec<String> {
+    let html = secret
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    let html_x = html.replace("&#39;", "&#x27;");
+    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let pct = form.replace('+', "%20");
+    let json = serde_json::to_string(secret).unwrap();
+    let json = json.trim_matches('"').to_string();
+    let form_json: String = form_urlencoded::byte_serialize(json.as_bytes()).collect();
+    let html_json = json
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let whole = [
+        secret.to_string(),
+        html,
+        html_x,
+        form,
+        pct,
+        json,
+        form_json,
+        html_json,
+    ];
+    let mut out: Vec<String> = whole.to_vec();
+    for s in &whole {
+        let chars: Vec<char> = s.chars().collect();
+        for w in chars.windows(8) {
+            out.push(w.iter().collect());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Fails naming the place and spelling if any output holds the secret.
+fn assert_no_secret(texts: &[(&str, &str)], secret: &str) {
+    let all = spellings(secret);
+    for (place, text) in texts {
+        for s in &all {
+            assert!(
+                !text.contains(s.as_str()),
+                "{place} holds a spelling of the secret ({s:?}):\n{text}"
+            );
+        }
+    }
+}
+
+/// stdout, stderr, report, journal and summary of a finished run.
+fn outputs(w: &Work, out: &std::process::Output) -> Vec<(&'static str, String)> {
+    let read = |name: &str| std::fs::read_to_string(w.path(name)).unwrap_or_default();
+    vec![
+        ("stdout", String::from_utf8_lossy(&out.stdout).into_owned()),
+        ("stderr", String::from_utf8_lossy(&out.stderr).into_owned()),
+        ("report", read("in.report.csv")),
+        ("journal", read("in.report.csv.partial")),
+        ("summary", read("summary.json")),
+    ]
+}
+
+fn check_outputs(w: &Work, out: &std::process::Output, secret: &str) {
+    let texts = outputs(w, out);
+    let refs: Vec<(&str, &str)> = texts.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    assert_no_secret(&refs, secret);
+}
+
+/// One account with the test password, against `url`, at -vv.
+fn run_one(w: &Work, url: &str, extra: &[&str]) -> std::process::Output {
+    w.write(
+        "in.csv",
+        &format!(
+            "RESOURCEID,ACCOUNTNAME,PASSWORD\n901,svc,\"{}\"\n",
+            PW.replace('"', "\"\"")
+        ),
+    );
+    w.cmd()
+        .args(["add-accounts", "in.csv", "--server", url, "--rate", "1000"])
+        .args(["-vv", "--summary-json", "summary.json"])
+        .args(extra)
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .output()
+        .unwrap()
+}
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn redirect_to_another_host_is_never_followed_and_stops_the_run() {
+    let elsewhere = Rogue::start("127.0.0.2", |_, r| {
+        rogue::accounts_answer(r, "Account added successfully")
+    });
+    let location = format!("{}/restapi/json/v1/resources/901/accounts", elsewhere.url);
+    let redirecting = Rogue::start("127.0.0.1", move |_, _| {
+        http(307, &[("Location", location.as_str())], b"")
+    });
+    let w = Work::new();
+    let out = run_one(&w, &redirecting.url, &[]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the token and the password went to the redirect's target"
+    );
+    assert_eq!(redirecting.requests().len(), 1, "a redirect is not retried");
+    assert_eq!(outcomes(&w.report("in.report.csv")), ["not_sent"]);
+    assert!(
+        stderr(&out).contains("127.0.0.2"),
+        "the Location is named: {}",
+        stderr(&out)
+    );
+    check_outputs(&w, &out, PW);
+}
+
+#[test]
+fn html_error_page_echoing_the_request_never_reaches_report_or_log() {
+    // An HTML 500 page that quotes the request in every spelling, long
+    // enough that a 200-character cut lands inside a password.
+    let server = Rogue::start("127.0.0.1", |_, r| {
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        let decoded = r.input_data();
+        let escaped = decoded
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;");
+        let page = format!(
+            "<html><body><h1>500</h1><p>{}</p><pre>{escaped}</pre><pre>{body}</pre><p>{decoded}</p></body></html>",
+            "x".repeat(150)
+        );
+        http(500, &[("Content-Type", "text/html")], page.as_bytes())
+    });
+    let w = Work::new();
+    let out = run_one(&w, &server.url, &["--retries", "0"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let rows = w.report("in.report.csv");
+    assert_eq!(outcomes(&rows), ["failed"]);
+    assert_eq!(rows[0]["http_status"], "500");
+    assert!(
+        rows[0]["message"].contains("text/html"),
+        "{}",
+        rows[0]["message"]
+    );
+    check_outputs(&w, &out, PW);
+}
+
+#[test]
+fn json_message_echoing_the_password_is_masked_before_it_is_cut() {
+    // A JSON refusal that quotes the password at the point where a cut of
+    // the text would fall, in raw, JSON-escaped and form spellings.
+    let server = Rogue::start("127.0.0.1", |_, r| {
+        let data = r.input_data();
+        let form: String = form_urlencoded::byte_serialize(data.as_bytes()).collect();
+        let message = format!("{} {data} {form} {PW}", "y".repeat(190));
+        rogue::json(serde_json::json!({"operation": {
+            "result": {"status": "Failed", "message": message},
+            "Details": {"svc": {"STATUS": format!("Not added: password {PW} rejected")}},
+        }}))
+    });
+    let w = Work::new();
+    let out = run_one(&w, &server.url, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(outcomes(&w.report("in.report.csv")), ["failed"]);
+    check_outputs(&w, &out, PW);
+}
+
+#[test]
+fn gzip_answer_puts_no_binary_bytes_in_the_report() {
+    let gz: Vec<u8> = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xfe, 0x00, 0x01];
+    let server = Rogue::start("127.0.0.1", move |_, _| {
+        http(200, &[("Content-Type", "application/octet-stream")], &gz)
+    });
+    let w = Work::new();
+    let out = run_one(&w, &server.url, &["--retries", "0"]);
+    let report = w.read("in.report.csv");
+    assert!(
+        !report.contains('\u{1f}') && !report.contains('\u{fffd}') && !report.contains('\0'),
+        "binary bytes in the report: {report:?}"
+    );
+    assert!(report.contains("application/octet-stream"), "{report}");
+    check_outputs(&w, &out, PW);
+}
+
+fn status_run(status: &'static str) -> String {
+    let server = Rogue::start("127.0.0.1", move |_, r| rogue::accounts_answer(r, status));
+    let w = Work::new();
+    let out = run_one(&w, &server.url, &[]);
+    assert!(code(&out) <= 1, "{}", stderr(&out));
+    w.report("in.report.csv")[0]["outcome"].clone()
+}
+
+#[test]
+fn status_words_of_failure_never_read_as_added_or_exists() {
+    for (status, want) in [
+        ("Account addition unsuccessful", "failed"),
+        ("Not successful", "failed"),
+        ("Account added successfully", "added"),
+        ("Account is not added  as it already exists", "exists"),
+        (
+            "Password does not conform to policy: duplicate characters not allowed",
+            "failed",
+        ),
+        ("Duplicate account name", "failed"),
+        ("Error: account added partially", "failed"),
+        ("Something new from the server", "failed"),
+        ("ADDED", "added"),
+    ] {
+        assert_eq!(status_run(status), want, "STATUS {status:?}");
+    }
+}
+
+#[test]
+fn password_request_answered_by_an_html_500_is_unconfirmed_not_failed() {
+    let server = Rogue::start("127.0.0.1", |_, _| {
+        http(
+            500,
+            &[("Content-Type", "text/html")],
+            b"<html>Internal error</html>",
+        )
+    });
+    let w = Work::new();
+    w.write("in.csv", "ACCOUNTID,REASON\n5001,audit\n");
+    let out = w
+        .cmd()
+        .args(["request-passwords", "in.csv", "--server", &server.url])
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let rows = w.report("in.report.csv");
+    assert_eq!(outcomes(&rows), ["unconfirmed"]);
+    assert_eq!(rows[0]["http_status"], "500");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "a request that reached the server is not retried"
+    );
+}
+
+#[test]
+fn huge_retry_after_does_not_panic() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let seen = n.clone();
+    let server = Rogue::start("127.0.0.1", move |_, r| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            http(429, &[("Retry-After", "1e20")], b"")
+        } else {
+            rogue::accounts_answer(r, "Account added successfully")
+        }
+    });
+    let w = Work::new();
+    // The wait is capped, then cut short by what is left of --max-throttle.
+    let began = std::time::Instant::now();
+    let out = run_one(&w, &server.url, &["--max-throttle", "2"]);
+    assert!(!stderr(&out).contains("internal error"), "{}", stderr(&out));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        began.elapsed().as_secs() < 60,
+        "waited {:?}",
+        began.elapsed()
+    );
+    assert!(!w.path("in.report.csv.partial").exists());
+    assert_eq!(w.report("in.report.csv").len(), 1);
+}
+
+#[test]
+fn retry_after_as_an_http_date_is_understood() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let seen = n.clone();
+    let server = Rogue::start("127.0.0.1", move |_, r| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            http(
+                429,
+                &[("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")],
+                b"",
+            )
+        } else {
+            rogue::accounts_answer(r, "Account added successfully")
+        }
+    });
+    let w = Work::new();
+    let out = run_one(&w, &server.url, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(outcomes(&w.report("in.report.csv")), ["added"]);
+}
+
+#[test]
+fn option_values_out_of_range_are_refused_not_panics() {
+    let w = Work::new();
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n");
+    for args in [
+        ["--timeout", "1e20"],
+        ["--max-throttle", "1e20"],
+        ["--rate", "1e10"],
+        ["--rate", "0.0001"],
+        ["--chunk-size", "1001"],
+        ["--concurrency", "257"],
+        ["--retries", "101"],
+        ["--timeout", "NaN"],
+    ] {
+        let out = w
+            .cmd()
+            .args(["add-accounts", "in.csv", "--simulate"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("internal error"), "{args:?}");
+        assert!(stderr(&out).contains(args[0]), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn html_login_page_on_every_request_stops_the_run() {
+    let server = Rogue::start("127.0.0.1", |_, _| {
+        http(
+            200,
+            &[("Content-Type", "text/html")],
+            b"<html><form>Login</form></html>",
+        )
+    });
+    let w = Work::new();
+    let mut csv = String::from("RESOURCEID,ACCOUNTNAME,PASSWORD\n");
+    for i in 0..40 {
+        csv.push_str(&format!("{},a{i},pw\n", 900 + i));
+    }
+    w.write("in.csv", &csv);
+    let out = w
+        .cmd()
+        .args([
+            "add-accounts",
+            "in.csv",
+            "--server",
+            &server.url,
+            "--rate",
+            "1000",
+        ])
+        .args(["--retries", "1", "--concurrency", "2"])
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let rows = w.report("in.report.csv");
+    assert_eq!(rows.len(), 40);
+    assert!(
+        server.requests().len() < 40,
+        "{} requests to a login page",
+        server.requests().len()
+    );
+    assert!(rows.iter().any(|r| r["outcome"] == "not_sent"));
+}
+
+#[test]
+fn the_simulator_refuses_to_listen_beyond_loopback() {
+    let w = Work::new();
+    let out = w
+        .cmd()
+        .args(["simulate", "--listen", "0.0.0.0:0", "--token", TOKEN])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("loopback"), "{}", stderr(&out));
+}
+
+#[test]
+fn simulator_inspection_path_needs_the_token() {
+    let sim = Sim::start(&[]);
+    let body = reqwest::blocking::get(format!("{}/simulator/state", sim.url)).unwrap();
+    assert_ne!(body.status().as_u16(), 200);
+    assert!(sim.state()["accounts"].is_array());
+}
