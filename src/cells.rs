@@ -133,6 +133,12 @@ pub fn cell_text(kind: Kind, raw: &str) -> &str {
 /// One cell. `Ok(None)` for an empty cell (the server's default applies);
 /// `Err` says what is allowed.
 pub fn parse_cell(kind: Kind, raw: &str) -> Result<Option<Value<'_>>, String> {
+    // Only free text (NOTES, REASON) and custom fields may span lines: a line
+    // break anywhere else is most likely a quote left open, which swallowed
+    // the rows after it into this cell.
+    if !matches!(kind, Kind::Verbatim | Kind::CustomFields) && raw.contains(['\n', '\r']) {
+        return Err("holds a line break: is a quote left open on this row?".into());
+    }
     // Secrets and free text are kept byte for byte; everything else is trimmed.
     if matches!(kind, Kind::Secret | Kind::Verbatim) {
         return Ok((!raw.is_empty()).then_some(Value::Str(raw)));
@@ -165,7 +171,7 @@ pub fn parse_cell(kind: Kind, raw: &str) -> Result<Option<Value<'_>>, String> {
         Kind::Text => Ok(Some(Value::Str(s))),
         Kind::Bool => parse_bool(s)
             .map(|b| Some(Value::Bool(b)))
-            .ok_or_else(|| "is not a boolean; use true/false, yes/no or 1/0".into()),
+            .ok_or_else(|| "is not a boolean; use true/false, yes/no, y/n, on/off or 1/0".into()),
         Kind::Integer => parse_int(s)
             .map(|i| Some(Value::Int(i)))
             .ok_or_else(|| "is not a whole number".into()),
@@ -194,8 +200,8 @@ pub fn parse_cell(kind: Kind, raw: &str) -> Result<Option<Value<'_>>, String> {
 /// `true/false`, `yes/no`, `1/0` in any case (a workbook boolean cell reads
 /// as `true`/`false`, a numeric 1 or 0 as `1`/`0`).
 pub fn parse_bool(s: &str) -> Option<bool> {
-    const TRUE: [&str; 3] = ["true", "yes", "1"];
-    const FALSE: [&str; 3] = ["false", "no", "0"];
+    const TRUE: [&str; 5] = ["true", "yes", "y", "on", "1"];
+    const FALSE: [&str; 5] = ["false", "no", "n", "off", "0"];
     if TRUE.iter().any(|t| t.eq_ignore_ascii_case(s)) {
         Some(true)
     } else if FALSE.iter().any(|f| f.eq_ignore_ascii_case(s)) {
@@ -428,14 +434,14 @@ mod tests {
 
     #[test]
     fn booleans() {
-        for t in ["true", "TRUE", "Yes", "1"] {
+        for t in ["true", "TRUE", "Yes", "1", "y", "Y", "on", "ON"] {
             assert_eq!(parse_bool(t), Some(true), "{t}");
         }
-        for f in ["false", "No", "0"] {
+        for f in ["false", "No", "0", "n", "N", "off", "Off"] {
             assert_eq!(parse_bool(f), Some(false), "{f}");
         }
-        assert_eq!(parse_bool("y"), None);
         assert_eq!(parse_bool("2"), None);
+        assert_eq!(parse_bool("ja"), None);
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl Kind {
             Kind::Secret => "text, kept byte for byte; never printed".into(),
             Kind::Verbatim => "text, kept byte for byte".into(),
             Kind::Name => "text without surrounding spaces or control characters".into(),
-            Kind::Bool => "true/false, yes/no, 1/0".into(),
+            Kind::Bool => "true/false, yes/no, y/n, on/off, 1/0".into(),
             Kind::Integer => "whole number".into(),
             Kind::PositiveText | Kind::Id => "positive whole number".into(),
             Kind::IdList => "ids: 3002;3003, 3002,3003 or [\"3002\",\"3003\"]".into(),

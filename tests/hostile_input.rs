@@ -122,7 +122,7 @@ fn windows_1252_reads_with_encoding_and_is_refused_without_it() {
     w.job(&sim, "add-accounts", "in.csv")
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("line 2 is not valid UTF-8"))
+        .stderr(predicate::str::contains("row 2 is not valid UTF-8"))
         .stderr(predicate::str::contains("--encoding"));
     assert_eq!(sim.received(), 0);
     w.job(&sim, "add-accounts", "in.csv")

@@ -178,10 +178,11 @@ fn json_message_echoing_the_password_is_masked_before_it_is_cut() {
     let server = Rogue::start("127.0.0.1", |_, r| {
         let data = r.input_data();
         let form: String = form_urlencoded::byte_serialize(data.as_bytes()).collect();
-        let message = format!("{} {data} {form} {PW}", "y".repeat(190));
+        // And a piece of it, as a server that cuts what it echoes shows.
+        let message = format!("{} {data} {form} {PW} {}", "y".repeat(190), &PW[..20]);
         rogue::json(serde_json::json!({"operation": {
             "result": {"status": "Failed", "message": message},
-            "Details": {"svc": {"STATUS": format!("Not added: password {PW} rejected")}},
+            "Details": {"svc": {"STATUS": format!("Not added: password {PW} rejected ({}...)", &PW[..20])}},
         }}))
     });
     let w = Work::new();
@@ -395,4 +396,68 @@ fn simulator_inspection_path_needs_the_token() {
     let body = reqwest::blocking::get(format!("{}/simulator/state", sim.url)).unwrap();
     assert_ne!(body.status().as_u16(), 200);
     assert!(sim.state()["accounts"].is_array());
+}
+
+#[test]
+fn stray_quote_swallowing_the_rows_after_it_refuses_the_file() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.write(
+        "in.csv",
+        "RESOURCEID,ACCOUNTNAME,PASSWORD\n901,a,pw1\n901,b,\"Xy12\n901,c,pw3\n901,d,pw4\n",
+    );
+    let out = w.job(&sim, "add-accounts", "in.csv").output().unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("row 3"), "{}", stderr(&out));
+    assert!(sim.accounts().is_empty(), "nothing is sent");
+}
+
+#[test]
+fn line_break_in_a_password_makes_its_row_invalid() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.write(
+        "in.csv",
+        "RESOURCEID,ACCOUNTNAME,PASSWORD,NOTES\n901,a,pw1,\"two\nlines\"\n901,b,\"Xy12\n901,c,pw3\",n\n901,d,pw4,\n",
+    );
+    let out = w.job(&sim, "add-accounts", "in.csv").output().unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let rows = w.report("in.report.csv");
+    assert_eq!(outcomes(&rows), ["added", "invalid", "added"]);
+    assert_eq!(rows[1]["row"], "3");
+    assert!(
+        rows[1]["message"].contains("quote left open"),
+        "{}",
+        rows[1]["message"]
+    );
+    assert_eq!(rows[2]["row"], "4");
+    assert_eq!(sim.account("a")["NOTES"], "two\nlines");
+}
+
+#[test]
+fn bad_utf8_is_reported_at_the_row_a_spreadsheet_shows() {
+    let w = Work::new();
+    for (data, row) in [
+        (
+            &b"RESOURCEID,ACCOUNTNAME\r\n901,a\r\n901,b\r\n901,\xff\r\n"[..],
+            "row 4",
+        ),
+        (
+            &b"RESOURCEID,ACCOUNTNAME\n901,a\n\n\n901,\xff\n"[..],
+            "row 5",
+        ),
+        (
+            &b"RESOURCEID,NOTES,ACCOUNTNAME\n901,\"x\ny\",a\n901,n,\xff\n"[..],
+            "row 3",
+        ),
+    ] {
+        std::fs::write(w.path("in.csv"), data).unwrap();
+        let out = w
+            .cmd()
+            .args(["add-accounts", "in.csv", "--dry-run"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 2);
+        assert!(stderr(&out).contains(row), "{row}: {}", stderr(&out));
+    }
 }

@@ -38,12 +38,15 @@ pub(super) fn read_sized(
         ),
         None => Box::new(input),
     };
+    let tail = Tail::new(input);
+    let kept = tail.kept.clone();
+    let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .delimiter(if format == Format::Tsv { b'\t' } else { b',' })
+        .delimiter(delimiter)
         .buffer_capacity(1 << 16)
-        .from_reader(input);
+        .from_reader(tail);
 
     let mut header = csv::StringRecord::new();
     let read_err = |e: csv::Error| -> anyhow::Error {
@@ -89,7 +92,7 @@ pub(super) fn read_sized(
     // shows.
     let header_after = reader.position().line();
     let header_start = header.position().map(|p| p.line()).unwrap_or(1);
-    let mut inner_newlines = count_newlines(&header);
+    let mut inner_newlines = count_newlines(header.as_slice().as_bytes());
     let t = header_after
         .saturating_sub(header_start + inner_newlines)
         .min(1);
@@ -98,12 +101,22 @@ pub(super) fn read_sized(
     let mut batch = Batcher::new();
     let mut blank_lines = 0;
     let mut records = 0u64;
+    // Where the last record began (byte, spreadsheet row): a quote still
+    // open at the end of the file opened there.
+    let mut last_start = (
+        header.position().map(|p| p.byte()).unwrap_or(0),
+        header_start,
+    );
     loop {
         let row = batch.next();
-        if !reader.read_record(&mut row.record).map_err(read_err)? {
+        // Read as bytes and checked as UTF-8 once the row number is known,
+        // so a bad byte is reported at the row a spreadsheet shows. The
+        // record's buffers are reused either way.
+        let mut bytes = std::mem::take(&mut row.record).into_byte_record();
+        if !reader.read_byte_record(&mut bytes).map_err(read_err)? {
             break;
         }
-        let inside = count_newlines(&row.record);
+        let inside = count_newlines(bytes.as_slice());
         let first_line = reader.position().line().saturating_sub(inside + t);
         // A last record without a final newline reads one line short; rows
         // never go backwards.
@@ -112,13 +125,20 @@ pub(super) fn read_sized(
         inner_newlines += inside;
         prev_row = row_no;
         row.line = row_no;
-        if row.record.as_slice().len() > MAX_CELL_BYTES {
+        last_start = (bytes.position().map(|p| p.byte()).unwrap_or(0), row_no);
+        if bytes.as_slice().len() > MAX_CELL_BYTES {
             bail!(
-                "{name}: row {row_no} holds {} bytes; cells over {} bytes are not accepted (is the file damaged?)",
-                row.record.as_slice().len(),
+                "{name}: row {row_no} holds {} bytes; rows over {} bytes (1 MiB, all cells together) are not accepted (is the file damaged?)",
+                bytes.as_slice().len(),
                 MAX_CELL_BYTES
             );
         }
+        row.record = csv::StringRecord::from_byte_record(bytes).map_err(|e| {
+            let field = e.utf8_error().field() + 1;
+            anyhow!(
+                "{name}: row {row_no} is not valid UTF-8 (in field {field}); if the file is in another encoding, say which with --encoding (for example --encoding windows-1252)"
+            )
+        })?;
         batch.commit(sink)?;
         records += 1;
         if records == BATCH as u64
@@ -128,15 +148,99 @@ pub(super) fn read_sized(
             sink.size_hint((size.saturating_mul(records) / bytes) as usize);
         }
     }
+    // Before the last rows go to the checks: a file whose last quote never
+    // closes would otherwise hand over one row holding all the rows after
+    // the quote.
+    let end = reader.position().byte();
+    if kept.borrow().quote_open_from(last_start.0, end, delimiter) {
+        bail!(
+            "{name}: row {} opens a quote (\") that is never closed, so every line after it would be read into that one cell; close the quote (or double it, \"\", inside a quoted cell) and run again",
+            last_start.1
+        );
+    }
     batch.flush(sink)?;
     batch.stats.blank_rows += blank_lines;
     Ok(batch.stats)
 }
 
+/// The last bytes read, kept so the last record can be looked at once the
+/// file has ended: csv ends a quoted field at the end of the input without
+/// a word, and only the raw bytes tell whether its quote was closed.
+struct Tail<R> {
+    inner: R,
+    kept: std::rc::Rc<std::cell::RefCell<Kept>>,
+}
+
+/// Bytes `start..start + bytes.len()` of the input.
+#[derive(Default)]
+struct Kept {
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+/// Enough to hold the largest record accepted (see [`MAX_CELL_BYTES`]).
+const KEEP: usize = 2 * MAX_CELL_BYTES + 4;
+
+impl<R: Read> Tail<R> {
+    fn new(inner: R) -> Self {
+        Tail {
+            inner,
+            kept: Default::default(),
+        }
+    }
+}
+
+impl<R: Read> Read for Tail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut k = self.kept.borrow_mut();
+        k.bytes.extend_from_slice(&buf[..n]);
+        if k.bytes.len() > 2 * KEEP {
+            let drop = k.bytes.len() - KEEP;
+            k.bytes.drain(..drop);
+            k.start += drop as u64;
+        }
+        Ok(n)
+    }
+}
+
+impl Kept {
+    /// Whether the record at bytes `from..to` ends inside a quoted field.
+    /// Quotes open a field only at its start and close on a single `"`;
+    /// `""` inside is an escaped quote, as csv reads them.
+    fn quote_open_from(&self, from: u64, to: u64, delimiter: u8) -> bool {
+        let (Some(a), Some(b)) = (from.checked_sub(self.start), to.checked_sub(self.start)) else {
+            return false;
+        };
+        let Some(raw) = self.bytes.get(a as usize..b as usize) else {
+            return false;
+        };
+        #[derive(PartialEq)]
+        enum S {
+            FieldStart,
+            Unquoted,
+            Quoted,
+            QuoteInQuoted,
+        }
+        let mut s = S::FieldStart;
+        for &c in raw {
+            s = match (s, c) {
+                (S::FieldStart, b'"') => S::Quoted,
+                (S::Quoted, b'"') => S::QuoteInQuoted,
+                (S::Quoted, _) => S::Quoted,
+                (S::QuoteInQuoted, b'"') => S::Quoted,
+                (_, c) if c == delimiter || c == b'\n' || c == b'\r' => S::FieldStart,
+                _ => S::Unquoted,
+            };
+        }
+        s == S::Quoted
+    }
+}
+
 /// Newlines inside a record's fields (quoted newlines). Most records have
 /// none, which memchr tells without looking at every byte.
-fn count_newlines(record: &csv::StringRecord) -> u64 {
-    memchr::memchr_iter(b'\n', record.as_slice().as_bytes()).count() as u64
+fn count_newlines(record: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', record).count() as u64
 }
 
 #[cfg(test)]
@@ -189,6 +293,34 @@ mod tests {
         assert_eq!(rows_of("\n\nH,H\n1,a\n"), vec![(4, "a".into())]);
     }
 
+    fn open_quote(data: &str) -> Option<String> {
+        let mut sink = Lines(Vec::new());
+        read(
+            data.as_bytes(),
+            "t",
+            Format::Csv,
+            &InputOptions::default(),
+            &mut sink,
+        )
+        .err()
+        .map(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_refused_naming_its_row() {
+        let err = open_quote("H,H,P\n901,a,pw\n901,b,\"Xy12\n901,c,pw3\n901,d,pw4\n").unwrap();
+        assert!(
+            err.contains("row 3") && err.contains("never closed"),
+            "{err}"
+        );
+        assert!(open_quote("H,H,P\n901,b,\"Xy12").is_some());
+        // Closed quotes, escaped quotes and quoted newlines are fine.
+        assert_eq!(open_quote("H,H,P\n901,b,\"X\"\"y\nz\"\n"), None);
+        assert_eq!(open_quote("H,H,P\n901,b,\"X,y\""), None);
+        assert_eq!(open_quote("H,H,P\n901,b,x\"y\n"), None);
+        assert_eq!(open_quote("H,H,P\r\n901,\"b\",\"\"\r\n"), None);
+    }
+
     #[test]
     fn invalid_utf8_names_its_line() {
         let mut sink = Lines(Vec::new());
@@ -200,7 +332,18 @@ mod tests {
             &mut sink,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("line 3"), "{err}");
+        assert!(err.to_string().contains("row 3"), "{err}");
+        // CRLF, blank lines and quoted newlines: the row a spreadsheet shows.
+        for (data, row) in [
+            (&b"H,H\r\n1,a\r\n1,b\r\n1,\xff\r\n"[..], "row 4"),
+            (&b"H,H\n1,a\n\n\n1,\xff\n"[..], "row 5"),
+            (&b"H,H\n1,\"a\nb\"\n1,\xff\n"[..], "row 3"),
+        ] {
+            let mut sink = Lines(Vec::new());
+            let err =
+                read(data, "t", Format::Csv, &InputOptions::default(), &mut sink).unwrap_err();
+            assert!(err.to_string().contains(row), "{row}: {err}");
+        }
         let opts = InputOptions {
             encoding: encoding_rs::Encoding::for_label(b"windows-1252"),
             ..InputOptions::default()
