@@ -279,9 +279,6 @@ impl Job for Accounts {
     fn idempotent(&self) -> bool {
         true
     }
-    fn key_case_insensitive(&self) -> bool {
-        true
-    }
 
     fn check(&self, header: &Header, row: &RawRow) -> Result<Account, String> {
         let mut problems = Vec::new();

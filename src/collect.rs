@@ -125,10 +125,18 @@ impl<'a, J: Job> Collector<'a, J> {
     fn drop_duplicates(&mut self) {
         let mut pairs = std::mem::take(&mut self.hashes);
         pairs.par_sort_unstable();
-        let (job, items) = (self.job, &self.out.items);
+        let (job, items, orgs) = (self.job, &self.out.items, &self.out.orgs);
+        // Orgs compare as the server would: "Acme" and "ACME" are one org.
+        let same_org = |a: u32, b: u32| {
+            a == b
+                || match (&orgs[a as usize], &orgs[b as usize]) {
+                    (Some(a), Some(b)) => crate::job::eq_lowercase(a, b),
+                    _ => false,
+                }
+        };
         let same = |a: u32, b: u32| {
             let (a, b) = (&items[a as usize], &items[b as usize]);
-            a.org == b.org && job.same(&a.item, &b.item)
+            same_org(a.org, b.org) && job.same(&a.item, &b.item)
         };
         // (index of a duplicate, index of the first row of its key)
         let mut dups: Vec<(u32, u32)> = Vec::new();
@@ -306,7 +314,7 @@ impl<J: Job> RowSink for Collector<'_, J> {
 fn dup_hash<J: Job>(hasher: &RandomState, job: &J, org: Option<&str>, item: &J::Item) -> u32 {
     // The body's scratch buffer is free again once `check` has returned.
     crate::cells::with_scratch(|key| {
-        key.extend_from_slice(org.unwrap_or("").as_bytes());
+        crate::job::push_lowercase(org.unwrap_or(""), key);
         key.push(0xff);
         job.dup_key(item, key);
         (hasher.hash_one(&key[..]) >> 32) as u32

@@ -3,6 +3,8 @@
 //! Everything else (reading, checking order, duplicates, planning, sending,
 //! retrying, reporting, resuming) is written once against this trait.
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::input::RawRow;
 use crate::outcome::Outcome;
 use crate::pam360::Answer;
@@ -43,8 +45,11 @@ pub trait Job: Sync {
     /// Whether sending a row twice does no harm. Decides retries after an
     /// ambiguous failure and whether `unconfirmed` rows are resent on resume.
     fn idempotent(&self) -> bool;
-    /// Whether resume keys compare case-insensitively.
-    fn key_case_insensitive(&self) -> bool;
+    /// Key cells that the server fills when they are empty (index into
+    /// `key_columns`, value): an empty ACCESS is `now`. Keys compare so.
+    fn key_defaults(&self) -> &'static [(usize, &'static str)] {
+        &[]
+    }
 
     /// Checks a row. `Err` lists every problem, each naming its column.
     fn check(&self, header: &Header, row: &RawRow) -> Result<Self::Item, String>;
@@ -90,8 +95,10 @@ pub fn push_lowercase(s: &str, out: &mut Vec<u8>) {
     if s.is_ascii() {
         out.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
     } else {
+        // Unicode-normalised (NFC) first: an `é` typed as `e` + accent is
+        // the same name to the server, and so the same key here.
         let mut buf = [0u8; 4];
-        for c in s.chars().flat_map(char::to_lowercase) {
+        for c in s.nfc().flat_map(char::to_lowercase) {
             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         }
     }
@@ -102,9 +109,16 @@ pub fn eq_lowercase(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         return a.eq_ignore_ascii_case(b);
     }
-    a.chars()
+    a.nfc()
         .flat_map(char::to_lowercase)
-        .eq(b.chars().flat_map(char::to_lowercase))
+        .eq(b.nfc().flat_map(char::to_lowercase))
+}
+
+/// `s` as keys compare it: NFC, lower case.
+pub fn fold(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    push_lowercase(s, &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -124,6 +138,9 @@ mod tests {
         assert!(eq_lowercase("\u{212A}ELVIN", "Kelvin"));
         assert_eq!(key("Administrator"), key("ADMINISTRATOR"));
         assert_eq!(key("Ärger"), key("äRGER"));
+        // NFD and NFC spellings are one name.
+        assert_eq!(key("jose\u{301}"), key("JOSÉ"));
+        assert!(eq_lowercase("jose\u{301}", "José"));
         assert_ne!(key("ab"), key("abc"));
     }
 }

@@ -40,7 +40,7 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         Some(p) => Some(report::read_prior(
             p,
             job.key_columns(),
-            job.key_case_insensitive(),
+            job.key_defaults(),
         )?),
         None => None,
     };
@@ -298,9 +298,8 @@ fn apply_prior<J: Job>(
     mut prior: report::Prior,
     results: &mut Results,
 ) {
-    let ci = job.key_case_insensitive();
     for (i, c) in data.items.iter().enumerate() {
-        let key = report::resume_key(data.org_str(c), &job.key(&c.item), ci);
+        let key = report::resume_key(data.org_str(c), &job.key(&c.item), job.key_defaults());
         if let Some(done) = prior.done.get_mut(&key)
             && let Some(outcome) = done.pop()
         {

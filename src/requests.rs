@@ -118,6 +118,18 @@ pub struct Request {
     pub body: Sealed,
 }
 
+/// An empty ACCESS is `now` on the server, so it is `now` wherever rows are
+/// compared (duplicates, `--resume`); what is sent stays as the input wrote.
+pub fn access_or_default(access: Option<&str>) -> &str {
+    access.unwrap_or("now")
+}
+
+/// A request's sent fields other than ACCESS, which compares by
+/// [`access_or_default`].
+fn fields_but_access(r: &Request) -> impl Iterator<Item = (u8, &str)> {
+    cells::body_fields(r.body.as_bytes()).filter(|(slot, _)| usize::from(*slot) != ACCESS)
+}
+
 /// The request-passwords job.
 pub struct Requests;
 
@@ -133,10 +145,10 @@ impl Job for Requests {
     fn key_columns(&self) -> &'static [&'static str] {
         &["account_id", "access", "starttime", "endtime"]
     }
-    fn idempotent(&self) -> bool {
-        false
+    fn key_defaults(&self) -> &'static [(usize, &'static str)] {
+        &[(1, "now")]
     }
-    fn key_case_insensitive(&self) -> bool {
+    fn idempotent(&self) -> bool {
         false
     }
 
@@ -262,11 +274,18 @@ impl Job for Requests {
 
     fn dup_key(&self, item: &Request, out: &mut Vec<u8>) {
         out.extend_from_slice(&item.account_id.to_le_bytes());
-        out.extend_from_slice(item.body.as_bytes());
+        out.extend_from_slice(access_or_default(item.access).as_bytes());
+        for (slot, text) in fields_but_access(item) {
+            out.push(slot);
+            out.extend_from_slice(text.as_bytes());
+            out.push(0xff);
+        }
     }
 
     fn same(&self, a: &Request, b: &Request) -> bool {
-        a.account_id == b.account_id && a.body == b.body
+        a.account_id == b.account_id
+            && access_or_default(a.access) == access_or_default(b.access)
+            && fields_but_access(a).eq(fields_but_access(b))
     }
 
     fn group(&self, _item: &Request) -> Option<u64> {

@@ -461,3 +461,142 @@ fn bad_utf8_is_reported_at_the_row_a_spreadsheet_shows() {
         assert!(stderr(&out).contains(row), "{row}: {}", stderr(&out));
     }
 }
+
+/// Runs request-passwords against `sim` with extra arguments.
+fn requests_run(w: &Work, sim: &Sim, extra: &[&str]) -> std::process::Output {
+    w.job(sim, "request-passwords", "in.csv")
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn resume_does_not_raise_a_request_again_when_a_default_is_spelt_out() {
+    let sim = Sim::start(&["--any-account"]);
+    let w = Work::new();
+    w.write(
+        "in.csv",
+        "ACCOUNTID,ACCESS,REASON\n901,,audit\n902,,audit\n",
+    );
+    let out = requests_run(&w, &sim, &["--org", "Acme"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sim.requests().len(), 2);
+    // The same requests, with the default written out and the org in
+    // another case: nothing is raised again.
+    w.write(
+        "in.csv",
+        "ACCOUNTID,ACCESS,REASON\n901,now,audit\n902,NOW,audit\n",
+    );
+    let out = requests_run(
+        &w,
+        &sim,
+        &[
+            "--org",
+            "ACME",
+            "--resume",
+            "in.report.csv",
+            "--report",
+            "second.csv",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(outcomes(&w.report("second.csv")), ["skipped", "skipped"]);
+    assert_eq!(sim.requests().len(), 2, "a request was raised twice");
+}
+
+#[test]
+fn a_default_spelt_out_and_an_nfd_name_are_duplicates() {
+    let w = Work::new();
+    w.write(
+        "in.csv",
+        "ACCOUNTID,ACCESS,REASON,ORGNAME\n901,,audit,Acme\n901,now,audit,ACME\n",
+    );
+    let out = w
+        .cmd()
+        .args(["request-passwords", "in.csv", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let rows = w.report("in.dry-run.report.csv");
+    assert_eq!(rows[1]["message"], "duplicate of row 2");
+
+    w.write(
+        "in.csv",
+        "RESOURCEID,ACCOUNTNAME\n901,jose\u{301}\n901,JOSÉ\n",
+    );
+    let out = w
+        .cmd()
+        .args(["add-accounts", "in.csv", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let rows = w.report("in.dry-run.report.csv");
+    assert_eq!(rows[1]["message"], "duplicate of row 2");
+}
+
+#[test]
+fn resume_of_an_nfd_name_against_an_nfc_report_skips_it() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,Jos\u{e9}\n");
+    assert_eq!(
+        code(&w.job(&sim, "add-accounts", "in.csv").output().unwrap()),
+        0
+    );
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,jose\u{301}\n");
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--resume", "in.report.csv", "--report", "second.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(outcomes(&w.report("second.csv")), ["skipped"]);
+}
+
+#[test]
+fn resume_refuses_what_it_cannot_read_whole() {
+    let sim = Sim::start(&["--any-account"]);
+    let w = Work::new();
+    w.write("in.csv", "ACCOUNTID,REASON\n901,a\n902,b\n903,c\n");
+    let header =
+        "row,org,account_id,access,starttime,endtime,outcome,status,http_status,attempts,message\n";
+    // An undecodable line in the middle: the rows after it would be resent.
+    let mut bad = header.as_bytes().to_vec();
+    bad.extend_from_slice(b"2,,901,,,,requested,,200,1,caf\xe9\n3,,902,,,,requested,,200,1,\n");
+    std::fs::write(w.path("cp1252.csv"), &bad).unwrap();
+    // An outcome word that is not ours.
+    w.write("done.csv", &format!("{header}2,,901,,,,Done,,200,1,\n"));
+    // The other job's report.
+    w.write(
+        "accounts.csv",
+        "row,org,resource_id,account_name,outcome,status,http_status,attempts,message\n2,,901,a,added,,200,1,\n",
+    );
+    // The other job's JSONL report.
+    w.write(
+        "accounts.jsonl",
+        "{\"row\":2,\"org\":\"\",\"resource_id\":\"901\",\"account_name\":\"a\",\"outcome\":\"added\",\"status\":\"\",\"http_status\":200,\"attempts\":1,\"message\":\"\"}\n",
+    );
+    for (file, says) in [
+        ("cp1252.csv", "line 2"),
+        ("done.csv", "\"Done\""),
+        ("accounts.csv", "not a report of this job"),
+        ("accounts.jsonl", "not a report of this job"),
+    ] {
+        let out = requests_run(&w, &sim, &["--resume", file, "--report", "out.csv"]);
+        assert_eq!(code(&out), 2, "{file}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{file}: {}", stderr(&out));
+    }
+    assert!(sim.requests().is_empty());
+    // An outcome word in another case is ours.
+    w.write(
+        "cased.csv",
+        &format!("{header}2,,901,,,,Requested,,200,1,\n"),
+    );
+    let out = requests_run(&w, &sim, &["--resume", "cased.csv", "--report", "out.csv"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        outcomes(&w.report("out.csv")),
+        ["skipped", "requested", "requested"]
+    );
+    assert_eq!(sim.requests().len(), 2);
+}

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 use super::{ReportFormat, columns, unguard};
+use crate::job::push_lowercase;
 use crate::outcome::Outcome;
 
 /// What an earlier run's report (or journal) says, by row content.
@@ -18,26 +19,31 @@ pub struct Prior {
     pub unconfirmed: HashMap<String, u32>,
 }
 
-/// The resume key of a row: its org and identity cells.
-pub fn resume_key(org: &str, key: &[String], case_insensitive: bool) -> String {
-    let mut k = String::with_capacity(64);
-    k.push_str(org);
-    for cell in key {
-        k.push('\u{1f}');
-        k.push_str(cell);
+/// The resume key of a row: its org and identity cells, compared as the
+/// server would: NFC, lower case, and an empty cell that has a server-side
+/// default (`defaults`: key cell index → value, e.g. ACCESS → `now`) as
+/// that default.
+pub fn resume_key(org: &str, key: &[String], defaults: &[(usize, &str)]) -> String {
+    let mut k = Vec::with_capacity(64);
+    push_lowercase(org, &mut k);
+    for (i, cell) in key.iter().enumerate() {
+        k.push(0x1f);
+        let cell = match defaults.iter().find(|(d, _)| *d == i) {
+            Some((_, default)) if cell.trim().is_empty() => default,
+            _ => cell.as_str(),
+        };
+        push_lowercase(cell, &mut k);
     }
-    if case_insensitive {
-        k.to_lowercase()
-    } else {
-        k
-    }
+    String::from_utf8(k).unwrap_or_default()
 }
 
-/// Reads a report or journal. A torn last line (a killed run) is ignored;
-/// rows journaled in flight and never answered count as unconfirmed.
-pub fn read_prior(path: &Path, key_columns: &[&str], case_insensitive: bool) -> Result<Prior> {
-    let rows = read_rows(path, key_columns)
-        .with_context(|| format!("cannot read the --resume report {}", path.display()))?;
+/// Reads a report or journal of this very job, whole, or refuses it: a row
+/// skipped because it could not be read would be sent again. Only a torn
+/// last line (a killed run) is ignored; rows journaled in flight and never
+/// answered count as unconfirmed.
+pub fn read_prior(path: &Path, key_columns: &[&str], defaults: &[(usize, &str)]) -> Result<Prior> {
+    let rows = read_rows(path, key_columns, defaults)
+        .with_context(|| format!("cannot use the --resume report {}", path.display()))?;
     // A journal may hold a row twice (in flight, then answered): the last wins.
     let mut last: HashMap<u64, (String, Outcome)> = HashMap::new();
     let mut order: Vec<u64> = Vec::new();
@@ -49,79 +55,170 @@ pub fn read_prior(path: &Path, key_columns: &[&str], case_insensitive: bool) -> 
     let mut prior = Prior::default();
     for row in order {
         let (key, outcome) = &last[&row];
-        let key = if case_insensitive {
-            key.to_lowercase()
-        } else {
-            key.clone()
-        };
         if outcome.is_done() {
-            prior.done.entry(key).or_default().push(*outcome);
+            prior.done.entry(key.clone()).or_default().push(*outcome);
         } else if matches!(outcome, Outcome::Unconfirmed | Outcome::InFlight) {
-            *prior.unconfirmed.entry(key).or_default() += 1;
+            *prior.unconfirmed.entry(key.clone()).or_default() += 1;
         }
     }
     Ok(prior)
 }
 
-/// (row, resume key, outcome) of every readable line.
-fn read_rows(path: &Path, key_columns: &[&str]) -> Result<Vec<(u64, String, Outcome)>> {
+/// A report line: its cells, or why it could not be read.
+type Line = Result<Vec<String>, String>;
+
+/// (row, resume key, outcome) of every line.
+fn read_rows(
+    path: &Path,
+    key_columns: &[&str],
+    defaults: &[(usize, &str)],
+) -> Result<Vec<(u64, String, Outcome)>> {
     let want = columns(key_columns);
-    let mut out = Vec::new();
-    let mut take = |cells: Vec<String>| {
-        if cells.len() != want.len() {
-            return; // a torn line
-        }
-        let Ok(row) = cells[0].parse::<u64>() else {
-            return;
-        };
-        let Ok(outcome) = cells[2 + key_columns.len()].parse::<Outcome>() else {
-            return;
-        };
-        let key = resume_key(&cells[1], &cells[2..2 + key_columns.len()], false);
-        out.push((row, key, outcome));
+    let not_ours = |found: &[String]| {
+        anyhow!(
+            "it is not a report of this job (nor its journal): its columns are {}, and this job's are {}",
+            found.join(","),
+            want.join(",")
+        )
     };
-    match ReportFormat::from_path(path)? {
+    let lines: Vec<Line> = match ReportFormat::from_path(path)? {
         ReportFormat::Csv => {
-            let mut r = csv::ReaderBuilder::new().flexible(true).from_path(path)?;
-            let header: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
+            let mut r = csv::ReaderBuilder::new()
+                .flexible(true)
+                .has_headers(false)
+                .from_path(path)?;
+            let mut records = r.byte_records();
+            let header: Vec<String> = match records.next() {
+                Some(Ok(h)) => h
+                    .iter()
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect(),
+                _ => bail!("it is empty or not CSV"),
+            };
             if header != want {
-                bail!(
-                    "it is not a report of this job: its columns are {}",
-                    header.join(",")
-                );
+                return Err(not_ours(&header));
             }
-            for rec in r.records() {
-                // A torn last line may fail to parse at all.
-                let Ok(rec) = rec else { break };
-                take(rec.iter().map(|c| unguard(c).to_string()).collect());
-            }
+            records
+                .map(|rec| match rec {
+                    Ok(rec) => csv::StringRecord::from_byte_record(rec)
+                        .map(|r| r.iter().map(|c| unguard(c).to_string()).collect())
+                        .map_err(|_| "is not valid UTF-8".to_string()),
+                    Err(e) => Err(format!("cannot be read ({e})")),
+                })
+                .collect()
         }
         ReportFormat::Jsonl => {
-            let text = std::fs::read_to_string(path)?;
-            for line in text.lines() {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            let bytes = std::fs::read(path)?;
+            let mut lines = Vec::new();
+            for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+                if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
+                }
+                let parsed = std::str::from_utf8(line)
+                    .map_err(|_| "is not valid UTF-8".to_string())
+                    .and_then(|t| {
+                        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t)
+                            .map_err(|_| "is not a JSON object".to_string())
+                    });
+                let obj = match parsed {
+                    Ok(obj) => obj,
+                    Err(e) => {
+                        lines.push(Err(e));
+                        continue;
+                    }
                 };
-                let cell = |name: &str| match v.get(name) {
+                let keys: Vec<String> = obj.keys().cloned().collect();
+                if n == 0 && (keys.len() != want.len() || want.iter().any(|w| !obj.contains_key(w)))
+                {
+                    return Err(not_ours(&keys));
+                }
+                let cell = |name: &str| match obj.get(name) {
                     Some(serde_json::Value::String(s)) => s.clone(),
                     Some(serde_json::Value::Null) | None => String::new(),
                     Some(other) => other.to_string(),
                 };
-                take(want.iter().map(|c| cell(c)).collect());
+                lines.push(Ok(want.iter().map(|c| cell(c)).collect()));
             }
+            lines
         }
         ReportFormat::Xlsx => {
             use calamine::{Reader, Xlsx, open_workbook};
             let mut wb: Xlsx<_> = open_workbook(path)?;
+            let mut lines = Vec::new();
             for name in wb.sheet_names() {
                 let range = wb.worksheet_range(&name)?;
-                for row in range.rows().skip(1) {
-                    take(row.iter().map(|c| c.to_string()).collect());
+                let mut rows = range.rows();
+                let Some(header) = rows.next() else { continue };
+                let header: Vec<String> = header.iter().map(cell_text).collect();
+                if header != want {
+                    // The summary sheet, or another job's report.
+                    if lines.is_empty() && name == wb.sheet_names()[0] {
+                        return Err(not_ours(&header));
+                    }
+                    continue;
                 }
+                lines.extend(rows.map(|r| Ok(r.iter().map(cell_text).collect())));
             }
+            lines
         }
+    };
+    // Only a journal's last line, cut short by a kill before its newline,
+    // may be torn; a line that ends in a newline was written whole.
+    let ends_whole = last_byte(path).is_none_or(|c| c == b'\n');
+    let last = if ends_whole {
+        usize::MAX
+    } else {
+        lines.len().saturating_sub(1)
+    };
+    let mut out = Vec::with_capacity(lines.len());
+    for (n, line) in lines.into_iter().enumerate() {
+        // The header is line 1 of the report.
+        let at = n + 2;
+        let torn = n == last;
+        let cells = match line {
+            Ok(c) if c.len() == want.len() => c,
+            Ok(_) | Err(_) if torn => continue,
+            Ok(c) => bail!("line {at} has {} cells, not {}", c.len(), want.len()),
+            Err(e) => bail!(
+                "line {at} {e}; refusing the whole file, since a row skipped would be sent again"
+            ),
+        };
+        let row = match cells[0].parse::<u64>() {
+            Ok(r) => r,
+            Err(_) if torn => continue,
+            Err(_) => bail!("line {at}: \"{}\" is not a row number", cells[0]),
+        };
+        let word = &cells[2 + key_columns.len()];
+        let outcome = match word.trim().to_ascii_lowercase().parse::<Outcome>() {
+            Ok(o) => o,
+            Err(_) if torn => continue,
+            Err(_) => bail!(
+                "line {at} (row {row}): \"{word}\" is not an outcome of this tool ({}); fix or remove that line",
+                Outcome::ALL.map(Outcome::as_str).join(", ")
+            ),
+        };
+        let key = resume_key(&cells[1], &cells[2..2 + key_columns.len()], defaults);
+        out.push((row, key, outcome));
     }
     Ok(out)
+}
+
+/// The file's last byte, if it has one.
+fn last_byte(path: &Path) -> Option<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::End(-1)).ok()?;
+    let mut b = [0u8];
+    f.read_exact(&mut b).ok()?;
+    Some(b[0])
+}
+
+/// A workbook cell as the report wrote it: numbers without `.0`.
+fn cell_text(c: &calamine::Data) -> String {
+    match c {
+        calamine::Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -138,12 +235,12 @@ mod tests {
              2,,901,root,added,ok,200,1,\n3,,901,Admin,in_flight,,,0,\n4,,901,web,add",
         )
         .unwrap();
-        let prior = read_prior(&p, &["resource_id", "account_name"], true).unwrap();
+        let prior = read_prior(&p, &["resource_id", "account_name"], &[]).unwrap();
         assert_eq!(prior.done.len(), 1);
         assert!(
             prior
                 .done
-                .contains_key(&resume_key("", &["901".into(), "root".into()], true))
+                .contains_key(&resume_key("", &["901".into(), "ROOT".into()], &[]))
         );
         assert_eq!(prior.unconfirmed.values().sum::<u32>(), 1);
     }
