@@ -85,6 +85,9 @@ pub struct TemplateArgs {
     /// The file to write (.csv or .xlsx); standard output (CSV) when not given.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Replace the -o file if it exists (it may be a filled inventory).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +215,9 @@ pub struct JobArgs {
     /// Also write the end-of-run summary as JSON here.
     #[arg(long, help_heading = "Pipeline")]
     pub summary_json: Option<PathBuf>,
+    /// Replace an existing report (request-passwords refuses to otherwise, so a second run cannot raise every request again).
+    #[arg(long, help_heading = "Pipeline")]
+    pub overwrite: bool,
 }
 
 /// A usage problem: exit 2, nothing sent.
@@ -255,6 +261,7 @@ pub struct Config {
     pub resend_unconfirmed: bool,
     pub report: PathBuf,
     pub summary_json: Option<PathBuf>,
+    pub overwrite: bool,
     pub progress: bool,
 }
 
@@ -397,6 +404,7 @@ impl Config {
             resend_unconfirmed: a.resend_unconfirmed,
             report,
             summary_json: a.summary_json.clone(),
+            overwrite: a.overwrite,
             progress,
         })
     }

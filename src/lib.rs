@@ -14,6 +14,7 @@ pub mod exit;
 pub mod input;
 pub mod job;
 pub mod outcome;
+pub mod outputs;
 pub mod pam360;
 pub mod pipeline;
 pub mod plan;

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
                 TemplateKind::Accounts => &pam360_bulk::accounts::SCHEMA,
                 TemplateKind::Requests => &pam360_bulk::requests::SCHEMA,
             };
-            template::write(schema, t.output.as_deref()).map(|()| ExitCode::SUCCESS)
+            template::write(schema, t.output.as_deref(), t.force).map(|()| ExitCode::SUCCESS)
         }
         Command::Simulate(s) => simulate(s),
         Command::Completions { shell } => {

@@ -32,7 +32,29 @@ use crate::exit::RunEnd;
 pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode> {
     let started = Instant::now();
     let journal_path = report::journal_path(&cfg.report);
-    refuse_foreign_journal(cfg, &journal_path)?;
+    crate::outputs::check(&crate::outputs::Outputs {
+        input: match &cfg.source {
+            input::Source::Path(p) => Some(p),
+            input::Source::Stdin => None,
+        },
+        report: &cfg.report,
+        summary_json: cfg.summary_json.as_deref(),
+        resume: cfg.resume.as_deref(),
+        overwrite: cfg.overwrite,
+        idempotent: job.idempotent(),
+        key_columns: job.key_columns(),
+        dry_run: cfg.dry_run,
+    })?;
+    // Held until the run ends: one run per journal.
+    let _lock = if cfg.dry_run {
+        None
+    } else {
+        let lock = crate::outputs::JournalLock::take(&journal_path)?;
+        if lock.existed {
+            refuse_foreign_journal(cfg, &journal_path)?;
+        }
+        Some(lock)
+    };
 
     // Read a resume report whole before anything is written: it may be the
     // very journal this run is about to replace.
@@ -270,9 +292,6 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
 
 /// A `.partial` journal is never overwritten unless this run resumes it.
 fn refuse_foreign_journal(cfg: &Config, journal: &Path) -> Result<()> {
-    if cfg.dry_run || !journal.exists() {
-        return Ok(());
-    }
     let same = cfg.resume.as_ref().is_some_and(|r| {
         match (std::fs::canonicalize(r), std::fs::canonicalize(journal)) {
             (Ok(a), Ok(b)) => a == b,

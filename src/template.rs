@@ -8,8 +8,21 @@ use anyhow::{Context, Result, bail};
 use crate::schema::{Kind, Schema};
 
 /// Writes the header row of `schema` to `out` (.csv or .xlsx), or to stdout.
-pub fn write(schema: &Schema, out: Option<&Path>) -> Result<()> {
+pub fn write(schema: &Schema, out: Option<&Path>, force: bool) -> Result<()> {
     let names: Vec<&str> = schema.columns.iter().map(|c| c.name).collect();
+    if force && out.is_none() {
+        bail!("--force replaces the file named by -o, and no -o FILE is given");
+    }
+    // The file may be an inventory already filled in, passwords and all.
+    if let Some(path) = out
+        && path.exists()
+        && !force
+    {
+        bail!(
+            "{} already exists; the template would replace it. Name another file, or pass --force",
+            path.display()
+        );
+    }
     let Some(path) = out else {
         let mut w = csv::Writer::from_writer(std::io::stdout().lock());
         w.write_record(&names)?;

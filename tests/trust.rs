@@ -600,3 +600,285 @@ fn resume_refuses_what_it_cannot_read_whole() {
     );
     assert_eq!(sim.requests().len(), 2);
 }
+
+#[test]
+fn summary_json_into_a_missing_folder_is_refused_before_anything_is_sent() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n");
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--summary-json", "missing/summary.json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert!(sim.accounts().is_empty());
+    assert!(!w.path("in.report.csv.partial").exists());
+
+    std::fs::create_dir(w.path("folder.csv")).unwrap();
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--report", "folder.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("is a folder"), "{}", stderr(&out));
+    assert!(sim.accounts().is_empty());
+}
+
+#[test]
+fn an_output_that_fails_after_sending_exits_3_and_keeps_the_journal() {
+    // Slow answers keep the run going while the test takes the name away.
+    let sim = Sim::start(&["--latency-ms", "1500"]);
+    let w = Work::new();
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n901,b\n");
+    // The summary's name is taken by a folder created once the run checked
+    // its outputs: it cannot be written after the accounts are stored.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pam360-bulk"))
+        .current_dir(w.dir.path())
+        .args(["add-accounts", "in.csv", "--server", &sim.url])
+        .args(["--rate", "1", "--summary-json", "late.json"])
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(common::wait_for(std::time::Duration::from_secs(20), || w
+        .path("in.report.csv.partial")
+        .exists()
+        && std::fs::metadata(w.path("in.report.csv.partial"))
+            .is_ok_and(|m| m.len() > 0)));
+    std::fs::create_dir(w.path("late.json")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(sim.accounts().len(), 2);
+    assert!(err.contains("--resume"), "{err}");
+    assert_eq!(
+        err.matches("cannot write --summary-json").count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        w.path("in.report.csv.partial").exists(),
+        "the journal is kept"
+    );
+    // The next run finishes from the journal without sending again.
+    std::fs::remove_dir(w.path("late.json")).unwrap();
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--resume", "in.report.csv.partial"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(outcomes(&w.report("in.report.csv")), ["skipped", "skipped"]);
+}
+
+#[test]
+fn outputs_never_destroy_inputs() {
+    let sim = Sim::start(&["--any-account"]);
+    let w = Work::new();
+    let inventory = "RESOURCEID,ACCOUNTNAME,PASSWORD\n901,a,secret-pw-1\n";
+    w.write("in.csv", inventory);
+    for args in [
+        ["--report", "in.csv"],
+        ["--summary-json", "in.csv"],
+        ["--summary-json", "in.report.csv"],
+    ] {
+        let out = w
+            .job(&sim, "add-accounts", "in.csv")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert_eq!(w.read("in.csv"), inventory, "{args:?} replaced the input");
+    }
+    assert!(sim.accounts().is_empty());
+
+    // template -o refuses an existing file unless --force.
+    let out = w
+        .cmd()
+        .args(["template", "accounts", "-o", "in.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(w.read("in.csv"), inventory);
+    let out = w
+        .cmd()
+        .args(["template", "accounts", "-o", "in.csv", "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = w
+        .cmd()
+        .args(["template", "accounts", "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+
+    // A second request-passwords run into the same report refuses.
+    w.write("req.csv", "ACCOUNTID,REASON\n901,audit\n");
+    let run = || {
+        w.job(&sim, "request-passwords", "req.csv")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(code(&run()), 0);
+    let out = run();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    assert_eq!(sim.requests().len(), 1, "every request was raised again");
+    let out = w
+        .job(&sim, "request-passwords", "req.csv")
+        .arg("--overwrite")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sim.requests().len(), 2);
+}
+
+#[test]
+fn two_runs_on_one_journal_the_second_exits_2() {
+    let sim = Sim::start(&["--any-account", "--latency-ms", "50"]);
+    let w = Work::new();
+    let mut csv = String::from("ACCOUNTID,REASON\n");
+    for i in 0..60 {
+        csv.push_str(&format!("{},r\n", 1000 + i));
+    }
+    w.write("in.csv", &csv);
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_pam360-bulk"))
+        .current_dir(w.dir.path())
+        .args(["request-passwords", "in.csv", "--server", &sim.url])
+        .args(["--rate", "20", "--concurrency", "1"])
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(common::wait_for(std::time::Duration::from_secs(20), || {
+        std::fs::read_to_string(w.path("in.report.csv.partial"))
+            .is_ok_and(|t| t.contains("requested"))
+    }));
+    let out = w
+        .job(&sim, "request-passwords", "in.csv")
+        .args(["--resume", "in.report.csv.partial"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    assert_eq!(sim.requests().len(), 60, "a request was raised twice");
+}
+
+/// The binary with writes limited to `blocks` × 512 bytes per file, as a
+/// full disk would: writes past it fail (EFBIG, SIGXFSZ ignored).
+fn limited(w: &Work, blocks: u32, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("sh")
+        .current_dir(w.dir.path())
+        .arg("-c")
+        .arg(format!("ulimit -f {blocks}; trap '' XFSZ; exec \"$@\""))
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_pam360-bulk"))
+        .args(args)
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .env_remove("PAM360_URL")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn disk_full_never_raises_a_request_the_journal_does_not_know() {
+    let sim = Sim::start(&["--any-account"]);
+    let w = Work::new();
+    let mut csv = String::from("ACCOUNTID,REASON\n");
+    for i in 0..80 {
+        csv.push_str(&format!("{},reason {i}\n", 1000 + i));
+    }
+    w.write("in.csv", &csv);
+    let out = limited(
+        &w,
+        8,
+        &[
+            "request-passwords",
+            "in.csv",
+            "--server",
+            &sim.url,
+            "--rate",
+            "1000",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert_eq!(err.matches("cannot write the journal").count(), 1, "{err}");
+    let raised = sim.requests().len();
+    assert!(raised > 0 && raised < 80, "{raised} raised");
+    let journal = w.read("in.report.csv.partial");
+    let known: std::collections::HashSet<&str> = journal
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",in_flight,") || l.contains(",requested,"))
+        .filter_map(|l| l.split(',').nth(2))
+        .collect();
+    for r in sim.requests() {
+        let id = r["account_id"].to_string();
+        assert!(
+            known.contains(id.trim_matches('"')),
+            "request {id} raised but not journaled"
+        );
+    }
+    // Resuming from the journal raises each remaining request once.
+    let out = w
+        .job(&sim, "request-passwords", "in.csv")
+        .args(["--resume", "in.report.csv.partial"])
+        .output()
+        .unwrap();
+    assert!(code(&out) <= 1, "{}", stderr(&out));
+    let mut ids: Vec<String> = sim
+        .requests()
+        .iter()
+        .map(|r| r["account_id"].to_string())
+        .collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a request was raised twice");
+    assert_eq!(w.report("in.report.csv").len(), 80);
+}
+
+#[test]
+fn disk_full_while_adding_accounts_exits_3_and_says_how_to_resume() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    let mut csv = String::from("RESOURCEID,ACCOUNTNAME\n");
+    for i in 0..400 {
+        csv.push_str(&format!("{},acct{i}\n", 900 + i % 4));
+    }
+    w.write("in.csv", &csv);
+    let out = limited(
+        &w,
+        8,
+        &[
+            "add-accounts",
+            "in.csv",
+            "--server",
+            &sim.url,
+            "--rate",
+            "1000",
+            "--chunk-size",
+            "5",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(!err.contains("nothing was sent"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert!(sim.accounts().len() < 400);
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--resume", "in.report.csv.partial"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sim.accounts().len(), 400);
+    assert_eq!(w.report("in.report.csv").len(), 400);
+}

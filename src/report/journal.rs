@@ -35,6 +35,10 @@ impl Journal {
         let _ = std::fs::remove_file(&aside);
         let file = create_private(&aside, true)
             .with_context(|| format!("cannot create the journal {}", aside.display()))?;
+        // Locked before it takes the journal's name: a second run that opens
+        // the journal finds it locked (see `outputs::JournalLock`).
+        file.lock()
+            .with_context(|| format!("cannot lock the journal {}", aside.display()))?;
         let mut w = csv::Writer::from_writer(file);
         w.write_record(header)?;
         for r in first {

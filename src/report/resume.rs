@@ -47,7 +47,7 @@ pub fn read_prior(path: &Path, key_columns: &[&str], defaults: &[(usize, &str)])
     // A journal may hold a row twice (in flight, then answered): the last wins.
     let mut last: HashMap<u64, (String, Outcome)> = HashMap::new();
     let mut order: Vec<u64> = Vec::new();
-    for (row, key, outcome) in rows {
+    for (row, key, outcome, _) in rows {
         if last.insert(row, (key, outcome)).is_none() {
             order.push(row);
         }
@@ -64,6 +64,19 @@ pub fn read_prior(path: &Path, key_columns: &[&str], defaults: &[(usize, &str)])
     Ok(prior)
 }
 
+/// Whether a report holds a row that reached a server: `requested`,
+/// `unconfirmed`, in flight, or `failed` with an HTTP status.
+pub fn reached_server(path: &Path, key_columns: &[&str]) -> Result<bool> {
+    Ok(read_rows(path, key_columns, &[])?
+        .iter()
+        .any(|(_, _, o, http)| {
+            matches!(
+                o,
+                Outcome::Requested | Outcome::Unconfirmed | Outcome::InFlight
+            ) || (*o == Outcome::Failed && *http)
+        }))
+}
+
 /// A report line: its cells, or why it could not be read.
 type Line = Result<Vec<String>, String>;
 
@@ -72,7 +85,7 @@ fn read_rows(
     path: &Path,
     key_columns: &[&str],
     defaults: &[(usize, &str)],
-) -> Result<Vec<(u64, String, Outcome)>> {
+) -> Result<Vec<(u64, String, Outcome, bool)>> {
     let want = columns(key_columns);
     let not_ours = |found: &[String]| {
         anyhow!(
@@ -198,7 +211,8 @@ fn read_rows(
             ),
         };
         let key = resume_key(&cells[1], &cells[2..2 + key_columns.len()], defaults);
-        out.push((row, key, outcome));
+        let http = !cells[2 + key_columns.len() + 2].trim().is_empty();
+        out.push((row, key, outcome, http));
     }
     Ok(out)
 }
