@@ -335,7 +335,10 @@ impl Config {
 
         let trust = match (&a.ca_cert, &a.pin_sha256, a.insecure) {
             (None, None, false) => TlsTrust::System,
-            (Some(p), None, false) => TlsTrust::CaCert(p.clone()),
+            (Some(p), None, false) => {
+                check_ca_cert(p)?;
+                TlsTrust::CaCert(p.clone())
+            }
             (None, Some(pin), false) => TlsTrust::Pin(crate::pam360::parse_fingerprint(pin).ok_or_else(|| {
                 usage("--pin-sha256 takes the certificate's SHA-256 fingerprint: 64 hex digits, colons allowed")
             })?),
@@ -359,12 +362,7 @@ impl Config {
                 .ok_or_else(|| usage("no server: pass --server URL or set PAM360_URL (or try --simulate, or --dry-run)"))?;
             check_url(&url, a.allow_http)?;
             let token = match &a.token_file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| {
-                        usage(format!("cannot read --token-file {}: {e}", path.display()))
-                    })?;
-                    text.trim().to_string()
-                }
+                Some(path) => read_token_file(path)?,
                 None => token_env.map(|t| t.trim().to_string()).ok_or_else(|| {
                     usage("no API token: set PAM360_AUTHTOKEN or pass --token-file FILE")
                 })?,
@@ -408,6 +406,52 @@ impl Config {
             progress,
         })
     }
+}
+
+/// Reads `--token-file`: UTF-8, a BOM (Notepad writes one) and surrounding
+/// white space removed. One that others can read gets a warning.
+fn read_token_file(path: &std::path::Path) -> Result<String, UsageError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| usage(format!("cannot read --token-file {}: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        usage(format!(
+            "--token-file {} is not UTF-8 text; save it as UTF-8",
+            path.display()
+        ))
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o044 != 0
+        {
+            log::warn!(
+                "--token-file {} can be read by other users; make it private with: chmod 600 {}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(text.trim_start_matches('\u{feff}').trim().to_string())
+}
+
+/// `--ca-cert` must hold at least one PEM certificate: checked at start-up,
+/// not at the first connection, and never a key or random bytes.
+fn check_ca_cert(path: &std::path::Path) -> Result<(), UsageError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(path)
+        .map_err(|e| usage(format!("cannot read --ca-cert {}: {e}", path.display())))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .filter_map(Result::ok)
+        .count();
+    if certs == 0 {
+        return Err(usage(format!(
+            "--ca-cert {} holds no PEM certificate (a \"-----BEGIN CERTIFICATE-----\" block); export the server's certificate as PEM, or use --pin-sha256 with its SHA-256 fingerprint",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Plain http is refused except to loopback or with `--allow-http`: the

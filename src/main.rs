@@ -114,11 +114,14 @@ fn simulate(s: &pam360_bulk::cli::SimArgs) -> anyhow::Result<ExitCode> {
 
 /// Warnings by default; -v info, -vv debug, -vvv trace; RUST_LOG overrides.
 fn init_logging(verbose: u8, quiet: bool) {
+    // Only this tool's own lines: the libraries' (rustls, hyper, reqwest)
+    // repeat what the tool says in its own words, and come only through
+    // RUST_LOG.
     let level = match (quiet, verbose) {
-        (true, _) | (false, 0) => "warn",
-        (false, 1) => "pam360_bulk=info,warn",
-        (false, 2) => "pam360_bulk=debug,info",
-        _ => "trace",
+        (true, _) | (false, 0) => "pam360_bulk=warn",
+        (false, 1) => "pam360_bulk=info",
+        (false, 2) => "pam360_bulk=debug",
+        _ => "pam360_bulk=trace",
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format(|buf, record| {

@@ -105,6 +105,8 @@ pub struct Scrubber {
 impl Scrubber {
     /// Bytes a text must share with a secret's spelling to be masked.
     pub const WINDOW: usize = 8;
+    /// Shorter secrets are masked only where they stand alone as a word.
+    const ALONE: usize = 4;
 
     pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Self {
         let mut s = Scrubber::default();
@@ -142,8 +144,16 @@ impl Scrubber {
         }
         for s in &self.short {
             for (i, _) in text.match_indices(s.as_str()) {
-                hidden[i..i + s.len()].fill(true);
-                any = true;
+                // A secret of a few letters is masked where it stands alone:
+                // masking every "ok" inside other words would garble the
+                // text and, by elimination, show the secret.
+                let alone = s.len() >= Self::ALONE
+                    || (!text[..i].ends_with(char::is_alphanumeric)
+                        && !text[i + s.len()..].starts_with(char::is_alphanumeric));
+                if alone {
+                    hidden[i..i + s.len()].fill(true);
+                    any = true;
+                }
             }
         }
         if !any {
@@ -279,6 +289,7 @@ mod tests {
             );
         }
         assert_eq!(sc.scrub("the tok is here"), "the *** is here");
+        assert_eq!(sc.scrub("a token"), "a token");
         assert_eq!(
             sc.scrub("Account added successfully"),
             "Account added successfully"

@@ -167,7 +167,8 @@ impl<J: Job> Shared<'_, J> {
     fn abort(&self, why: Abort) {
         let mut a = self.abort.lock().unwrap_or_else(PoisonError::into_inner);
         if a.is_none() {
-            log::warn!("stopping: {}", why.describe());
+            // The summary says why, once; this is for a -v log of a long run.
+            log::info!("stopping: {}", why.describe());
             *a = Some(why);
         }
         self.stop.store(true, Ordering::SeqCst);

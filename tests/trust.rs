@@ -882,3 +882,94 @@ fn disk_full_while_adding_accounts_exits_3_and_says_how_to_resume() {
     assert_eq!(sim.accounts().len(), 400);
     assert_eq!(w.report("in.report.csv").len(), 400);
 }
+
+#[test]
+fn a_server_asking_for_a_client_certificate_is_reported_as_such() {
+    let url = rogue::tls_demanding_a_client_certificate();
+    let w = Work::new();
+    let out = run_one(&w, &url, &["--insecure"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("client certificate"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(outcomes(&w.report("in.report.csv")), ["not_sent"]);
+}
+
+#[test]
+fn ca_cert_that_holds_no_certificate_is_refused_at_start_up() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n");
+    w.write(
+        "key.pem",
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+    );
+    std::fs::write(w.path("random.pem"), [0u8, 159, 146, 150, 7, 8]).unwrap();
+    w.write("empty.pem", "");
+    for file in ["key.pem", "random.pem", "empty.pem"] {
+        let out = w
+            .job(&sim, "add-accounts", "in.csv")
+            .args(["--ca-cert", file])
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 2, "{file}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(file) && stderr(&out).contains("no PEM certificate"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(sim.accounts().is_empty());
+}
+
+#[test]
+fn a_cn_only_certificate_given_to_ca_cert_is_told_once_to_use_pin_sha256() {
+    let w = Work::new();
+    let (sim, _) = Sim::start_tls(&w.path("cert.pem"), true);
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n");
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--ca-cert", "cert.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--pin-sha256"), "{err}");
+    assert_eq!(
+        err.matches("invalid peer certificate").count(),
+        1,
+        "the TLS error is said once: {err}"
+    );
+}
+
+#[test]
+fn token_file_with_a_bom_and_open_permissions() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n");
+    w.write("token.txt", &format!("\u{feff}{TOKEN}\r\n"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(w.path("token.txt"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+    }
+    let out = w
+        .cmd()
+        .args([
+            "add-accounts",
+            "in.csv",
+            "--server",
+            &sim.url,
+            "--token-file",
+            "token.txt",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    #[cfg(unix)]
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    assert_eq!(sim.accounts().len(), 1);
+}

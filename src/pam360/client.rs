@@ -283,16 +283,50 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The TLS error behind a reqwest error, if that is what it was.
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut src: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(t) = s.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && let Some(t) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        {
+            return Some(t);
+        }
+        src = s.source();
+    }
+    None
+}
+
 fn failure(e: &reqwest::Error) -> Failure {
+    use rustls::AlertDescription as A;
     let text = chain(e);
-    // The URL is ours and holds no secret, but keep messages short.
+    match tls_error(e) {
+        Some(rustls::Error::AlertReceived(
+            A::CertificateRequired | A::BadCertificate | A::HandshakeFailure,
+        )) if !text.contains("--pin-sha256") => {
+            return Failure::Certificate(format!(
+                "the server asked for a client certificate (TLS client authentication), which pam360-bulk does not present ({text})"
+            ));
+        }
+        Some(
+            rustls::Error::InvalidCertificate(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::General(_),
+        ) => return Failure::Certificate(text),
+        _ => {}
+    }
+    // Some layers carry the TLS error only as text.
     let lower = text.to_lowercase();
-    if lower.contains("certificate")
-        || lower.contains("unknownissuer")
+    if lower.contains("invalid peer certificate")
+        || lower.contains("certificate verify failed")
         || lower.contains("--pin-sha256")
     {
-        Failure::Certificate(text)
-    } else if e.is_timeout() {
+        return Failure::Certificate(text);
+    }
+    if e.is_timeout() {
         Failure::Timeout
     } else if e.is_connect() {
         Failure::Connect(text)

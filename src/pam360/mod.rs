@@ -27,7 +27,10 @@ pub fn input_data(details: impl FnOnce(&mut Vec<u8>)) -> String {
 
 /// What to do about a certificate that failed verification, naming the
 /// flag that will work.
-pub fn certificate_hint(_error: &str) -> &'static str {
+pub fn certificate_hint(error: &str) -> &'static str {
+    if error.contains("client certificate") {
+        return "The PAM360 server must accept API clients without a certificate of their own; ask its administrator";
+    }
     "Trust it with --pin-sha256 and its SHA-256 fingerprint: that works for any certificate, PAM360's self-signed one with only a CN included, which rustls cannot use as a root even with --ca-cert"
 }
 
