@@ -168,6 +168,9 @@ pub fn parse_cell(kind: Kind, raw: &str) -> Result<Option<Value<'_>>, String> {
         return Ok(None);
     }
     match kind {
+        Kind::Text if s.chars().any(char::is_control) => {
+            Err("holds a control character (tab, NUL or similar); remove it".into())
+        }
         Kind::Text => Ok(Some(Value::Str(s))),
         Kind::Bool => parse_bool(s)
             .map(|b| Some(Value::Bool(b)))

@@ -56,6 +56,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if e.is::<pam360_bulk::input::Interrupted>() => {
+            eprintln!("pam360-bulk: {e:#}");
+            ExitCode::from(pam360_bulk::exit::ABORTED)
+        }
         Err(e) => {
             eprintln!("pam360-bulk: error: {e:#}");
             ExitCode::from(EXIT_NOTHING_SENT)
@@ -66,13 +70,16 @@ fn main() -> ExitCode {
 fn run_job<J: Job>(job: &J, args: &JobArgs, bars: bool) -> anyhow::Result<ExitCode> {
     let token = std::env::var("PAM360_AUTHTOKEN").ok();
     let cfg = Config::from_args(args, token, bars)?;
-    // A second signal is handled the same way: the run is already stopping.
+    // The first signal stops the run in order; a second ends the process
+    // at once (the journal on disk still says what was sent).
     ctrlc::set_handler(|| {
-        if !STOP.swap(true, Ordering::SeqCst) {
-            eprintln!(
-                "pam360-bulk: stopping: finishing what is in flight; the rest is reported not_sent"
-            );
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("pam360-bulk: stopped at once by a second signal; resume from the .partial journal");
+            std::process::exit(130);
         }
+        eprintln!(
+            "pam360-bulk: stopping: finishing what is in flight; the rest is reported not_sent (a second signal stops at once)"
+        );
     })
     .ok();
     pipeline::run(job, &cfg, &STOP)

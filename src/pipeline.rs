@@ -73,6 +73,7 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         &cfg.source,
         &cfg.input,
         &mut ProgressSink(&mut collector, &reading),
+        stop,
     )?;
     reading.finish_and_clear();
     let data = collector.finish();
@@ -128,6 +129,7 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         .map(|(code, _)| code);
     }
     if cfg.dry_run {
+        let interrupted = stop.load(Ordering::SeqCst).then_some(Abort::Interrupted);
         for (n, unit) in units.iter().enumerate() {
             // Short: a million-row report repeats it on every row, and the
             // row's own columns say where it goes.
@@ -141,6 +143,10 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         }
         // The plan lives on in the messages; its row lists are not needed.
         drop(units);
+        let end = RunEnd {
+            aborted: interrupted.is_some(),
+            ..RunEnd::default()
+        };
         return finish(
             job,
             cfg,
@@ -148,8 +154,8 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
             results,
             &header,
             Stats::new(started),
-            None,
-            RunEnd::default(),
+            interrupted.as_ref(),
+            end,
         )
         .map(|(code, _)| code);
     }

@@ -104,6 +104,10 @@ pub enum HeaderError {
     Missing(&'static str),
     #[error("a column header is empty (column {0}); name it or remove the column")]
     Blank(usize),
+    #[error(
+        "column {0} is \"CUSTOM:\" without a label; write the custom field's label after the colon, as in CUSTOM:Owner"
+    )]
+    EmptyLabel(usize),
 }
 
 const CUSTOM_PREFIX: &str = "CUSTOM:";
@@ -186,6 +190,9 @@ impl Schema {
             let upper = trimmed.to_uppercase();
             if self.custom_columns && upper.starts_with(CUSTOM_PREFIX) {
                 let label = trimmed[CUSTOM_PREFIX.len()..].trim().to_string();
+                if label.is_empty() {
+                    return Err(HeaderError::EmptyLabel(idx + 1));
+                }
                 if custom
                     .iter()
                     .any(|(l, _)| l.to_lowercase() == label.to_lowercase())

@@ -21,6 +21,7 @@ fn read_and_check<J: Job>(job: &J, path: &Path) -> Result<(), TestCaseError> {
         &Source::Path(path.to_path_buf()),
         &InputOptions::default(),
         &mut collector,
+        &std::sync::atomic::AtomicBool::new(false),
     );
     let data = collector.finish();
     if let Ok(stats) = result {

@@ -973,3 +973,153 @@ fn token_file_with_a_bom_and_open_permissions() {
     assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
     assert_eq!(sim.accounts().len(), 1);
 }
+
+#[cfg(unix)]
+fn signal(child: &std::process::Child, sig: &str) {
+    std::process::Command::new("kill")
+        .args(["-s", sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_signal_ends_a_run_whose_input_stalls() {
+    use std::io::Write;
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pam360-bulk"))
+        .current_dir(w.dir.path())
+        .args([
+            "add-accounts",
+            "-",
+            "--report",
+            "out.csv",
+            "--server",
+            &sim.url,
+        ])
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A header and a row, then the producer stalls without closing.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"RESOURCEID,ACCOUNTNAME\n901,a\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&child, "TERM");
+    let began = std::time::Instant::now();
+    let ended = common::wait_for(std::time::Duration::from_secs(10), || {
+        child.try_wait().unwrap().is_some()
+    });
+    assert!(ended, "still running after SIGTERM");
+    assert!(began.elapsed().as_secs() < 5);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(sim.accounts().is_empty());
+    assert!(
+        !w.path("out.csv.partial").exists(),
+        "no journal is left for a run that sent nothing"
+    );
+    drop(stdin);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_signal_ends_the_process_at_once() {
+    let sim = Sim::start(&["--latency-ms", "3000"]);
+    let w = Work::new();
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pam360-bulk"))
+        .current_dir(w.dir.path())
+        .args([
+            "add-accounts",
+            "in.csv",
+            "--server",
+            &sim.url,
+            "--timeout",
+            "60",
+        ])
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(common::wait_for(std::time::Duration::from_secs(10), || sim
+        .received()
+        > 0));
+    signal(&child, "INT");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first signal lets the request finish"
+    );
+    signal(&child, "INT");
+    let ended = common::wait_for(std::time::Duration::from_secs(2), || {
+        child.try_wait().unwrap().is_some()
+    });
+    assert!(ended, "a second signal must end the process at once");
+    assert!(
+        w.path("in.report.csv.partial").exists(),
+        "the journal says what was sent"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dry_run_given_sigterm_exits_3() {
+    use std::io::Write;
+    let w = Work::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pam360-bulk"))
+        .current_dir(w.dir.path())
+        .args(["add-accounts", "-", "--report", "out.csv", "--dry-run"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"RESOURCEID,ACCOUNTNAME\n901,a\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(&child, "TERM");
+    assert!(common::wait_for(std::time::Duration::from_secs(10), || {
+        child.try_wait().unwrap().is_some()
+    }));
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    drop(stdin);
+}
+
+#[test]
+fn nul_in_a_name_never_reaches_the_csv_report_raw_and_custom_without_label_is_refused() {
+    let w = Work::new();
+    std::fs::write(
+        w.path("in.csv"),
+        b"RESOURCEID,ACCOUNTNAME,ORGNAME\n901,a\x00b,\n901,c,Ac\x00me\n",
+    )
+    .unwrap();
+    let out = w
+        .cmd()
+        .args(["add-accounts", "in.csv", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = std::fs::read(w.path("in.dry-run.report.csv")).unwrap();
+    assert!(!report.contains(&0u8), "a NUL byte in the report");
+    assert_eq!(
+        outcomes(&w.report("in.dry-run.report.csv")),
+        ["invalid", "invalid"]
+    );
+
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME,CUSTOM:\n901,a,x\n");
+    let out = w
+        .cmd()
+        .args(["add-accounts", "in.csv", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("without a label"), "{}", stderr(&out));
+}

@@ -152,18 +152,42 @@ pub struct ReadStats {
     pub blank_rows: u64,
 }
 
+/// SIGINT or SIGTERM arrived while the input was read.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted while reading the input; nothing was sent")]
+pub struct Interrupted;
+
 /// Reads the whole input into `sink`. Parsing runs on a thread of its own,
-/// a couple of batches ahead of the checks, so the two overlap.
-pub fn read(source: &Source, opts: &InputOptions, sink: &mut dyn RowSink) -> Result<ReadStats> {
+/// a couple of batches ahead of the checks, so the two overlap. When `stop`
+/// is set (a signal) reading ends at once with [`Interrupted`], even if the
+/// input stalls (a pipe that never closes): the reader thread is left
+/// behind, blocked, and ends with the process.
+pub fn read(
+    source: &Source,
+    opts: &InputOptions,
+    sink: &mut dyn RowSink,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<ReadStats> {
+    use std::sync::atomic::Ordering;
+    use std::sync::mpsc::RecvTimeoutError;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(2);
     let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RawRow>>();
-    std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            let mut channel = ChannelSink { tx, back: back_rx };
-            read_here(source, opts, &mut channel)
-        });
+    let (source, opts) = (source.clone(), opts.clone());
+    let reader = std::thread::spawn(move || {
+        let mut channel = ChannelSink { tx, back: back_rx };
+        read_here(&source, &opts, &mut channel)
+    });
+    {
         let mut consumed: Result<()> = Ok(());
-        for msg in rx.iter() {
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return Err(Interrupted.into());
+            }
+            let msg = match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
             let step = match msg {
                 Msg::Header(names) => sink.header(&names),
                 Msg::Hint(rows) => {
@@ -189,7 +213,7 @@ pub fn read(source: &Source, opts: &InputOptions, sink: &mut dyn RowSink) -> Res
         // The checking side's error (a bad header) explains a stopped reader.
         consumed?;
         read
-    })
+    }
 }
 
 /// Reads the whole input into `sink` on this thread.

@@ -113,10 +113,29 @@ pub fn columns(key_columns: &[&str]) -> Vec<String> {
 }
 
 /// A cell a spreadsheet would run as a formula gets a leading `'`.
+///
+/// Control characters other than tab and line breaks (a NUL in a damaged
+/// name) are shown as U+FFFD: written raw they break the tools that read
+/// the report.
 pub fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
+    let odd = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f;
+    let cell: std::borrow::Cow<'_, str> = if cell.bytes().any(odd) {
+        cell.chars()
+            .map(|c| {
+                if c.is_ascii() && odd(c as u8) {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        cell.into()
+    };
     match cell.as_bytes().first() {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
-        _ => cell.into(),
+        _ => cell,
     }
 }
 
@@ -374,6 +393,8 @@ mod tests {
             assert!(guard(s).starts_with('\''));
         }
         assert_eq!(guard("plain"), "plain");
+        assert_eq!(guard("a\0b\x1b"), "a\u{fffd}b\u{fffd}");
+        assert_eq!(guard("=a\0"), "'=a\u{fffd}");
         assert_eq!(unguard("'plain"), "'plain");
     }
 }
