@@ -428,6 +428,15 @@ fn sleep_unless(d: Duration, stop: &AtomicBool) -> bool {
     }
 }
 
+/// Seconds between starts at `--rate R`: at least 1/R, and at least
+/// 1.05/⌈R⌉ so that any ⌈R⌉+1 consecutive starts span 1.05 s. Starts spaced
+/// exactly 1/R arrive closer together once the network or the machine
+/// jitters, and a server that counts per second refuses the extra one.
+fn start_spacing(rate: f64) -> f64 {
+    let rate = rate.max(0.001);
+    (1.0 / rate).max(1.05 / rate.ceil())
+}
+
 /// The rate limiter: governor enforces `--rate` (burst 1, so no one-second
 /// window sees more than ⌈R⌉ starts); after a 429 every worker pauses and an
 /// extra spacing slows the rate, which grows back as requests succeed.
@@ -451,7 +460,7 @@ use crate::pam360::MAX_RETRY_AFTER;
 
 impl Limiter {
     fn new(rate: f64) -> Self {
-        let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+        let period = Duration::from_secs_f64(start_spacing(rate));
         let quota = Quota::with_period(period).expect("a positive period");
         let now = Instant::now();
         Limiter {
@@ -572,6 +581,27 @@ mod tests {
                 .take_while(|t| t.duration_since(*s) < Duration::from_secs(1))
                 .count();
             assert!(in_window <= 20, "{in_window} starts within one second");
+        }
+    }
+
+    #[test]
+    fn any_ceil_r_plus_one_starts_span_1_05_s() {
+        for rate in [0.5f64, 1.0, 2.5, 5.0, 8.0, 10.0, 1000.0] {
+            let n = rate.ceil();
+            assert!(start_spacing(rate) * n >= 1.05 - 1e-9, "{rate}");
+            assert!(start_spacing(rate) >= 1.0 / rate - 1e-12, "{rate}");
+        }
+        let lim = Limiter::new(10.0);
+        let stop = AtomicBool::new(false);
+        let starts: Vec<Instant> = (0..22)
+            .map(|_| {
+                assert!(lim.wait(&stop));
+                Instant::now()
+            })
+            .collect();
+        for w in starts.windows(11) {
+            let span = w[10].duration_since(w[0]);
+            assert!(span >= Duration::from_millis(1049), "{span:?}");
         }
     }
 

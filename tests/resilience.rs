@@ -241,17 +241,19 @@ fn no_one_second_window_sees_more_than_the_rate() {
         .env("PAM360_AUTHTOKEN", TOKEN)
         .assert()
         .success();
-    let arrivals: Vec<f64> = sim.state()["arrivals"]
+    let mut arrivals: Vec<f64> = sim.state()["arrivals"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_f64().unwrap())
         .collect();
+    arrivals.sort_by(f64::total_cmp);
     assert_eq!(arrivals.len(), 24);
     for (i, t) in arrivals.iter().enumerate() {
-        // The limiter spaces starts 125 ms apart; arrivals can be delayed by
-        // scheduling under load, so look at 0.9 s windows: a burst still shows.
-        let within = arrivals[i..].iter().filter(|a| **a - t < 0.9).count();
+        // Judged where a server counts: arrivals in any one-second window.
+        // The limiter keeps any 9 consecutive starts 1.05 s apart, a margin
+        // for arrivals that jitter.
+        let within = arrivals[i..].iter().filter(|a| **a - t < 1.0).count();
         assert!(within <= 8, "{within} requests within one second");
     }
 }
