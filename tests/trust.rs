@@ -1123,3 +1123,192 @@ fn nul_in_a_name_never_reaches_the_csv_report_raw_and_custom_without_label_is_re
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("without a label"), "{}", stderr(&out));
 }
+
+/// An XLSX workbook whose sheets are given as (name, hidden, rows of text).
+fn workbook(path: &std::path::Path, sheets: &[(&str, bool, &[&[&str]])]) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    for (name, hidden, rows) in sheets {
+        let ws = wb.add_worksheet();
+        ws.set_name(*name).unwrap();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                ws.write_string(r as u32, c as u16, *v).unwrap();
+            }
+        }
+        if *hidden {
+            ws.set_hidden(true);
+        }
+    }
+    // A hidden sheet cannot be the active one.
+    let active = sheets.iter().position(|s| !s.1).unwrap_or(0);
+    wb.worksheet_from_index(active).unwrap().set_active(true);
+    wb.save(path).unwrap();
+}
+
+#[test]
+fn a_hidden_first_sheet_is_skipped_and_the_sheet_read_is_named() {
+    let w = Work::new();
+    workbook(
+        &w.path("in.xlsx"),
+        &[
+            (
+                "Old",
+                true,
+                &[&["RESOURCEID", "ACCOUNTNAME"], &["901", "stale"]],
+            ),
+            (
+                "Current",
+                false,
+                &[&["RESOURCEID", "ACCOUNTNAME"], &["902", "fresh"]],
+            ),
+        ],
+    );
+    let out = w
+        .cmd()
+        .args(["add-accounts", "in.xlsx", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = w.report("in.dry-run.report.csv");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["account_name"], "fresh");
+    assert!(stderr(&out).contains("\"Current\""), "{}", stderr(&out));
+}
+
+#[test]
+fn an_empty_first_sheet_names_the_sheets_that_have_data() {
+    let w = Work::new();
+    workbook(
+        &w.path("in.xlsx"),
+        &[
+            ("Sheet1", false, &[]),
+            (
+                "Accounts",
+                false,
+                &[&["RESOURCEID", "ACCOUNTNAME"], &["902", "a"]],
+            ),
+        ],
+    );
+    let out = w
+        .cmd()
+        .args(["add-accounts", "in.xlsx", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("\"Accounts\"") && stderr(&out).contains("--sheet"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_time_only_cell_is_not_a_date_in_1899() {
+    let w = Work::new();
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["ACCOUNTID", "ACCESS", "STARTTIME", "ENDTIME"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_number(1, 0, 901).unwrap();
+    ws.write_string(1, 1, "later").unwrap();
+    let time = rust_xlsxwriter::Format::new().set_num_format("h:mm");
+    ws.write_number_with_format(1, 2, 10.0 / 24.0, &time)
+        .unwrap();
+    ws.write_number_with_format(1, 3, 11.0 / 24.0, &time)
+        .unwrap();
+    wb.save(w.path("in.xlsx")).unwrap();
+    let out = w
+        .cmd()
+        .args(["request-passwords", "in.xlsx", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let rows = w.report("in.dry-run.report.csv");
+    assert_eq!(outcomes(&rows), ["invalid"]);
+    assert!(
+        !rows[0]["message"].contains("1899"),
+        "{}",
+        rows[0]["message"]
+    );
+    assert!(
+        rows[0]["message"].contains("STARTTIME"),
+        "{}",
+        rows[0]["message"]
+    );
+}
+
+#[test]
+fn format_wins_and_misnamed_or_encrypted_workbooks_are_named() {
+    let w = Work::new();
+    // An OLE container as Excel writes for a password-protected workbook.
+    let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    ole.resize(512, 0);
+    ole.extend("EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes));
+    ole.resize(2048, 0);
+    std::fs::write(w.path("locked.xlsx"), &ole).unwrap();
+    let out = w
+        .cmd()
+        .args(["add-accounts", "locked.xlsx", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("encrypted"), "{}", stderr(&out));
+    // An .xls named .xlsx.
+    let mut biff = ole[..8].to_vec();
+    biff.resize(2048, 0);
+    std::fs::write(w.path("old.xlsx"), &biff).unwrap();
+    let out = w
+        .cmd()
+        .args(["add-accounts", "old.xlsx", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains(".xls") && stderr(&out).contains("--format xls"),
+        "{}",
+        stderr(&out)
+    );
+    // --format wins over the name: a real XLSX named .ods.
+    workbook(
+        &w.path("real.ods"),
+        &[("S", false, &[&["RESOURCEID", "ACCOUNTNAME"], &["901", "a"]])],
+    );
+    let out = w
+        .cmd()
+        .args(["add-accounts", "real.ods", "--format", "xlsx", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn utf16_input_is_read_by_its_bom_and_named_without_one() {
+    let w = Work::new();
+    let text = "RESOURCEID,ACCOUNTNAME\r\n901,jos\u{e9}\r\n";
+    let mut le = vec![0xFF, 0xFE];
+    le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(w.path("in.csv"), &le).unwrap();
+    let out = w
+        .cmd()
+        .args(["add-accounts", "in.csv", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        w.report("in.dry-run.report.csv")[0]["account_name"],
+        "jos\u{e9}"
+    );
+    let bare: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    std::fs::write(w.path("in.csv"), &bare).unwrap();
+    let out = w
+        .cmd()
+        .args(["add-accounts", "in.csv", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("utf-16le"), "{}", stderr(&out));
+}

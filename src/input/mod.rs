@@ -115,6 +115,17 @@ pub enum Format {
 }
 
 impl Format {
+    /// The name a person knows the format by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "CSV",
+            Format::Tsv => "TSV",
+            Format::Xlsx => "XLSX",
+            Format::Xls => "XLS",
+            Format::Ods => "ODS",
+        }
+    }
+
     /// The format a file name implies.
     pub fn from_path(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();

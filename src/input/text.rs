@@ -29,7 +29,18 @@ pub(super) fn read_sized(
     sink: &mut dyn RowSink,
     size: Option<u64>,
 ) -> Result<ReadStats> {
-    let input: Box<dyn Read> = match opts.encoding {
+    // A UTF-16 file is known by its BOM (Excel's "Unicode text" and many
+    // Windows exports): read it as such without --encoding.
+    let mut input = input;
+    let mut head = [0u8; 2];
+    let got = read_up_to(&mut input, &mut head)?;
+    let utf16 = match head {
+        [0xFF, 0xFE] => Some(encoding_rs::UTF_16LE),
+        [0xFE, 0xFF] => Some(encoding_rs::UTF_16BE),
+        _ => None,
+    };
+    let input = std::io::Cursor::new(head[..got].to_vec()).chain(input);
+    let input: Box<dyn Read> = match opts.encoding.or(utf16) {
         // The decoder also strips a BOM of its own encoding.
         Some(enc) => Box::new(
             encoding_rs_io::DecodeReaderBytesBuilder::new()
@@ -60,6 +71,11 @@ pub(super) fn read_sized(
     };
     if !reader.read_record(&mut header).map_err(read_err)? {
         bail!("{name} is empty: it has no header row");
+    }
+    if header.as_slice().contains('\0') {
+        bail!(
+            "{name}: the header holds NUL bytes: the file looks like UTF-16 text without a byte-order mark; say which with --encoding utf-16le (or utf-16be), or save it as UTF-8"
+        );
     }
     if header.len() > MAX_COLUMNS {
         bail!(
@@ -161,6 +177,20 @@ pub(super) fn read_sized(
     batch.flush(sink)?;
     batch.stats.blank_rows += blank_lines;
     Ok(batch.stats)
+}
+
+/// Reads until `buf` is full or the input ends; how many bytes were read.
+fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// The last bytes read, kept so the last record can be looked at once the

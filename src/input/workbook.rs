@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use calamine::{DataType, Reader, Xlsx, open_workbook, open_workbook_auto};
+use calamine::{DataType, Reader, Xlsx, open_workbook};
 
 use super::{
     Batcher, Format, InputOptions, MAX_CELL_BYTES, MAX_COLUMNS, ReadStats, RowSink, WHOLE_ROW,
@@ -38,12 +38,14 @@ fn read_workbook(
 ) -> Result<ReadStats> {
     let shown = path.display();
     if matches!(format, Format::Xlsx | Format::Ods) {
+        refuse_ole_container(path, format)?;
         super::zipguard::check(path, &shown.to_string())?;
     }
     if format == Format::Xlsx {
         let mut wb: Xlsx<_> = open_workbook(path)
             .map_err(|e| anyhow!("{shown} is not a readable XLSX workbook: {e}"))?;
-        let sheet = pick_sheet(&wb.sheet_names(), opts, &shown.to_string())?;
+        let sheet = pick_sheet(wb.sheets_metadata(), opts, &shown.to_string())?;
+        let others = other_sheets(wb.sheets_metadata(), &sheet);
         let mut cells = wb
             .worksheet_cells_reader(&sheet)
             .map_err(|e| anyhow!("{shown}: cannot read sheet \"{sheet}\": {e}"))?;
@@ -65,11 +67,23 @@ fn read_workbook(
             };
             rows.cell(r, c, value, sink)?;
         }
-        return rows.finish(sink);
+        drop(cells);
+        return rows
+            .finish(sink)
+            .map_err(|e| empty_sheet_hint(e, &sheet, &others, opts));
     }
-    let mut wb =
-        open_workbook_auto(path).map_err(|e| anyhow!("{shown} is not a readable workbook: {e}"))?;
-    let sheet = pick_sheet(&wb.sheet_names(), opts, &shown.to_string())?;
+    // The format named (by --format or the extension) decides the reader,
+    // never a guess from the name.
+    let mut wb: calamine::Sheets<_> = match format {
+        Format::Xls => open_workbook::<calamine::Xls<_>, _>(path)
+            .map(calamine::Sheets::Xls)
+            .map_err(calamine::Error::Xls),
+        _ => open_workbook::<calamine::Ods<_>, _>(path)
+            .map(calamine::Sheets::Ods)
+            .map_err(calamine::Error::Ods),
+    }
+    .map_err(|e| anyhow!("{shown} is not a readable {} workbook: {e}", format.name()))?;
+    let sheet = pick_sheet(wb.sheets_metadata(), opts, &shown.to_string())?;
     let range = wb
         .worksheet_range(&sheet)
         .with_context(|| format!("{shown}: cannot read sheet \"{sheet}\""))?;
@@ -80,28 +94,113 @@ fn read_workbook(
             rows.cell(r0 + i as u32, c0 + j as u32, Ok(cell), sink)?;
         }
     }
+    let others = other_sheets(wb.sheets_metadata(), &sheet);
     rows.finish(sink)
+        .map_err(|e| empty_sheet_hint(e, &sheet, &others, opts))
 }
 
-fn pick_sheet(names: &[String], opts: &InputOptions, file: &str) -> Result<String> {
+/// XLSX and ODS are zip files. An OLE container (the first bytes
+/// D0 CF 11 E0) under such a name is either a password-protected workbook
+/// (Excel encrypts into one) or an old `.xls`: say which, not "bad zip".
+fn refuse_ole_container(path: &Path, format: Format) -> Result<()> {
+    use std::io::Read;
+    const OLE: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(1 << 20).read_to_end(&mut head))
+        .map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
+    if !head.starts_with(&OLE) {
+        return Ok(());
+    }
+    // The stream name "EncryptedPackage", as OLE directories spell it.
+    let encrypted: Vec<u8> = "EncryptedPackage"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    if head.windows(encrypted.len()).any(|w| w == encrypted) {
+        bail!(
+            "{} is an encrypted (password-protected) workbook, which cannot be read; remove its password in the spreadsheet program (or save a copy without one), or export CSV",
+            path.display()
+        );
+    }
+    bail!(
+        "{} is an old-style Excel workbook (.xls, BIFF), not {}; rename it .xls or pass --format xls",
+        path.display(),
+        format.name()
+    );
+}
+
+/// The worksheet to read: `--sheet`, else the first visible one (a hidden
+/// sheet holds what its author put away: stale rows, lookups), which is
+/// named in the log so the user knows what was read.
+fn pick_sheet(sheets: &[calamine::Sheet], opts: &InputOptions, file: &str) -> Result<String> {
+    let names: Vec<&str> = sheets.iter().map(|s| s.name.as_str()).collect();
     match &opts.sheet {
         Some(want) => names
             .iter()
             .find(|n| *n == want)
             .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(want)))
-            .cloned()
+            .map(|n| n.to_string())
             .ok_or_else(|| {
                 anyhow!(
                     "{file} has no sheet \"{want}\"; its sheets are: {}",
                     names.join(", ")
                 )
             }),
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| anyhow!("{file} has no worksheet")),
+        None => {
+            let visible = sheets.iter().find(|s| {
+                s.visible == calamine::SheetVisible::Visible
+                    && s.typ == calamine::SheetType::WorkSheet
+            });
+            let Some(first) = visible else {
+                bail!("{file} has no visible worksheet; name one with --sheet");
+            };
+            if sheets.first().is_some_and(|s| s.name != first.name) {
+                log::warn!(
+                    "{file}: reading sheet \"{}\", the first visible one (hidden sheets are skipped; --sheet names another)",
+                    first.name
+                );
+            } else {
+                log::info!("{file}: reading sheet \"{}\"", first.name);
+            }
+            Ok(first.name.clone())
+        }
     }
 }
+
+fn other_sheets(sheets: &[calamine::Sheet], read: &str) -> Vec<String> {
+    sheets
+        .iter()
+        .filter(|s| s.name != read)
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// An empty sheet in a workbook that has others: say which were not read.
+fn empty_sheet_hint(
+    e: anyhow::Error,
+    sheet: &str,
+    others: &[String],
+    opts: &InputOptions,
+) -> anyhow::Error {
+    if e.is::<EmptySheet>() && !others.is_empty() && opts.sheet.is_none() {
+        anyhow!(
+            "{e}: the sheet \"{sheet}\" that was read is empty; the workbook also has {}. Name the sheet to read with --sheet",
+            others
+                .iter()
+                .map(|o| format!("\"{o}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        e
+    }
+}
+
+/// A sheet without a header row.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is empty: it has no header row")]
+struct EmptySheet(String);
 
 /// Rows a worksheet can hold.
 const MAX_SHEET_ROWS: u32 = 1_048_576;
@@ -263,7 +362,7 @@ impl RowBuilder {
     fn finish(mut self, sink: &mut dyn RowSink) -> Result<ReadStats> {
         self.end_row(sink)?;
         if self.header.is_none() {
-            bail!("{} is empty: it has no header row", self.file);
+            return Err(EmptySheet(self.file.clone()).into());
         }
         self.batch.flush(sink)?;
         Ok(self.batch.stats)
@@ -328,6 +427,13 @@ fn round_to_minute(dt: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
 fn excel_datetime(dt: &calamine::ExcelDateTime) -> Result<String, String> {
     if dt.is_duration() {
         return Err("the cell holds a duration, not a date".into());
+    }
+    // A time of day without a date (an `h:mm` cell) sits on day 0 of the
+    // date system: read as a date it would be 31/12/1899. It is its time,
+    // which no date column accepts.
+    if (0.0..1.0).contains(&dt.as_f64()) {
+        let minutes = (dt.as_f64() * 1440.0).round() as u32;
+        return Ok(format!("{:02}:{:02}", minutes / 60 % 24, minutes % 60));
     }
     // calamine applies the workbook's 1900 or 1904 date system here.
     dt.as_datetime()
