@@ -1312,3 +1312,67 @@ fn utf16_input_is_read_by_its_bom_and_named_without_one() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("utf-16le"), "{}", stderr(&out));
 }
+
+/// A minimal ODS file: `sheets` as (name, hidden, content of its rows as
+/// raw `<table:table-row>` XML).
+fn ods(path: &std::path::Path, sheets: &[(&str, bool, &str)]) {
+    use std::io::Write;
+    let mut tables = String::new();
+    for (name, hidden, rows) in sheets {
+        let style = if *hidden { "ta2" } else { "ta1" };
+        tables.push_str(&format!(
+            r#"<table:table table:name="{name}" table:style-name="{style}">{rows}</table:table>"#
+        ));
+    }
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:automatic-styles><style:style style:name="ta1" style:family="table"><style:table-properties table:display="true"/></style:style><style:style style:name="ta2" style:family="table"><style:table-properties table:display="false"/></style:style></office:automatic-styles><office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>"#
+    );
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    z.start_file("mimetype", stored).unwrap();
+    z.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    z.start_file("content.xml", stored).unwrap();
+    z.write_all(content.as_bytes()).unwrap();
+    z.start_file("META-INF/manifest.xml", stored).unwrap();
+    z.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#).unwrap();
+    z.finish().unwrap();
+}
+
+fn ods_row(cells: &[&str]) -> String {
+    let mut r = String::from("<table:table-row>");
+    for c in cells {
+        r.push_str(&format!(
+            r#"<table:table-cell office:value-type="string"><text:p>{c}</text:p></table:table-cell>"#
+        ));
+    }
+    r + "</table:table-row>"
+}
+
+#[test]
+fn ods_text_without_a_value_type_is_read_and_a_hidden_sheet_skipped() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    let header = ods_row(&["RESOURCEID", "ACCOUNTNAME", "PASSWORD"]);
+    // The password cell has text and no office:value-type.
+    let untyped = r#"<table:table-row><table:table-cell office:value-type="string"><text:p>901</text:p></table:table-cell><table:table-cell office:value-type="string"><text:p>svc</text:p></table:table-cell><table:table-cell><text:p>Pw&amp;untyped1</text:p></table:table-cell></table:table-row>"#;
+    let stale = format!("{header}{}", ods_row(&["901", "stale", "x"]));
+    let current = format!("{header}{untyped}");
+    ods(
+        &w.path("in.ods"),
+        &[("Old", true, &stale), ("Now", false, &current)],
+    );
+    let out = w.job(&sim, "add-accounts", "in.ods").output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sim.accounts().len(), 1);
+    assert_eq!(sim.account("svc")["PASSWORD"], "Pw&untyped1");
+    // --format wins over the name.
+    std::fs::copy(w.path("in.ods"), w.path("named.xlsx")).unwrap();
+    let out = w
+        .cmd()
+        .args(["add-accounts", "named.xlsx", "--format", "ods", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

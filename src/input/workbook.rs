@@ -74,11 +74,24 @@ fn read_workbook(
     }
     // The format named (by --format or the extension) decides the reader,
     // never a guess from the name.
-    let mut wb: calamine::Sheets<_> = match format {
-        Format::Xls => open_workbook::<calamine::Xls<_>, _>(path)
+    let mut wb: calamine::Sheets<Box<dyn ReadSeek>> = match format {
+        Format::Xls => std::fs::File::open(path)
+            .map_err(calamine::XlsError::Io)
+            .and_then(|f| {
+                calamine::Xls::new(Box::new(std::io::BufReader::new(f)) as Box<dyn ReadSeek>)
+            })
             .map(calamine::Sheets::Xls)
             .map_err(calamine::Error::Xls),
-        _ => open_workbook::<calamine::Ods<_>, _>(path)
+        _ => ods_source(path)?
+            .map_or_else(
+                || {
+                    std::fs::File::open(path)
+                        .map(|f| Box::new(std::io::BufReader::new(f)) as Box<dyn ReadSeek>)
+                        .map_err(calamine::OdsError::Io)
+                },
+                |fixed| Ok(Box::new(std::io::Cursor::new(fixed)) as Box<dyn ReadSeek>),
+            )
+            .and_then(calamine::Ods::new)
             .map(calamine::Sheets::Ods)
             .map_err(calamine::Error::Ods),
     }
@@ -97,6 +110,99 @@ fn read_workbook(
     let others = other_sheets(wb.sheets_metadata(), &sheet);
     rows.finish(sink)
         .map_err(|e| empty_sheet_hint(e, &sheet, &others, opts))
+}
+
+/// A seekable source a workbook reader can take.
+trait ReadSeek: std::io::Read + std::io::Seek {}
+impl<T: std::io::Read + std::io::Seek> ReadSeek for T {}
+
+/// An ODS whose cells hold text without `office:value-type` (some tools
+/// write them so) would lose that text: calamine reads such a cell as
+/// empty, and a dropped PASSWORD lets the server make one up. Such a file is
+/// rewritten in memory, each of those cells marked as the string it shows;
+/// `None` when the file needs nothing.
+fn ods_source(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::{Read, Write};
+    let file =
+        std::fs::File::open(path).map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
+    let Ok(mut zip) = zip::ZipArchive::new(std::io::BufReader::new(file)) else {
+        return Ok(None);
+    };
+    let mut content = String::new();
+    match zip.by_name("content.xml") {
+        Ok(mut entry) => {
+            if entry.read_to_string(&mut content).is_err() {
+                return Ok(None);
+            }
+        }
+        Err(_) => return Ok(None),
+    }
+    let Some(fixed) = mark_untyped_text_cells(&content) else {
+        return Ok(None);
+    };
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i)?;
+        let name = entry.name()?.to_string();
+        out.start_file(name.as_str(), stored)?;
+        if name == "content.xml" {
+            out.write_all(fixed.as_bytes())?;
+        } else {
+            std::io::copy(&mut entry, &mut out)?;
+        }
+    }
+    Ok(Some(out.finish()?.into_inner()))
+}
+
+/// `content.xml` with `office:value-type="string"` added to every cell that
+/// has a `<text:p>` but no value type; `None` when there is none.
+fn mark_untyped_text_cells(xml: &str) -> Option<String> {
+    const OPEN: &str = "<table:table-cell";
+    let mut out = String::new();
+    let mut done = 0;
+    let mut from = 0;
+    while let Some(at) = xml[from..].find(OPEN).map(|i| i + from) {
+        // The end of the start tag, outside quoted attribute values.
+        let mut quote = None;
+        let mut end = None;
+        for (i, c) in xml[at..].char_indices() {
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, '>') => {
+                    end = Some(at + i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let end = end?;
+        from = end;
+        let tag = &xml[at..end];
+        // `<table:table-cells` or similar is another element.
+        if !tag[OPEN.len()..].starts_with(|c: char| c.is_whitespace() || c == '/')
+            && tag.len() > OPEN.len()
+        {
+            continue;
+        }
+        if tag.ends_with('/') || tag.contains("office:value-type") {
+            continue;
+        }
+        let body_end = xml[end..].find("</table:table-cell>").map(|i| i + end)?;
+        if !xml[end..body_end].contains("<text:p") {
+            continue;
+        }
+        out.push_str(&xml[done..end]);
+        out.push_str(" office:value-type=\"string\"");
+        done = end;
+    }
+    if done == 0 {
+        return None;
+    }
+    out.push_str(&xml[done..]);
+    Some(out)
 }
 
 /// XLSX and ODS are zip files. An OLE container (the first bytes
@@ -477,6 +583,16 @@ mod tests {
                 .unwrap_err()
                 .contains("#N/A")
         );
+    }
+
+    #[test]
+    fn untyped_ods_text_cells_are_marked_as_strings() {
+        let xml = r#"<table:table-row><table:table-cell><text:p>pw&amp;1</text:p></table:table-cell><table:table-cell office:value-type="float" office:value="3"><text:p>3</text:p></table:table-cell><table:table-cell/><table:table-cell table:style-name="a>b"><text:p>x</text:p></table:table-cell></table:table-row>"#;
+        let fixed = mark_untyped_text_cells(xml).unwrap();
+        assert_eq!(fixed.matches(r#"office:value-type="string""#).count(), 2);
+        assert!(fixed.contains(r#"<table:table-cell office:value-type="string"><text:p>pw&amp;1"#));
+        assert!(fixed.contains(r#"table:style-name="a>b" office:value-type="string">"#));
+        assert_eq!(mark_untyped_text_cells("<table:table-cell/>"), None);
     }
 
     #[test]
