@@ -1,5 +1,5 @@
 //! The `pam360-bulk` binary: parse the command line, run, exit with the code
-//! DESIGN.md promises. Everything else lives in the library.
+//! the run earned (see `exit.rs`). Everything else lives in the library.
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -2,10 +2,8 @@
 //! one rate limiter, retries what is safe to retry, and records every row's
 //! result as its answer comes back.
 //!
-//! The retry policy follows DESIGN.md's "Retrying without doing anything
-//! twice": a job that is safe to repeat (adding accounts) retries every
-//! transport failure; one that is not (password requests) retries only what
-//! surely never reached the server, and reports the rest `unconfirmed`.
+//! What follows each attempt (retry, unconfirmed, not sent, stop) is one
+//! pure rule, `pam360::next_step`; this module carries it out.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -155,7 +153,9 @@ struct Shared<'a, J: Job> {
 
 /// The last thing that happened to a unit, when it ends without an answer.
 enum Ending {
-    Verdicts(Vec<Verdict>, u16),
+    /// The verdicts, the HTTP status, and whether an earlier attempt may
+    /// have been acted on.
+    Verdicts(Vec<Verdict>, u16, bool),
     Same(RowResult),
 }
 
@@ -258,6 +258,9 @@ impl<J: Job> Shared<'_, J> {
                 self.job.name(),
                 scrub(&attempt.describe_answer())
             );
+            // Whether an attempt before this one may have been acted on:
+            // only then can "exists" mean an earlier attempt stored it.
+            let earlier_processed = tried.maybe_processed;
             tried.maybe_processed |= attempt.may_have_been_processed();
             match step {
                 Step::Answered => {
@@ -270,7 +273,7 @@ impl<J: Job> Shared<'_, J> {
                         unreachable!("an answered step has a PAM360 answer")
                     };
                     let verdicts = self.job.reconcile(&a, &rows);
-                    break Ending::Verdicts(verdicts, http.unwrap_or(200));
+                    break Ending::Verdicts(verdicts, http.unwrap_or(200), earlier_processed);
                 }
                 Step::Retry => {
                     tried.retries_left -= 1;
@@ -366,11 +369,11 @@ impl<J: Job> Shared<'_, J> {
                     ..r.clone()
                 })
                 .collect(),
-            Ending::Verdicts(verdicts, http) => verdicts
+            Ending::Verdicts(verdicts, http, earlier_processed) => verdicts
                 .into_iter()
                 .map(|v| {
                     let mut message = scrub(&v.message);
-                    if v.outcome == Outcome::Exists && tried.maybe_processed && attempts > 1 {
+                    if v.outcome == Outcome::Exists && earlier_processed {
                         message = format!(
                             "already on the server after {attempts} attempts: an earlier attempt whose answer was lost may have stored it"
                         );

@@ -1376,3 +1376,213 @@ fn ods_text_without_a_value_type_is_read_and_a_hidden_sheet_skipped() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+/// An HTML page quoting the request in every spelling a server might use.
+fn echo_page(r: &common::rogue::Request) -> String {
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    let decoded = r.input_data();
+    let escaped = decoded
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    format!(
+        "<html><p>{}</p><pre>{escaped}</pre><pre>{body}</pre>{decoded}</html>",
+        "x".repeat(150)
+    )
+}
+
+#[test]
+fn no_spelling_of_a_password_leaves_under_any_server_misbehaviour() {
+    type Script = fn(usize, &common::rogue::Request) -> rogue::Reply;
+    let cases: Vec<(&str, Script)> = vec![
+        ("redirect", |_, r| {
+            let to = format!("http://127.0.0.2:9/?{}", String::from_utf8_lossy(&r.body));
+            http(302, &[("Location", to.as_str())], echo_page(r).as_bytes())
+        }),
+        ("html 500", |_, r| {
+            http(
+                500,
+                &[("Content-Type", "text/html")],
+                echo_page(r).as_bytes(),
+            )
+        }),
+        ("html 502", |_, r| {
+            http(
+                502,
+                &[("Content-Type", "text/html")],
+                echo_page(r).as_bytes(),
+            )
+        }),
+        ("html 200 login", |_, r| {
+            http(
+                200,
+                &[("Content-Type", "text/html")],
+                echo_page(r).as_bytes(),
+            )
+        }),
+        ("401 echo", |_, r| {
+            http(
+                401,
+                &[("Content-Type", "text/plain")],
+                echo_page(r).as_bytes(),
+            )
+        }),
+        ("429 echo", |n, r| {
+            if n == 0 {
+                http(429, &[("Retry-After", "0")], echo_page(r).as_bytes())
+            } else {
+                rogue::accounts_answer(r, "Account added successfully")
+            }
+        }),
+        ("json echo", |_, r| {
+            let data = r.input_data();
+            rogue::json(serde_json::json!({"operation": {
+                "name": "Authentication",
+                "result": {"status": "Failed", "message": format!("bad request {data} {}", &PW[3..15])},
+            }}))
+        }),
+        ("status echo", |_, r| {
+            let data = r.input_data();
+            rogue::json(serde_json::json!({"operation": {
+                "result": {"status": "Success", "message": data},
+                "Details": [{"svc": {"STATUS": format!("Account added successfully: {data}")}}],
+            }}))
+        }),
+        ("hangup", |_, _| rogue::Reply::Hangup),
+        ("gzip", |_, _| {
+            http(
+                200,
+                &[("Content-Encoding", "gzip")],
+                &[0x1f, 0x8b, 8, 0, 0xff],
+            )
+        }),
+    ];
+    for (name, script) in cases {
+        let server = Rogue::start("127.0.0.1", script);
+        let w = Work::new();
+        let out = run_one(&w, &server.url, &["--retries", "1", "--max-throttle", "5"]);
+        assert!(
+            !stderr(&out).contains("internal error"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert_eq!(w.report("in.report.csv").len(), 1, "{name}");
+        let texts = outputs(&w, &out);
+        let refs: Vec<(&str, &str)> = texts.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        for (place, text) in &refs {
+            assert!(!text.contains(TOKEN), "{name}: the token is in {place}");
+        }
+        check_outputs(&w, &out, PW);
+    }
+}
+
+#[test]
+fn exists_after_a_503_does_not_claim_an_earlier_attempt_stored_it() {
+    let server = Rogue::start("127.0.0.1", |n, r| {
+        if n == 0 {
+            http(503, &[], b"busy")
+        } else {
+            rogue::accounts_answer(r, "Account is not added  as it already exists")
+        }
+    });
+    let w = Work::new();
+    let out = run_one(&w, &server.url, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = w.report("in.report.csv");
+    assert_eq!(outcomes(&rows), ["exists"]);
+    assert!(
+        !rows[0]["message"].contains("earlier attempt"),
+        "{}",
+        rows[0]["message"]
+    );
+    // After a lost answer, it may well have been.
+    let server = Rogue::start("127.0.0.1", |n, r| {
+        if n == 0 {
+            rogue::Reply::Hangup
+        } else {
+            rogue::accounts_answer(r, "Account is not added  as it already exists")
+        }
+    });
+    let w = Work::new();
+    run_one(&w, &server.url, &[]);
+    assert!(w.report("in.report.csv")[0]["message"].contains("earlier attempt"));
+}
+
+#[test]
+fn a_short_timeout_says_it_timed_out_not_unreachable() {
+    let sim = Sim::start(&["--latency-ms", "200"]);
+    let w = Work::new();
+    let mut csv = String::from("RESOURCEID,ACCOUNTNAME\n");
+    for i in 0..12 {
+        csv.push_str(&format!("{},a{i}\n", 900 + i));
+    }
+    w.write("in.csv", &csv);
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--timeout", "0.05", "--retries", "0", "--concurrency", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did not answer in time"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("unreachable"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_simulator_as_a_target_checks_the_token_first_and_refuses_resource_0() {
+    use std::io::{Read, Write};
+    let sim = Sim::start(&[]);
+    let addr = sim.url.trim_start_matches("http://").to_string();
+    // A huge body announced without a token is answered at once, unread.
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    s.write_all(b"POST /restapi/json/v1/resources/901/accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3221225472\r\n\r\nINPUT_DATA=").unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("Authentication failed"));
+    // Over 16 MB with the token: refused.
+    let client = reqwest::blocking::Client::new();
+    let big = "x".repeat(17 << 20);
+    let r = client
+        .post(format!(
+            "{}/restapi/json/v1/resources/901/accounts",
+            sim.url
+        ))
+        .header("AUTHTOKEN", TOKEN)
+        .form(&[("INPUT_DATA", big.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    // Resource 0 does not exist in PAM360.
+    let w = Work::new();
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n0,a\n");
+    let out = w.job(&sim, "add-accounts", "in.csv").output().unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(sim.accounts().is_empty());
+}
+
+#[test]
+fn the_simulator_closes_a_slowloris_connection() {
+    use std::io::{Read, Write};
+    let sim = Sim::start(&[]);
+    let addr = sim.url.trim_start_matches("http://").to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"POST /restapi/json/v1/resources/901/accounts HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let began = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    // The headers never finish: the simulator hangs up (0 bytes, or a 408).
+    let _ = s.read(&mut buf);
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        began.elapsed()
+    );
+}
