@@ -4,7 +4,9 @@
 //!
 //! The pipeline runs one way: [`input`] → check ([`accounts`], [`requests`],
 //! through [`collect`]) → [`plan`] → [`send`] → [`report`], driven by
-//! [`pipeline`]. The two jobs differ only by their [`job::Job`] impl.
+//! [`run`]. The two jobs differ only by their [`job::Job`] impl.
+
+#![forbid(unsafe_code)]
 
 pub mod accounts;
 pub mod cells;
@@ -16,11 +18,11 @@ pub mod job;
 pub mod outcome;
 pub mod outputs;
 pub mod pam360;
-pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod requests;
+pub mod run;
 pub mod schema;
 pub mod secret;
 pub mod send;

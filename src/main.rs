@@ -1,6 +1,8 @@
 //! The `pam360-bulk` binary: parse the command line, run, exit with the code
 //! the run earned (see `exit.rs`). Everything else lives in the library.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,8 +12,8 @@ use clap::{CommandFactory, Parser};
 use pam360_bulk::accounts::Accounts;
 use pam360_bulk::cli::{Cli, Command, Config, JobArgs, TemplateKind};
 use pam360_bulk::job::Job;
-use pam360_bulk::pipeline::{self, EXIT_NOTHING_SENT};
 use pam360_bulk::requests::Requests;
+use pam360_bulk::run::{self, EXIT_NOTHING_SENT};
 use pam360_bulk::simulator::{SimOptions, SimTls, Simulator, random_token};
 use pam360_bulk::{progress, template};
 
@@ -82,7 +84,7 @@ fn run_job<J: Job>(job: &J, args: &JobArgs, bars: bool) -> anyhow::Result<ExitCo
         );
     })
     .ok();
-    pipeline::run(job, &cfg, &STOP)
+    run::run(job, &cfg, &STOP)
 }
 
 fn simulate(s: &pam360_bulk::cli::SimArgs) -> anyhow::Result<ExitCode> {

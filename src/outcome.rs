@@ -138,6 +138,15 @@ impl Results {
         }
     }
 
+    /// How many rows there are.
+    pub fn len(&self) -> usize {
+        self.state.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
+    }
+
     /// Whether row `i` has no result yet.
     pub fn is_open(&self, i: usize) -> bool {
         self.state[i] == 0

@@ -1,0 +1,334 @@
+//! The end of a run: the report in input order, the summary on stderr and
+//! in `--summary-json`, and the exit code from [`crate::exit::code`]. An
+//! output that fails once sending began is not an error that says "nothing
+//! was sent": the journal stays, the message says how to finish, exit 3.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::decide::Ending;
+use crate::cli::Config;
+use crate::collect::{Collected, Entry};
+use crate::exit::RunEnd;
+use crate::job::Job;
+use crate::outcome::{OUTCOMES, Outcome, Results};
+use crate::report::{self, Journal};
+use crate::send::Abort;
+
+/// How a run ended, before its report is written.
+pub struct Ended {
+    pub results: Results,
+    pub stats: Stats,
+    pub aborted: Option<Abort>,
+    pub end: RunEnd,
+    /// The journal of a run that sent.
+    pub journal: Option<JournalEnd>,
+}
+
+impl Ended {
+    /// A run that sent nothing (a dry run, `--strict`).
+    pub fn without_sending(results: Results, ending: Ending, started: Instant) -> Ended {
+        Ended {
+            results,
+            stats: Stats::new(started),
+            aborted: ending.aborted,
+            end: ending.end,
+            journal: None,
+        }
+    }
+}
+
+/// Time and request counts of a run.
+pub struct Stats {
+    pub started: Instant,
+    pub requests: u64,
+    pub retries: u64,
+    /// Seconds spent sending, first request to last answer.
+    pub sending: f64,
+}
+
+impl Stats {
+    fn new(started: Instant) -> Self {
+        Stats {
+            started,
+            requests: 0,
+            retries: 0,
+            sending: 0.0,
+        }
+    }
+}
+
+/// The journal once sending is over.
+pub struct JournalEnd {
+    /// `None` when it could not be written to the end.
+    pub journal: Option<Journal>,
+    pub path: PathBuf,
+    pub sending_began: bool,
+}
+
+impl JournalEnd {
+    /// The report is written (`written`) or not: a journal goes once the
+    /// report holds everything it did, or when nothing was sent; otherwise
+    /// it stays for `--resume`.
+    pub fn done(self, written: bool) {
+        if written || !self.sending_began {
+            match self.journal {
+                Some(j) => {
+                    if let Err(e) = j.remove() {
+                        log::warn!("{e:#}");
+                    }
+                }
+                None => {
+                    let _ = std::fs::remove_file(&self.path);
+                }
+            }
+        }
+    }
+}
+
+/// Writes the report and the summary; returns the exit code and whether
+/// every output was written.
+pub fn finish<J: Job>(
+    job: &J,
+    cfg: &Config,
+    data: Collected<J::Item>,
+    ended: Ended,
+) -> (ExitCode, bool, Option<JournalEnd>) {
+    let counts = count_outcomes(&data, &ended.results);
+    let mut end = ended.end;
+    end.all_done = Outcome::ALL
+        .iter()
+        .all(|o| counts[*o as usize] == 0 || o.is_ok());
+    let mut errors = Vec::new();
+    let writing = Instant::now();
+    if let Err(e) = write_report(job, cfg, &data, &ended, &counts) {
+        errors.push(format!(
+            "cannot write the report {}: {e:#}",
+            cfg.report.display()
+        ));
+    }
+    log::debug!(
+        "wrote the report in {:.3} s",
+        writing.elapsed().as_secs_f64()
+    );
+    end.output_failed = !errors.is_empty();
+    let code = crate::exit::code(&end);
+    print_summary(job, cfg, &counts, &ended, &end, errors.is_empty());
+    if let Some(path) = &cfg.summary_json
+        && let Err(e) = write_summary_json(job, cfg, &counts, &ended, code, path)
+    {
+        errors.push(format!(
+            "cannot write --summary-json {}: {e:#}",
+            path.display()
+        ));
+    }
+    end.output_failed = !errors.is_empty();
+    let code = crate::exit::code(&end);
+    if !errors.is_empty() {
+        tell_output_errors(cfg, &errors, end.sending_began);
+    }
+    drop_aside((data, ended.results));
+    (ExitCode::from(code), errors.is_empty(), ended.journal)
+}
+
+/// How many rows ended in each outcome.
+fn count_outcomes<I>(data: &Collected<I>, results: &Results) -> [u64; OUTCOMES] {
+    let mut counts = [0u64; OUTCOMES];
+    for entry in data.entries() {
+        let outcome = match entry {
+            Entry::Invalid(_) => Outcome::Invalid,
+            Entry::Valid(n) => results
+                .view(n as usize)
+                .map(|r| r.0)
+                .unwrap_or(Outcome::NotSent),
+        };
+        counts[outcome as usize] += 1;
+    }
+    counts
+}
+
+/// The outcomes that occurred, with their counts, in report order.
+fn seen(counts: &[u64; OUTCOMES]) -> impl Iterator<Item = (Outcome, u64)> + '_ {
+    Outcome::ALL
+        .iter()
+        .map(|o| (*o, counts[*o as usize]))
+        .filter(|(_, n)| *n > 0)
+}
+
+fn write_report<J: Job>(
+    job: &J,
+    cfg: &Config,
+    data: &Collected<J::Item>,
+    ended: &Ended,
+    counts: &[u64; OUTCOMES],
+) -> Result<()> {
+    let rows = FinalRows {
+        job,
+        data,
+        results: &ended.results,
+    };
+    let mut summary = vec![
+        ("job".to_string(), job.name().to_string()),
+        ("rows".to_string(), data.rows().to_string()),
+    ];
+    for (o, n) in seen(counts) {
+        summary.push((o.as_str().to_string(), n.to_string()));
+    }
+    summary.push(("requests".into(), ended.stats.requests.to_string()));
+    summary.push(("retries".into(), ended.stats.retries.to_string()));
+    summary.push(("dry run".into(), cfg.dry_run.to_string()));
+    if let Some(a) = &ended.aborted {
+        summary.push(("stopped".into(), a.describe()));
+    }
+    let header = report::columns(job.key_columns());
+    report::write(&cfg.report, &header, &rows, &summary)
+}
+
+/// Rows done per second of the whole run.
+fn rows_per_second(counts: &[u64; OUTCOMES], stats: &Stats) -> f64 {
+    let elapsed = stats.started.elapsed().as_secs_f64();
+    let done: u64 = seen(counts)
+        .filter(|(o, _)| o.is_done())
+        .map(|(_, n)| n)
+        .sum();
+    if elapsed > 0.0 {
+        done as f64 / elapsed
+    } else {
+        0.0
+    }
+}
+
+/// One line per outcome: easy to read, easy to grep in a cron log.
+fn print_summary<J: Job>(
+    job: &J,
+    cfg: &Config,
+    counts: &[u64; OUTCOMES],
+    ended: &Ended,
+    end: &RunEnd,
+    report_written: bool,
+) {
+    let total: u64 = counts.iter().sum();
+    let stats = &ended.stats;
+    eprintln!("pam360-bulk {}: {total} rows", job.name());
+    for (o, n) in seen(counts) {
+        eprintln!("  {:<12} {n:>9}", o.as_str());
+    }
+    eprintln!(
+        "  {} requests ({} retries) in {:.2} s, {:.1} rows/s{}",
+        stats.requests,
+        stats.retries,
+        stats.started.elapsed().as_secs_f64(),
+        rows_per_second(counts, stats),
+        if cfg.dry_run {
+            " (dry run: nothing sent)"
+        } else {
+            ""
+        }
+    );
+    if let Some(a) = &ended.aborted {
+        eprintln!("  stopped: {}", a.describe());
+    }
+    if end.strict_blocked {
+        eprintln!(
+            "  --strict: nothing was sent because some rows are invalid; fix them (see the report) and run again"
+        );
+    }
+    if report_written {
+        eprintln!("  report: {}", cfg.report.display());
+    }
+}
+
+fn write_summary_json<J: Job>(
+    job: &J,
+    cfg: &Config,
+    counts: &[u64; OUTCOMES],
+    ended: &Ended,
+    code: u8,
+    path: &std::path::Path,
+) -> Result<()> {
+    let stats = &ended.stats;
+    let outcomes: serde_json::Map<String, serde_json::Value> = Outcome::ALL
+        .iter()
+        .map(|o| (o.as_str().to_string(), counts[*o as usize].into()))
+        .collect();
+    let summary = serde_json::json!({
+        "job": job.name(),
+        "rows": counts.iter().sum::<u64>(),
+        "outcomes": outcomes,
+        "requests": stats.requests,
+        "retries": stats.retries,
+        "elapsed_s": stats.started.elapsed().as_secs_f64(),
+        "sending_s": stats.sending,
+        "requests_per_s": if stats.sending > 0.0 { stats.requests as f64 / stats.sending } else { 0.0 },
+        "rows_per_s": rows_per_second(counts, stats),
+        "dry_run": cfg.dry_run,
+        "aborted": ended.aborted.as_ref().map(Abort::describe),
+        "exit_code": code,
+        "report": cfg.report.display().to_string(),
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&summary)?)?;
+    Ok(())
+}
+
+/// Each failed output once, and how to finish from the journal.
+fn tell_output_errors(cfg: &Config, errors: &[String], sending_began: bool) {
+    for e in errors {
+        eprintln!("pam360-bulk: error: {e}");
+    }
+    if sending_began {
+        let journal = report::journal_path(&cfg.report);
+        eprintln!(
+            "pam360-bulk: what was sent is recorded in {}: once the problem is fixed, run the same command with --resume {} to finish the report (nothing done is sent again)",
+            journal.display(),
+            journal.display()
+        );
+    }
+}
+
+/// The final report's rows: every input row, checked or not, with its result.
+struct FinalRows<'a, J: Job> {
+    job: &'a J,
+    data: &'a Collected<J::Item>,
+    results: &'a Results,
+}
+
+impl<J: Job> report::ReportRows for FinalRows<'_, J> {
+    fn len(&self) -> usize {
+        self.data.rows()
+    }
+
+    fn row(&self, i: usize, key: &mut Vec<String>, emit: &mut report::Emit<'_>) -> Result<()> {
+        match self.data.entry(i) {
+            Entry::Invalid(n) => emit(&self.data.invalid[n as usize].view()),
+            Entry::Valid(n) => {
+                let c = &self.data.items[n as usize];
+                self.job.key_into(&c.item, key);
+                let (outcome, status, http_status, attempts, message) = self
+                    .results
+                    .view(n as usize)
+                    .unwrap_or((Outcome::NotSent, "", None, 0, "not sent"));
+                emit(&report::RowView {
+                    row: u64::from(c.row),
+                    org: self.data.org_str(c),
+                    key,
+                    outcome,
+                    status,
+                    http_status,
+                    attempts,
+                    message,
+                })
+            }
+        }
+    }
+}
+
+/// Frees what the run kept on a thread of its own: a million checked rows
+/// take tens of milliseconds to free, one allocation at a time, and nothing
+/// waits for it (the process may well exit first, which frees it all at
+/// once).
+fn drop_aside<T: Send + 'static>(value: T) {
+    std::thread::spawn(move || drop(value));
+}

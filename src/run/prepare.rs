@@ -1,0 +1,135 @@
+//! Before anything is sent: outputs checked, the journal locked, the
+//! `--resume` report read whole, the whole input read and checked.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use crate::cli::Config;
+use crate::collect::{Collected, Collector};
+use crate::input;
+use crate::job::Job;
+use crate::outputs::{JournalLock, Outputs};
+use crate::progress;
+use crate::report::{self, Prior};
+
+/// What the later stages start from.
+pub struct Prepared<J: Job> {
+    pub data: Collected<J::Item>,
+    /// What a `--resume` report says was done.
+    pub prior: Option<Prior>,
+    /// Held until the run ends: one run per journal. None in a dry run.
+    pub lock: Option<JournalLock>,
+    pub journal_path: PathBuf,
+    /// The report's columns.
+    pub header: Vec<String>,
+}
+
+pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepared<J>> {
+    let started = Instant::now();
+    let journal_path = report::journal_path(&cfg.report);
+    crate::outputs::check(&Outputs {
+        input: match &cfg.source {
+            input::Source::Path(p) => Some(p),
+            input::Source::Stdin => None,
+        },
+        report: &cfg.report,
+        summary_json: cfg.summary_json.as_deref(),
+        resume: cfg.resume.as_deref(),
+        overwrite: cfg.overwrite,
+        idempotent: job.idempotent(),
+        key_columns: job.key_columns(),
+        dry_run: cfg.dry_run,
+    })?;
+    let lock = if cfg.dry_run {
+        None
+    } else {
+        let lock = JournalLock::take(&journal_path)?;
+        if lock.existed {
+            refuse_foreign_journal(cfg, &journal_path)?;
+        }
+        Some(lock)
+    };
+    // Read a resume report whole before anything is written: it may be the
+    // very journal this run is about to replace.
+    let prior = match &cfg.resume {
+        Some(p) => Some(report::read_prior(
+            p,
+            job.key_columns(),
+            job.key_defaults(),
+        )?),
+        None => None,
+    };
+    let data = read_and_check(job, cfg, stop)?;
+    log::debug!(
+        "read and checked {} rows in {:.3} s",
+        data.rows(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Prepared {
+        data,
+        prior,
+        lock,
+        journal_path,
+        header: report::columns(job.key_columns()),
+    })
+}
+
+/// Reads the whole input and checks every row.
+fn read_and_check<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Collected<J::Item>> {
+    let reading = progress::bar(cfg.progress, None, "checking");
+    let mut collector = Collector::new(job, cfg.ignore_unknown_columns, cfg.org.as_deref());
+    let stats = input::read(
+        &cfg.source,
+        &cfg.input,
+        &mut ProgressSink(&mut collector, &reading),
+        stop,
+    )?;
+    reading.finish_and_clear();
+    let data = collector.finish();
+    for col in &data.ignored_columns {
+        log::warn!("ignoring unknown column \"{col}\" (--ignore-unknown-columns)");
+    }
+    if stats.data_rows == 0 {
+        log::warn!("the input has a header but no data rows: nothing to do");
+    }
+    Ok(data)
+}
+
+/// A `.partial` journal is never overwritten unless this run resumes it.
+fn refuse_foreign_journal(cfg: &Config, journal: &Path) -> Result<()> {
+    let same = cfg.resume.as_ref().is_some_and(|r| {
+        match (std::fs::canonicalize(r), std::fs::canonicalize(journal)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    });
+    if !same {
+        bail!(
+            "{} is the journal of an earlier run that did not finish. Resume it with --resume {} (rows it shows done are skipped), or delete it to start over",
+            journal.display(),
+            journal.display()
+        );
+    }
+    Ok(())
+}
+
+/// Feeds the reading progress bar as rows pass to the collector.
+struct ProgressSink<'a, 'b, S: input::RowSink>(&'a mut S, &'b indicatif::ProgressBar);
+
+impl<S: input::RowSink> input::RowSink for ProgressSink<'_, '_, S> {
+    fn header(&mut self, names: &[String]) -> Result<()> {
+        self.0.header(names)
+    }
+    fn rows(&mut self, rows: &[input::RawRow]) -> Result<()> {
+        self.1.inc(rows.len() as u64);
+        self.0.rows(rows)
+    }
+    // Forwarded, or the collector never reserves and grows (and rehashes
+    // its duplicate table) all the way up to a million rows.
+    fn size_hint(&mut self, rows: usize) {
+        self.0.size_hint(rows)
+    }
+}

@@ -1,0 +1,249 @@
+//! Sending: connect (the server, or the in-process simulator), start the
+//! journal, send every planned request under the limiter, and settle every
+//! row: a row never taken up is `not_sent`, with why.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use super::finish::{Ended, JournalEnd, Stats};
+use super::prepare::Prepared;
+use crate::cli::{Config, Target};
+use crate::collect::Collected;
+use crate::exit::RunEnd;
+use crate::job::Job;
+use crate::outcome::{Outcome, Results, RowResult};
+use crate::pam360::{Client, ClientConfig, TlsTrust};
+use crate::plan::Unit;
+use crate::progress;
+use crate::report::{Journal, JournalHandle, ReportRow};
+use crate::secret::Secret;
+use crate::send::{self, Abort, Recorder, SendConfig};
+use crate::simulator::{SimOptions, Simulator, random_token};
+
+pub fn send<J: Job>(
+    job: &J,
+    cfg: &Config,
+    prepared: &Prepared<J>,
+    mut results: Results,
+    units: Vec<Unit>,
+    stop: &AtomicBool,
+    started: Instant,
+) -> Result<Ended> {
+    let data = &prepared.data;
+    let (_simulator, client, token) = connect(cfg)?;
+    // Rows already settled go first into the journal, so a resume of this
+    // run's journal knows them too.
+    let settled: Vec<ReportRow> = results
+        .stored()
+        .map(|(i, r)| report_row(job, data, i, r.clone()))
+        .collect();
+    let (journal, journal_thread) =
+        Journal::create(&prepared.journal_path, &prepared.header, &settled)?.spawn();
+    let total: u64 = units.iter().map(|u| u.items.len() as u64).sum();
+    let bar = progress::bar(cfg.progress, Some(total), "sending");
+    let recorder = JournalRecorder {
+        job,
+        data,
+        journal: &journal,
+        bar: &bar,
+        failed: AtomicBool::new(false),
+        stop,
+        retries: AtomicU64::new(0),
+    };
+    let sending = Instant::now();
+    let sent = send::send(
+        job,
+        &client,
+        token.expose(),
+        &data.items,
+        &units,
+        &SendConfig {
+            concurrency: cfg.concurrency,
+            rate: cfg.rate,
+            retries: cfg.retries,
+            max_throttle: cfg.max_throttle,
+        },
+        &recorder,
+        stop,
+    );
+    bar.finish_and_clear();
+    let sending = sending.elapsed().as_secs_f64();
+    let journal_failed = recorder.failed.load(Ordering::SeqCst);
+    drop(journal);
+    // The journal thread ends once every handle is gone, its last rows synced.
+    let journal = match journal_thread.join() {
+        Ok(Ok(j)) if !journal_failed => Some(j),
+        _ => None,
+    };
+    let mut aborted = sent.aborted;
+    if journal.is_none() {
+        aborted = Some(Abort::Journal);
+    }
+    if aborted.is_none() && stop.load(Ordering::SeqCst) {
+        aborted = Some(Abort::Interrupted);
+    }
+    let sending_began = sent
+        .results
+        .iter()
+        .any(|(_, r)| r.outcome != Outcome::NotSent);
+    for (i, r) in sent.results {
+        results.set(i as usize, r);
+    }
+    settle_untaken(&mut results, aborted.as_ref());
+    let end = RunEnd {
+        sending_began,
+        aborted: aborted.is_some(),
+        certificate_refused: matches!(aborted, Some(Abort::Certificate(_))),
+        ..RunEnd::default()
+    };
+    Ok(Ended {
+        results,
+        stats: Stats {
+            started,
+            requests: sent.requests,
+            retries: sent.retries,
+            sending,
+        },
+        aborted,
+        end,
+        journal: Some(JournalEnd {
+            journal,
+            path: prepared.journal_path.clone(),
+            sending_began,
+        }),
+    })
+}
+
+/// The server, or a simulator started in-process for `--simulate`.
+fn connect(cfg: &Config) -> Result<(Option<Simulator>, Client, Secret)> {
+    let (simulator, url, token) = match &cfg.target {
+        Target::Simulate => {
+            let token = random_token();
+            let sim = Simulator::start(
+                "127.0.0.1:0",
+                SimOptions {
+                    token: token.clone(),
+                    any_account: true,
+                    ..SimOptions::default()
+                },
+            )?;
+            let url = sim.url();
+            log::info!("simulating PAM360 at {url}");
+            (Some(sim), url, Secret::new(token))
+        }
+        Target::Server { url, token } => (None, url.clone(), token.clone()),
+        Target::None => bail!("no server to send to"),
+    };
+    if matches!(cfg.trust, TlsTrust::Insecure) {
+        log::warn!(
+            "--insecure: the server's certificate is not checked; anyone on the path can read the token"
+        );
+    }
+    let client = Client::new(&ClientConfig {
+        server: url,
+        token: token.clone(),
+        trust: cfg.trust.clone(),
+        timeout: cfg.timeout,
+        concurrency: cfg.concurrency,
+    })?;
+    Ok((simulator, client, token))
+}
+
+/// Rows no worker took up are `not_sent`, saying why the run stopped.
+fn settle_untaken(results: &mut Results, aborted: Option<&Abort>) {
+    let untaken = match aborted {
+        Some(a) => format!("not sent: {}", a.describe()),
+        None => "not sent".to_string(),
+    };
+    for i in 0..results.len() {
+        if results.is_open(i) {
+            results.set(i, RowResult::new(Outcome::NotSent, untaken.clone()));
+        }
+    }
+}
+
+fn report_row<J: Job>(
+    job: &J,
+    data: &Collected<J::Item>,
+    i: usize,
+    result: RowResult,
+) -> ReportRow {
+    let c = &data.items[i];
+    ReportRow {
+        row: u64::from(c.row),
+        org: data.org_str(c).to_string(),
+        key: job.key(&c.item),
+        result,
+    }
+}
+
+/// Writes what happens to the journal as it happens, and moves the bar.
+struct JournalRecorder<'a, J: Job> {
+    job: &'a J,
+    data: &'a Collected<J::Item>,
+    journal: &'a JournalHandle,
+    bar: &'a indicatif::ProgressBar,
+    failed: AtomicBool,
+    stop: &'a AtomicBool,
+    /// Retries so far, for the progress bar.
+    retries: AtomicU64,
+}
+
+impl<J: Job> JournalRecorder<'_, J> {
+    /// False once the journal cannot be written.
+    fn append(&self, rows: Vec<ReportRow>, durable: bool) -> bool {
+        if self.failed.load(Ordering::SeqCst) {
+            return false;
+        }
+        let written = if durable {
+            self.journal.append_durable(rows)
+        } else {
+            self.journal.append(rows)
+        };
+        if !written {
+            // Without a journal a kill would lose what was sent: stop. Said
+            // once, however many workers find out.
+            self.stop.store(true, Ordering::SeqCst);
+            if !self.failed.swap(true, Ordering::SeqCst) {
+                log::error!("cannot write the journal; stopping");
+            }
+        }
+        written
+    }
+}
+
+impl<J: Job> Recorder for JournalRecorder<'_, J> {
+    fn sending(&self, rows: &[u32]) -> bool {
+        let lines = rows
+            .iter()
+            .map(|&i| {
+                let in_flight = RowResult::new(Outcome::InFlight, "");
+                report_row(self.job, self.data, i as usize, in_flight)
+            })
+            .collect();
+        // A request that must not be repeated is on disk as in flight before
+        // it goes; an account may be sent again, so it need not wait.
+        self.append(lines, !self.job.idempotent())
+    }
+
+    fn answered(&self, rows: &[u32], results: &[RowResult]) {
+        let lines = rows
+            .iter()
+            .zip(results)
+            .map(|(&i, r)| report_row(self.job, self.data, i as usize, r.clone()))
+            .collect();
+        let _ = self.append(lines, false);
+        // A request's attempts are on each of its rows: count them once.
+        let extra = results
+            .first()
+            .map(|r| u64::from(r.attempts.saturating_sub(1)))
+            .unwrap_or(0);
+        if extra > 0 {
+            let total = self.retries.fetch_add(extra, Ordering::Relaxed) + extra;
+            self.bar.set_message(format!("{total} retries"));
+        }
+        self.bar.inc(rows.len() as u64);
+    }
+}
