@@ -13,7 +13,7 @@ use governor::{Quota, RateLimiter, clock::Clock, clock::DefaultClock};
 
 use crate::job::{Checked, Job, Verdict};
 use crate::outcome::{Outcome, RowResult};
-use crate::pam360::{Attempt, Client, Failure, Step, StopReason, Tried, next_step};
+use crate::pam360::{Answer, Attempt, Client, Failure, Step, StopReason, Tried, next_step};
 use crate::plan::Unit;
 use crate::secret::Scrubber;
 
@@ -203,42 +203,30 @@ impl<J: Job> Shared<'_, J> {
         let path = self.job.path(unit.target);
         // Whatever the server says back is masked of every secret this
         // request held, in every spelling, before it is logged or reported.
+        // Built once, when there is something to mask.
         let scrubber = std::cell::OnceCell::new();
         let scrub = |text: &str| {
             scrubber
                 .get_or_init(|| {
                     let secrets: Vec<String> =
                         rows.iter().flat_map(|r| self.job.secrets(r)).collect();
-                    Scrubber::new(
-                        secrets
-                            .iter()
-                            .map(String::as_str)
-                            .chain(std::iter::once(self.token)),
-                    )
+                    let secrets = secrets.iter().map(String::as_str);
+                    Scrubber::new(secrets.chain(std::iter::once(self.token)))
                 })
                 .scrub(text)
         };
-
-        let mut attempts = 0u32;
         let mut tried = Tried {
             idempotent: self.job.idempotent(),
             retries_left: self.cfg.retries,
             maybe_processed: false,
         };
+        let mut attempts = 0u32;
         let ending = loop {
             if !self.limiter.wait(self.stop) {
                 if attempts == 0 {
                     return None;
                 }
-                let outcome = if tried.maybe_processed {
-                    Outcome::Unconfirmed
-                } else {
-                    Outcome::NotSent
-                };
-                break Ending::Same(RowResult::new(
-                    outcome,
-                    "the run stopped before this request could be tried again",
-                ));
+                break Ending::Same(stopped(&tried, None));
             }
             // A request that must not be repeated goes only once its
             // in-flight line is on disk: after a crash, the journal knows.
@@ -251,7 +239,6 @@ impl<J: Job> Shared<'_, J> {
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
             let attempt = self.client.post(&path, unit.org.as_deref(), &input_data);
-            let http = attempt.http_status();
             let step = next_step(tried, &attempt);
             log::debug!(
                 "{} {path}: attempt {attempts}: {}",
@@ -262,106 +249,16 @@ impl<J: Job> Shared<'_, J> {
             // only then can "exists" mean an earlier attempt stored it.
             let earlier_processed = tried.maybe_processed;
             tried.maybe_processed |= attempt.may_have_been_processed();
-            match step {
-                Step::Answered => {
-                    self.transport_streak.store(0, Ordering::SeqCst);
-                    self.limiter.succeeded();
-                    let Attempt::Http {
-                        answer: Some(a), ..
-                    } = attempt
-                    else {
-                        unreachable!("an answered step has a PAM360 answer")
-                    };
-                    let verdicts = self.job.reconcile(&a, &rows);
-                    break Ending::Verdicts(verdicts, http.unwrap_or(200), earlier_processed);
+            match self.carry_out(step, attempt, &mut tried, attempts, &scrub) {
+                Next::Again => {}
+                Next::Answered(answer, http) => {
+                    let verdicts = self.job.reconcile(&answer, &rows);
+                    break Ending::Verdicts(verdicts, http, earlier_processed);
                 }
-                Step::Retry => {
-                    tried.retries_left -= 1;
-                    if !sleep_unless(backoff(attempts), self.stop) {
-                        let outcome = if tried.maybe_processed && !tried.idempotent {
-                            Outcome::Unconfirmed
-                        } else if tried.maybe_processed {
-                            Outcome::Failed
-                        } else {
-                            Outcome::NotSent
-                        };
-                        break Ending::Same(RowResult {
-                            http_status: http,
-                            ..RowResult::new(
-                                outcome,
-                                "the run stopped before this request could be tried again",
-                            )
-                        });
-                    }
-                }
-                Step::Throttled => {
-                    let Attempt::Http { retry_after, .. } = attempt else {
-                        unreachable!("a 429 is an HTTP answer")
-                    };
-                    // Throttling uses no retries; --max-throttle bounds it.
-                    if !self.limiter.throttled(retry_after, self.cfg.max_throttle) {
-                        self.abort(Abort::Throttled);
-                        let outcome = if tried.maybe_processed && !tried.idempotent {
-                            Outcome::Unconfirmed
-                        } else {
-                            Outcome::NotSent
-                        };
-                        break Ending::Same(RowResult {
-                            http_status: Some(429),
-                            ..RowResult::new(
-                                outcome,
-                                "throttled (429) for longer than --max-throttle",
-                            )
-                        });
-                    }
-                }
-                Step::End {
-                    outcome,
-                    reason,
-                    unreachable,
-                } => {
-                    if unreachable {
-                        self.count_unreachable(&attempt, &scrub);
-                    } else {
-                        self.transport_streak.store(0, Ordering::SeqCst);
-                    }
-                    break Ending::Same(RowResult {
-                        http_status: http,
-                        ..RowResult::new(outcome, scrub(&reason))
-                    });
-                }
-                Step::Stop { reason, outcome } => {
-                    let (abort, message) = match reason {
-                        StopReason::Auth(m) => {
-                            let m = scrub(&m);
-                            (
-                                Abort::Auth(m.clone()),
-                                format!("authentication refused: {m}"),
-                            )
-                        }
-                        StopReason::Redirect(location) => {
-                            let location = scrub(&location);
-                            (
-                                Abort::Redirect(location.clone()),
-                                format!(
-                                    "not sent: the server redirected to {location}; redirects are never followed"
-                                ),
-                            )
-                        }
-                        StopReason::Certificate(e) => (
-                            Abort::Certificate(scrub(&e)),
-                            "the server's certificate was refused".to_string(),
-                        ),
-                    };
-                    self.abort(abort);
-                    break Ending::Same(RowResult {
-                        http_status: http,
-                        ..RowResult::new(outcome, message)
-                    });
-                }
+                Next::End(result) => break Ending::Same(result),
             }
         };
-        let results = match ending {
+        Some(match ending {
             Ending::Same(r) => rows
                 .iter()
                 .map(|_| RowResult {
@@ -387,8 +284,77 @@ impl<J: Job> Shared<'_, J> {
                     }
                 })
                 .collect(),
-        };
-        Some(results)
+        })
+    }
+
+    /// Carries out what [`next_step`] decided for one attempt.
+    fn carry_out(
+        &self,
+        step: Step,
+        attempt: Attempt,
+        tried: &mut Tried,
+        attempts: u32,
+        scrub: &dyn Fn(&str) -> String,
+    ) -> Next {
+        let http = attempt.http_status();
+        match step {
+            Step::Answered => {
+                self.transport_streak.store(0, Ordering::SeqCst);
+                self.limiter.succeeded();
+                match attempt {
+                    Attempt::Http {
+                        answer: Some(a), ..
+                    } => Next::Answered(a, http.unwrap_or(200)),
+                    // next_step answers only a PAM360 answer.
+                    _ => Next::End(RowResult::new(Outcome::Unconfirmed, "no usable answer")),
+                }
+            }
+            Step::Retry => {
+                tried.retries_left = tried.retries_left.saturating_sub(1);
+                if sleep_unless(backoff(attempts), self.stop) {
+                    Next::Again
+                } else {
+                    Next::End(stopped(tried, http))
+                }
+            }
+            Step::Throttled => {
+                let retry_after = match attempt {
+                    Attempt::Http { retry_after, .. } => retry_after,
+                    _ => None,
+                };
+                // Throttling uses no retries; --max-throttle bounds it.
+                if self.limiter.throttled(retry_after, self.cfg.max_throttle) {
+                    return Next::Again;
+                }
+                self.abort(Abort::Throttled);
+                let mut r = stopped(tried, Some(429));
+                r.message = "throttled (429) for longer than --max-throttle".into();
+                Next::End(r)
+            }
+            Step::End {
+                outcome,
+                reason,
+                unreachable,
+            } => {
+                if unreachable {
+                    self.count_unreachable(&attempt, scrub);
+                } else {
+                    self.transport_streak.store(0, Ordering::SeqCst);
+                }
+                Next::End(RowResult {
+                    http_status: http,
+                    ..RowResult::new(outcome, scrub(&reason))
+                })
+            }
+            Step::Stop { reason, outcome } => {
+                let (abort, message) = stop_reason(reason, scrub);
+                self.abort(abort);
+                Next::End(RowResult {
+                    http_status: http,
+                    ..RowResult::new(outcome, message)
+                })
+            }
+        }
     }
 
     /// A request ended without a PAM360 answer: too many in a row and the
@@ -406,6 +372,56 @@ impl<J: Job> Shared<'_, J> {
                 Abort::Unreachable(format!("{streak} requests in a row failed: {why}"))
             });
         }
+    }
+}
+
+/// What a worker does after an attempt.
+enum Next {
+    /// Try the same request again.
+    Again,
+    /// A PAM360 answer to read row by row, with its HTTP status.
+    Answered(Answer, u16),
+    /// The request is over; every row gets this result.
+    End(RowResult),
+}
+
+/// The result of a request the run stopped before it could be retried.
+fn stopped(tried: &Tried, http: Option<u16>) -> RowResult {
+    // An earlier attempt may have been acted on: the answer is unknown (a
+    // resume resends an account, which is safe, and holds a request back).
+    let outcome = if tried.maybe_processed {
+        Outcome::Unconfirmed
+    } else {
+        Outcome::NotSent
+    };
+    RowResult {
+        http_status: http,
+        ..RowResult::new(
+            outcome,
+            "the run stopped before this request could be tried again",
+        )
+    }
+}
+
+/// Why the run stops, and what the request's rows say about it.
+fn stop_reason(reason: StopReason, scrub: &dyn Fn(&str) -> String) -> (Abort, String) {
+    match reason {
+        StopReason::Auth(m) => {
+            let m = scrub(&m);
+            let message = format!("authentication refused: {m}");
+            (Abort::Auth(m), message)
+        }
+        StopReason::Redirect(location) => {
+            let location = scrub(&location);
+            let message = format!(
+                "not sent: the server redirected to {location}; redirects are never followed"
+            );
+            (Abort::Redirect(location), message)
+        }
+        StopReason::Certificate(e) => (
+            Abort::Certificate(scrub(&e)),
+            "the server's certificate was refused".to_string(),
+        ),
     }
 }
 
