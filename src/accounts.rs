@@ -5,7 +5,7 @@ use crate::cells::{self, JsonObject, Value};
 use crate::input::RawRow;
 use crate::job::{Job, Verdict, eq_lowercase, push_lowercase};
 use crate::outcome::Outcome;
-use crate::pam360::{Answer, is_success};
+use crate::pam360::{Answer, classify, is_success};
 use crate::schema::{Column, Header, Kind, Schema};
 use crate::secret::Sealed;
 
@@ -246,18 +246,16 @@ const CUSTOMFIELD: usize = 23;
 #[derive(Debug, Clone)]
 pub struct Account {
     pub resource_id: u64,
-    /// Its checked cells, compact (see [`cells::encode_field`]); the name
-    /// comes first.
+    /// Its checked cells, compact (see [`cells::encode_field`]).
     pub body: Sealed,
 }
 
 impl Account {
-    /// The account name (the first field of the body).
+    /// The account name: the body's field of the ACCOUNTNAME column, found
+    /// by its column and never by its place (which field comes first is the
+    /// encoder's business; a password must never be read as the name).
     pub fn name(&self) -> &str {
-        cells::body_fields(self.body.as_bytes())
-            .next()
-            .map(|(_, name)| name)
-            .unwrap_or("")
+        cells::body_field(self.body.as_bytes(), ACCOUNTNAME as u8).unwrap_or("")
     }
 }
 
@@ -370,7 +368,7 @@ impl Job for Accounts {
     }
 
     fn path(&self, target: u64) -> String {
-        format!("/restapi/json/v1/resources/{target}/accounts")
+        crate::pam360::accounts_path(target)
     }
 
     fn details(&self, items: &[&Account], out: &mut Vec<u8>) {
@@ -433,35 +431,6 @@ impl Job for Accounts {
     }
 }
 
-/// Per-account STATUS words, since no public source lists PAM360's strings.
-/// In this order: "already exist" first (the duplicate text itself says "not
-/// added"), then any failure word, then success; anything else is a failure,
-/// since an account is safe to send again and a wrong `added` is not.
-pub fn classify(status: &str) -> Outcome {
-    const FAILURE: [&str; 10] = [
-        "fail",
-        "unsuccess",
-        "not success",
-        "error",
-        "invalid",
-        "denied",
-        "not allowed",
-        "not added",
-        "cannot",
-        "unable",
-    ];
-    let s = status.to_lowercase();
-    if s.contains("already exist") {
-        Outcome::Exists
-    } else if FAILURE.iter().any(|w| s.contains(w)) {
-        Outcome::Failed
-    } else if s.contains("success") || s.contains("added") {
-        Outcome::Added
-    } else {
-        Outcome::Failed
-    }
-}
-
 /// Merges the `ACCOUNTCUSTOMFIELD` array and the `CUSTOM:<label>` columns.
 fn custom_fields(
     header: &Header,
@@ -499,23 +468,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_words() {
-        assert_eq!(classify("Account added successfully"), Outcome::Added);
-        assert_eq!(classify("Account already exists"), Outcome::Exists);
-        assert_eq!(
-            classify("ACCOUNT ALREADY EXISTS IN RESOURCE"),
-            Outcome::Exists
-        );
-        assert_eq!(classify("Duplicate account name"), Outcome::Failed);
-        assert_eq!(
-            classify("Account is not added  as it already exists"),
-            Outcome::Exists
-        );
-        assert_eq!(classify("Account addition unsuccessful"), Outcome::Failed);
-        assert_eq!(
-            classify("Password does not conform to policy: duplicate characters not allowed"),
-            Outcome::Failed
-        );
-        assert_eq!(classify("Invalid password policy"), Outcome::Failed);
+    fn the_name_is_read_by_its_column_never_by_its_place() {
+        // A body whose first field is the password, as any reordering of
+        // the encoder would make it.
+        let password = SCHEMA.slot("PASSWORD") as u8;
+        let mut body = Vec::new();
+        cells::encode_field(&mut body, password, "hunter2-secret");
+        cells::encode_field(&mut body, ACCOUNTNAME as u8, "svc");
+        let a = Account {
+            resource_id: 901,
+            body: Sealed::new(body),
+        };
+        assert_eq!(a.name(), "svc");
+        assert_eq!(SCHEMA.columns[ACCOUNTNAME].name, "ACCOUNTNAME");
+        assert_ne!(SCHEMA.columns[ACCOUNTNAME].kind, Kind::Secret);
     }
 }

@@ -391,6 +391,11 @@ pub fn body_fields(body: &[u8]) -> impl Iterator<Item = (u8, &str)> {
     })
 }
 
+/// The text of the body's field for column `slot`, if the row had one.
+pub fn body_field(body: &[u8], slot: u8) -> Option<&str> {
+    body_fields(body).find(|(s, _)| *s == slot).map(|(_, t)| t)
+}
+
 /// Runs `f` with this thread's scratch buffer, emptied: bodies are encoded
 /// there and copied out at their exact size, one allocation per row, and
 /// duplicate keys are built there to be hashed. Not reentrant.

@@ -283,98 +283,20 @@ impl Config {
                 || usage(format!("unknown --encoding \"{label}\"; try utf-8, windows-1252, iso-8859-15 or utf-16le")),
             )?),
         };
-        // Every number has a range: no option value may overflow a duration
-        // or a counter further down.
-        if !(1..=1000).contains(&a.chunk_size) {
-            return Err(usage("--chunk-size must be from 1 to 1,000 accounts"));
-        }
-        if !(1..=256).contains(&a.concurrency) {
-            return Err(usage("--concurrency must be from 1 to 256"));
-        }
-        if a.retries > 100 {
-            return Err(usage("--retries must be from 0 to 100"));
-        }
-        if !(a.rate.is_finite() && (0.001..=100_000.0).contains(&a.rate)) {
-            return Err(usage(
-                "--rate must be from 0.001 to 100,000 requests per second",
-            ));
-        }
-        const DAY: f64 = 86_400.0;
-        if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= DAY) {
-            return Err(usage(
-                "--timeout must be a positive number of seconds, at most one day (86400)",
-            ));
-        }
-        if !(a.max_throttle.is_finite() && a.max_throttle > 0.0 && a.max_throttle <= DAY) {
-            return Err(usage(
-                "--max-throttle must be a positive number of seconds, at most one day (86400)",
-            ));
-        }
+        check_numbers(a)?;
         if a.resend_unconfirmed && a.resume.is_none() {
             return Err(usage("--resend-unconfirmed goes with --resume REPORT"));
         }
-        let report = match (&a.report, &source) {
-            (Some(r), _) => r.clone(),
-            (None, Source::Stdin) => {
-                return Err(usage("reading standard input needs --report FILE"));
-            }
-            (None, Source::Path(p)) => {
-                let stem = p
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "input".into());
-                let name = if a.dry_run {
-                    format!("{stem}.dry-run.report.csv")
-                } else {
-                    format!("{stem}.report.csv")
-                };
-                p.with_file_name(name)
-            }
-        };
+        let report = report_path(a, &source)?;
         crate::report::ReportFormat::from_path(&report).map_err(|e| usage(e.to_string()))?;
 
-        let trust = match (&a.ca_cert, &a.pin_sha256, a.insecure) {
-            (None, None, false) => TlsTrust::System,
-            (Some(p), None, false) => {
-                check_ca_cert(p)?;
-                TlsTrust::CaCert(p.clone())
-            }
-            (None, Some(pin), false) => TlsTrust::Pin(crate::pam360::parse_fingerprint(pin).ok_or_else(|| {
-                usage("--pin-sha256 takes the certificate's SHA-256 fingerprint: 64 hex digits, colons allowed")
-            })?),
-            (None, None, true) => TlsTrust::Insecure,
-            _ => return Err(usage("--ca-cert, --pin-sha256 and --insecure each say how to trust the server; give one")),
-        };
+        let trust = trust(a)?;
         if a.simulate && a.server.is_some() {
             return Err(usage(
                 "--simulate runs against a built-in simulator and refuses --server (unset PAM360_URL too)",
             ));
         }
-        let target = if a.dry_run {
-            Target::None
-        } else if a.simulate {
-            Target::Simulate
-        } else {
-            let url = a
-                .server
-                .clone()
-                .filter(|s| !s.trim().is_empty())
-                .ok_or_else(|| usage("no server: pass --server URL or set PAM360_URL (or try --simulate, or --dry-run)"))?;
-            check_url(&url, a.allow_http)?;
-            let token = match &a.token_file {
-                Some(path) => read_token_file(path)?,
-                None => token_env.map(|t| t.trim().to_string()).ok_or_else(|| {
-                    usage("no API token: set PAM360_AUTHTOKEN or pass --token-file FILE")
-                })?,
-            };
-            if token.is_empty() {
-                return Err(usage("the API token is empty"));
-            }
-            Target::Server {
-                url: url.trim().trim_end_matches('/').to_string(),
-                token: Secret::new(token),
-            }
-        };
+        let target = target(a, token_env)?;
         Ok(Config {
             source,
             input: InputOptions {
@@ -406,6 +328,105 @@ impl Config {
             progress,
         })
     }
+}
+
+/// Every number has a range: no option value may overflow a duration or a
+/// counter further down.
+fn check_numbers(a: &JobArgs) -> Result<(), UsageError> {
+    if !(1..=1000).contains(&a.chunk_size) {
+        return Err(usage("--chunk-size must be from 1 to 1,000 accounts"));
+    }
+    if !(1..=256).contains(&a.concurrency) {
+        return Err(usage("--concurrency must be from 1 to 256"));
+    }
+    if a.retries > 100 {
+        return Err(usage("--retries must be from 0 to 100"));
+    }
+    if !(a.rate.is_finite() && (0.001..=100_000.0).contains(&a.rate)) {
+        return Err(usage(
+            "--rate must be from 0.001 to 100,000 requests per second",
+        ));
+    }
+    const DAY: f64 = 86_400.0;
+    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= DAY) {
+        return Err(usage(
+            "--timeout must be a positive number of seconds, at most one day (86400)",
+        ));
+    }
+    if !(a.max_throttle.is_finite() && a.max_throttle > 0.0 && a.max_throttle <= DAY) {
+        return Err(usage(
+            "--max-throttle must be a positive number of seconds, at most one day (86400)",
+        ));
+    }
+    Ok(())
+}
+
+/// `--report`, or `<input stem>.report.csv` (`.dry-run.report.csv`) beside
+/// the input.
+fn report_path(a: &JobArgs, source: &Source) -> Result<PathBuf, UsageError> {
+    Ok(match (&a.report, source) {
+        (Some(r), _) => r.clone(),
+        (None, Source::Stdin) => {
+            return Err(usage("reading standard input needs --report FILE"));
+        }
+        (None, Source::Path(p)) => {
+            let stem = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "input".into());
+            let name = if a.dry_run {
+                format!("{stem}.dry-run.report.csv")
+            } else {
+                format!("{stem}.report.csv")
+            };
+            p.with_file_name(name)
+        }
+    })
+}
+
+/// How the server's certificate is trusted.
+fn trust(a: &JobArgs) -> Result<TlsTrust, UsageError> {
+    Ok(match (&a.ca_cert, &a.pin_sha256, a.insecure) {
+        (None, None, false) => TlsTrust::System,
+        (Some(p), None, false) => {
+            check_ca_cert(p)?;
+            TlsTrust::CaCert(p.clone())
+        }
+        (None, Some(pin), false) => TlsTrust::Pin(crate::pam360::parse_fingerprint(pin).ok_or_else(|| {
+            usage("--pin-sha256 takes the certificate's SHA-256 fingerprint: 64 hex digits, colons allowed")
+        })?),
+        (None, None, true) => TlsTrust::Insecure,
+        _ => return Err(usage("--ca-cert, --pin-sha256 and --insecure each say how to trust the server; give one")),
+    })
+}
+
+/// Where requests go, with the token they carry.
+fn target(a: &JobArgs, token_env: Option<String>) -> Result<Target, UsageError> {
+    Ok(if a.dry_run {
+        Target::None
+    } else if a.simulate {
+        Target::Simulate
+    } else {
+        let url = a
+            .server
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| usage("no server: pass --server URL or set PAM360_URL (or try --simulate, or --dry-run)"))?;
+        check_url(&url, a.allow_http)?;
+        let token = match &a.token_file {
+            Some(path) => read_token_file(path)?,
+            None => token_env.map(|t| t.trim().to_string()).ok_or_else(|| {
+                usage("no API token: set PAM360_AUTHTOKEN or pass --token-file FILE")
+            })?,
+        };
+        if token.is_empty() {
+            return Err(usage("the API token is empty"));
+        }
+        Target::Server {
+            url: url.trim().trim_end_matches('/').to_string(),
+            token: Secret::new(token),
+        }
+    })
 }
 
 /// Reads `--token-file`: UTF-8, a BOM (Notepad writes one) and surrounding

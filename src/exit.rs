@@ -53,6 +53,16 @@ pub fn code(end: &RunEnd) -> u8 {
     }
 }
 
+/// The exit code of a run that ended in an error before it sent anything:
+/// ours to fix (2), or a signal while the input was read (3).
+pub fn for_error(e: &anyhow::Error) -> u8 {
+    if e.is::<crate::input::Interrupted>() {
+        ABORTED
+    } else {
+        NOTHING_SENT
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

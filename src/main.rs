@@ -13,7 +13,7 @@ use pam360_bulk::accounts::Accounts;
 use pam360_bulk::cli::{Cli, Command, Config, JobArgs, TemplateKind};
 use pam360_bulk::job::Job;
 use pam360_bulk::requests::Requests;
-use pam360_bulk::run::{self, EXIT_NOTHING_SENT};
+use pam360_bulk::run;
 use pam360_bulk::simulator::{SimOptions, SimTls, Simulator, random_token};
 use pam360_bulk::{progress, template};
 
@@ -58,13 +58,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(e) if e.is::<pam360_bulk::input::Interrupted>() => {
-            eprintln!("pam360-bulk: {e:#}");
-            ExitCode::from(pam360_bulk::exit::ABORTED)
-        }
         Err(e) => {
             eprintln!("pam360-bulk: error: {e:#}");
-            ExitCode::from(EXIT_NOTHING_SENT)
+            ExitCode::from(pam360_bulk::exit::for_error(&e))
         }
     }
 }

@@ -297,7 +297,7 @@ impl Job for Requests {
     }
 
     fn path(&self, target: u64) -> String {
-        format!("/restapi/json/v1/accounts/{target}/requestpassword")
+        crate::pam360::request_password_path(target)
     }
 
     fn details(&self, items: &[&Request], out: &mut Vec<u8>) {

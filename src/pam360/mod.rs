@@ -34,6 +34,45 @@ pub fn certificate_hint(error: &str) -> &'static str {
     "Trust it with --pin-sha256 and its SHA-256 fingerprint: that works for any certificate, PAM360's self-signed one with only a CN included, which rustls cannot use as a root even with --ca-cert"
 }
 
+/// Per-account STATUS words, since no public source lists PAM360's strings.
+/// In this order: "already exist" first (the duplicate text itself says "not
+/// added"), then any failure word, then success; anything else is a failure,
+/// since an account is safe to send again and a wrong `added` is not.
+pub fn classify(status: &str) -> crate::outcome::Outcome {
+    const FAILURE: [&str; 10] = [
+        "fail",
+        "unsuccess",
+        "not success",
+        "error",
+        "invalid",
+        "denied",
+        "not allowed",
+        "not added",
+        "cannot",
+        "unable",
+    ];
+    let s = status.to_lowercase();
+    if s.contains("already exist") {
+        crate::outcome::Outcome::Exists
+    } else if FAILURE.iter().any(|w| s.contains(w)) {
+        crate::outcome::Outcome::Failed
+    } else if s.contains("success") || s.contains("added") {
+        crate::outcome::Outcome::Added
+    } else {
+        crate::outcome::Outcome::Failed
+    }
+}
+
+/// The path that adds accounts under a resource (vendor page 000).
+pub fn accounts_path(resource_id: u64) -> String {
+    format!("/restapi/json/v1/resources/{resource_id}/accounts")
+}
+
+/// The path that requests an account's password (vendor page 003).
+pub fn request_password_path(account_id: u64) -> String {
+    format!("/restapi/json/v1/accounts/{account_id}/requestpassword")
+}
+
 /// The parts of a PAM360 answer that matter.
 #[derive(Debug, Clone, Default)]
 pub struct Answer {
@@ -128,6 +167,28 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Outcome;
+
+    #[test]
+    fn status_words() {
+        assert_eq!(classify("Account added successfully"), Outcome::Added);
+        assert_eq!(classify("Account already exists"), Outcome::Exists);
+        assert_eq!(
+            classify("ACCOUNT ALREADY EXISTS IN RESOURCE"),
+            Outcome::Exists
+        );
+        assert_eq!(classify("Duplicate account name"), Outcome::Failed);
+        assert_eq!(
+            classify("Account is not added  as it already exists"),
+            Outcome::Exists
+        );
+        assert_eq!(classify("Account addition unsuccessful"), Outcome::Failed);
+        assert_eq!(
+            classify("Password does not conform to policy: duplicate characters not allowed"),
+            Outcome::Failed
+        );
+        assert_eq!(classify("Invalid password policy"), Outcome::Failed);
+    }
 
     #[test]
     fn retry_after_is_capped_and_reads_dates() {

@@ -80,100 +80,17 @@ pub fn reached_server(path: &Path, key_columns: &[&str]) -> Result<bool> {
 /// A report line: its cells, or why it could not be read.
 type Line = Result<Vec<String>, String>;
 
-/// (row, resume key, outcome) of every line.
+/// (row, resume key, outcome, whether it reached a server) of every line.
 fn read_rows(
     path: &Path,
     key_columns: &[&str],
     defaults: &[(usize, &str)],
 ) -> Result<Vec<(u64, String, Outcome, bool)>> {
     let want = columns(key_columns);
-    let not_ours = |found: &[String]| {
-        anyhow!(
-            "it is not a report of this job (nor its journal): its columns are {}, and this job's are {}",
-            found.join(","),
-            want.join(",")
-        )
-    };
-    let lines: Vec<Line> = match ReportFormat::from_path(path)? {
-        ReportFormat::Csv => {
-            let mut r = csv::ReaderBuilder::new()
-                .flexible(true)
-                .has_headers(false)
-                .from_path(path)?;
-            let mut records = r.byte_records();
-            let header: Vec<String> = match records.next() {
-                Some(Ok(h)) => h
-                    .iter()
-                    .map(|c| String::from_utf8_lossy(c).into_owned())
-                    .collect(),
-                _ => bail!("it is empty or not CSV"),
-            };
-            if header != want {
-                return Err(not_ours(&header));
-            }
-            records
-                .map(|rec| match rec {
-                    Ok(rec) => csv::StringRecord::from_byte_record(rec)
-                        .map(|r| r.iter().map(|c| unguard(c).to_string()).collect())
-                        .map_err(|_| "is not valid UTF-8".to_string()),
-                    Err(e) => Err(format!("cannot be read ({e})")),
-                })
-                .collect()
-        }
-        ReportFormat::Jsonl => {
-            let bytes = std::fs::read(path)?;
-            let mut lines = Vec::new();
-            for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                let parsed = std::str::from_utf8(line)
-                    .map_err(|_| "is not valid UTF-8".to_string())
-                    .and_then(|t| {
-                        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t)
-                            .map_err(|_| "is not a JSON object".to_string())
-                    });
-                let obj = match parsed {
-                    Ok(obj) => obj,
-                    Err(e) => {
-                        lines.push(Err(e));
-                        continue;
-                    }
-                };
-                let keys: Vec<String> = obj.keys().cloned().collect();
-                if n == 0 && (keys.len() != want.len() || want.iter().any(|w| !obj.contains_key(w)))
-                {
-                    return Err(not_ours(&keys));
-                }
-                let cell = |name: &str| match obj.get(name) {
-                    Some(serde_json::Value::String(s)) => s.clone(),
-                    Some(serde_json::Value::Null) | None => String::new(),
-                    Some(other) => other.to_string(),
-                };
-                lines.push(Ok(want.iter().map(|c| cell(c)).collect()));
-            }
-            lines
-        }
-        ReportFormat::Xlsx => {
-            use calamine::{Reader, Xlsx, open_workbook};
-            let mut wb: Xlsx<_> = open_workbook(path)?;
-            let mut lines = Vec::new();
-            for name in wb.sheet_names() {
-                let range = wb.worksheet_range(&name)?;
-                let mut rows = range.rows();
-                let Some(header) = rows.next() else { continue };
-                let header: Vec<String> = header.iter().map(cell_text).collect();
-                if header != want {
-                    // The summary sheet, or another job's report.
-                    if lines.is_empty() && name == wb.sheet_names()[0] {
-                        return Err(not_ours(&header));
-                    }
-                    continue;
-                }
-                lines.extend(rows.map(|r| Ok(r.iter().map(cell_text).collect())));
-            }
-            lines
-        }
+    let lines = match ReportFormat::from_path(path)? {
+        ReportFormat::Csv => csv_lines(path, &want)?,
+        ReportFormat::Jsonl => jsonl_lines(path, &want)?,
+        ReportFormat::Xlsx => xlsx_lines(path, &want)?,
     };
     // Only a journal's last line, cut short by a kill before its newline,
     // may be torn; a line that ends in a newline was written whole.
@@ -186,35 +103,132 @@ fn read_rows(
     let mut out = Vec::with_capacity(lines.len());
     for (n, line) in lines.into_iter().enumerate() {
         // The header is line 1 of the report.
-        let at = n + 2;
-        let torn = n == last;
-        let cells = match line {
-            Ok(c) if c.len() == want.len() => c,
-            Ok(_) | Err(_) if torn => continue,
-            Ok(c) => bail!("line {at} has {} cells, not {}", c.len(), want.len()),
-            Err(e) => bail!(
-                "line {at} {e}; refusing the whole file, since a row skipped would be sent again"
-            ),
-        };
-        let row = match cells[0].parse::<u64>() {
-            Ok(r) => r,
-            Err(_) if torn => continue,
-            Err(_) => bail!("line {at}: \"{}\" is not a row number", cells[0]),
-        };
-        let word = &cells[2 + key_columns.len()];
-        let outcome = match word.trim().to_ascii_lowercase().parse::<Outcome>() {
-            Ok(o) => o,
-            Err(_) if torn => continue,
-            Err(_) => bail!(
-                "line {at} (row {row}): \"{word}\" is not an outcome of this tool ({}); fix or remove that line",
-                Outcome::ALL.map(Outcome::as_str).join(", ")
-            ),
-        };
-        let key = resume_key(&cells[1], &cells[2..2 + key_columns.len()], defaults);
-        let http = !cells[2 + key_columns.len() + 2].trim().is_empty();
-        out.push((row, key, outcome, http));
+        match parse_line(line, n + 2, key_columns.len(), want.len(), defaults) {
+            Ok(row) => out.push(row),
+            Err(_) if n == last => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(out)
+}
+
+/// One line's cells as (row, resume key, outcome, reached a server).
+fn parse_line(
+    line: Line,
+    at: usize,
+    keys: usize,
+    width: usize,
+    defaults: &[(usize, &str)],
+) -> Result<(u64, String, Outcome, bool)> {
+    let cells = match line {
+        Ok(c) if c.len() == width => c,
+        Ok(c) => bail!("line {at} has {} cells, not {width}", c.len()),
+        Err(e) => {
+            bail!("line {at} {e}; refusing the whole file, since a row skipped would be sent again")
+        }
+    };
+    let Ok(row) = cells[0].parse::<u64>() else {
+        bail!("line {at}: \"{}\" is not a row number", cells[0]);
+    };
+    let word = &cells[2 + keys];
+    let Ok(outcome) = word.trim().to_ascii_lowercase().parse::<Outcome>() else {
+        bail!(
+            "line {at} (row {row}): \"{word}\" is not an outcome of this tool ({}); fix or remove that line",
+            Outcome::ALL.map(Outcome::as_str).join(", ")
+        );
+    };
+    let key = resume_key(&cells[1], &cells[2..2 + keys], defaults);
+    let http = !cells[2 + keys + 2].trim().is_empty();
+    Ok((row, key, outcome, http))
+}
+
+fn not_ours(found: &[String], want: &[String]) -> anyhow::Error {
+    anyhow!(
+        "it is not a report of this job (nor its journal): its columns are {}, and this job's are {}",
+        found.join(","),
+        want.join(",")
+    )
+}
+
+fn csv_lines(path: &Path, want: &[String]) -> Result<Vec<Line>> {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_path(path)?;
+    let mut records = r.byte_records();
+    let header: Vec<String> = match records.next() {
+        Some(Ok(h)) => h
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect(),
+        _ => bail!("it is empty or not CSV"),
+    };
+    if header != want {
+        return Err(not_ours(&header, want));
+    }
+    Ok(records
+        .map(|rec| match rec {
+            Ok(rec) => csv::StringRecord::from_byte_record(rec)
+                .map(|r| r.iter().map(|c| unguard(c).to_string()).collect())
+                .map_err(|_| "is not valid UTF-8".to_string()),
+            Err(e) => Err(format!("cannot be read ({e})")),
+        })
+        .collect())
+}
+
+fn jsonl_lines(path: &Path, want: &[String]) -> Result<Vec<Line>> {
+    let bytes = std::fs::read(path)?;
+    let mut lines = Vec::new();
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = std::str::from_utf8(line)
+            .map_err(|_| "is not valid UTF-8".to_string())
+            .and_then(|t| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t)
+                    .map_err(|_| "is not a JSON object".to_string())
+            });
+        let obj = match parsed {
+            Ok(obj) => obj,
+            Err(e) => {
+                lines.push(Err(e));
+                continue;
+            }
+        };
+        if n == 0 && (obj.len() != want.len() || want.iter().any(|w| !obj.contains_key(w))) {
+            return Err(not_ours(&obj.keys().cloned().collect::<Vec<_>>(), want));
+        }
+        let cell = |name: &str| match obj.get(name) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        lines.push(Ok(want.iter().map(|c| cell(c)).collect()));
+    }
+    Ok(lines)
+}
+
+fn xlsx_lines(path: &Path, want: &[String]) -> Result<Vec<Line>> {
+    use calamine::{Reader, Xlsx, open_workbook};
+    let mut wb: Xlsx<_> = open_workbook(path)?;
+    let names = wb.sheet_names();
+    let mut lines = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let range = wb.worksheet_range(name)?;
+        let mut rows = range.rows();
+        let Some(header) = rows.next() else { continue };
+        let header: Vec<String> = header.iter().map(cell_text).collect();
+        if header != want {
+            // The summary sheet; but a first sheet not ours is not a report.
+            if i == 0 {
+                return Err(not_ours(&header, want));
+            }
+            continue;
+        }
+        lines.extend(rows.map(|r| Ok(r.iter().map(cell_text).collect())));
+    }
+    Ok(lines)
 }
 
 /// The file's last byte, if it has one.
