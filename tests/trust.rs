@@ -1586,3 +1586,51 @@ fn the_simulator_closes_a_slowloris_connection() {
         began.elapsed()
     );
 }
+
+#[test]
+fn the_simulator_accepts_the_vendor_curl_samples_and_the_client_encodes_properly() {
+    let sim = Sim::start(&["--any-account"]);
+    let client = reqwest::blocking::Client::new();
+    // As the vendor page prints it: JSON content type, raw INPUT_DATA.
+    let body = r#"INPUT_DATA={"operation":{"Details":{"ACCOUNTLIST":[{"ACCOUNTNAME":"bestest013","PASSWORD":"Pa$$ Word@124 ","ACCOUNTPASSWORDPOLICY":"Strong","TOTP_SECRET":"829 198","TOTP_DIGITS":"6"}]}}}"#;
+    let r = client
+        .post(format!(
+            "{}/restapi/json/v1/resources/901/accounts",
+            sim.url
+        ))
+        .header("AUTHTOKEN", TOKEN)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(r.contains("Account added successfully"), "{r}");
+    assert_eq!(sim.account("bestest013")["PASSWORD"], "Pa$$ Word@124 ");
+    let body = r#"INPUT_DATA={"operation":{"Details":{"REASON":"Testing","ACCESS":"later","STARTTIME":"09/01/2026 17:50","ENDTIME":"12/01/2026 17:50","REMINDERTIME":45,"RESOURCES_TO_BE_ACCESSED_OPTION":"3","SELECTED_RESOURCEIDS":["301","601"]}}}"#;
+    let r = client
+        .post(format!(
+            "{}/restapi/json/v1/accounts/901/requestpassword",
+            sim.url
+        ))
+        .header("AUTHTOKEN", TOKEN)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(r.contains("Waiting for Approval"), "{r}");
+    assert_eq!(sim.state()["raw_bodies"], 2);
+    // The client itself always sends proper form encoding.
+    let w = Work::new();
+    w.write(
+        "in.csv",
+        "RESOURCEID,ACCOUNTNAME,PASSWORD\n902,a,\"x&y+z=%\"\n",
+    );
+    assert_eq!(
+        code(&w.job(&sim, "add-accounts", "in.csv").output().unwrap()),
+        0
+    );
+    assert_eq!(sim.state()["raw_bodies"], 2);
+}

@@ -29,8 +29,69 @@ pub(super) fn read_sized(
     sink: &mut dyn RowSink,
     size: Option<u64>,
 ) -> Result<ReadStats> {
-    // A UTF-16 file is known by its BOM (Excel's "Unicode text" and many
-    // Windows exports): read it as such without --encoding.
+    let tail = Tail::new(decoded(input, opts)?);
+    let kept = tail.kept.clone();
+    let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .buffer_capacity(1 << 16)
+        .from_reader(tail);
+    let header = read_header(&mut reader, name, sink)?;
+    let mut numbers = RowNumbers::after_header(&header, reader.position().line());
+    let mut batch = Batcher::new();
+    let mut records = 0u64;
+    // Where the last record began (byte, spreadsheet row): a quote still
+    // open at the end of the file opened there.
+    let mut last_start = (
+        header.position().map(|p| p.byte()).unwrap_or(0),
+        numbers.prev_row,
+    );
+    loop {
+        let row = batch.next();
+        // Read as bytes and checked as UTF-8 once the row number is known,
+        // so a bad byte is reported at the row a spreadsheet shows. The
+        // record's buffers are reused either way.
+        let mut bytes = std::mem::take(&mut row.record).into_byte_record();
+        if !reader
+            .read_byte_record(&mut bytes)
+            .map_err(|e| read_error(e, name))?
+        {
+            break;
+        }
+        let row_no = numbers.next(reader.position().line(), bytes.as_slice());
+        row.line = row_no;
+        last_start = (bytes.position().map(|p| p.byte()).unwrap_or(0), row_no);
+        row.record = checked_record(bytes, row_no, name)?;
+        batch.commit(sink)?;
+        records += 1;
+        if records == BATCH as u64
+            && let Some(size) = size
+        {
+            let bytes = reader.position().byte().max(1);
+            sink.size_hint((size.saturating_mul(records) / bytes) as usize);
+        }
+    }
+    // Before the last rows go to the checks: a file whose last quote never
+    // closes would otherwise hand over one row holding all the rows after
+    // the quote.
+    let end = reader.position().byte();
+    if kept.borrow().quote_open_from(last_start.0, end, delimiter) {
+        bail!(
+            "{name}: row {} opens a quote (\") that is never closed, so every line after it would be read into that one cell; close the quote (or double it, \"\", inside a quoted cell) and run again",
+            last_start.1
+        );
+    }
+    batch.flush(sink)?;
+    batch.stats.blank_rows += numbers.blank_lines;
+    Ok(batch.stats)
+}
+
+/// The input as UTF-8: as it is, or decoded from `--encoding`, or from
+/// UTF-16 known by its BOM (Excel's "Unicode text" and many Windows
+/// exports).
+fn decoded<'a>(input: impl Read + 'a, opts: &InputOptions) -> Result<Box<dyn Read + 'a>> {
     let mut input = input;
     let mut head = [0u8; 2];
     let got = read_up_to(&mut input, &mut head)?;
@@ -40,7 +101,7 @@ pub(super) fn read_sized(
         _ => None,
     };
     let input = std::io::Cursor::new(head[..got].to_vec()).chain(input);
-    let input: Box<dyn Read> = match opts.encoding.or(utf16) {
+    Ok(match opts.encoding.or(utf16) {
         // The decoder also strips a BOM of its own encoding.
         Some(enc) => Box::new(
             encoding_rs_io::DecodeReaderBytesBuilder::new()
@@ -48,28 +109,30 @@ pub(super) fn read_sized(
                 .build(input),
         ),
         None => Box::new(input),
-    };
-    let tail = Tail::new(input);
-    let kept = tail.kept.clone();
-    let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .buffer_capacity(1 << 16)
-        .from_reader(tail);
+    })
+}
 
+fn read_error(e: csv::Error, name: &str) -> anyhow::Error {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { pos, .. } => anyhow!(
+            "{name}: line {} is not valid UTF-8; if the file is in another encoding, say which with --encoding (for example --encoding windows-1252)",
+            pos.as_ref().map(|p| p.line()).unwrap_or(0)
+        ),
+        _ => anyhow!("{name}: cannot read: {e}"),
+    }
+}
+
+/// Reads the header row and hands its names to `sink`.
+fn read_header(
+    reader: &mut csv::Reader<impl Read>,
+    name: &str,
+    sink: &mut dyn RowSink,
+) -> Result<csv::StringRecord> {
     let mut header = csv::StringRecord::new();
-    let read_err = |e: csv::Error| -> anyhow::Error {
-        match e.kind() {
-            csv::ErrorKind::Utf8 { pos, .. } => anyhow!(
-                "{name}: line {} is not valid UTF-8; if the file is in another encoding, say which with --encoding (for example --encoding windows-1252)",
-                pos.as_ref().map(|p| p.line()).unwrap_or(0)
-            ),
-            _ => anyhow!("{name}: cannot read: {e}"),
-        }
-    };
-    if !reader.read_record(&mut header).map_err(read_err)? {
+    if !reader
+        .read_record(&mut header)
+        .map_err(|e| read_error(e, name))?
+    {
         bail!("{name} is empty: it has no header row");
     }
     if header.as_slice().contains('\0') {
@@ -97,86 +160,70 @@ pub(super) fn read_sized(
         })
         .collect();
     sink.header(&names)?;
+    Ok(header)
+}
 
-    // Spreadsheet row numbers: a record with a quoted newline is one row, a
-    // blank line (skipped by csv) is a row all the same. After a record is
-    // read, csv's line count stands on the record's last physical line, plus
-    // one if its terminator's newline was consumed (LF files; with CRLF the
-    // `\n` is consumed with the next record). So the record's first line is
-    // `after - newlines_inside - t`, with `t` seen on the header; taking away
-    // the extra lines of earlier quoted newlines gives the row a spreadsheet
-    // shows.
-    let header_after = reader.position().line();
-    let header_start = header.position().map(|p| p.line()).unwrap_or(1);
-    let mut inner_newlines = count_newlines(header.as_slice().as_bytes());
-    let t = header_after
-        .saturating_sub(header_start + inner_newlines)
-        .min(1);
-    let mut prev_row = header_start;
-
-    let mut batch = Batcher::new();
-    let mut blank_lines = 0;
-    let mut records = 0u64;
-    // Where the last record began (byte, spreadsheet row): a quote still
-    // open at the end of the file opened there.
-    let mut last_start = (
-        header.position().map(|p| p.byte()).unwrap_or(0),
-        header_start,
-    );
-    loop {
-        let row = batch.next();
-        // Read as bytes and checked as UTF-8 once the row number is known,
-        // so a bad byte is reported at the row a spreadsheet shows. The
-        // record's buffers are reused either way.
-        let mut bytes = std::mem::take(&mut row.record).into_byte_record();
-        if !reader.read_byte_record(&mut bytes).map_err(read_err)? {
-            break;
-        }
-        let inside = count_newlines(bytes.as_slice());
-        let first_line = reader.position().line().saturating_sub(inside + t);
-        // A last record without a final newline reads one line short; rows
-        // never go backwards.
-        let row_no = first_line.saturating_sub(inner_newlines).max(prev_row + 1);
-        blank_lines += row_no - prev_row - 1;
-        inner_newlines += inside;
-        prev_row = row_no;
-        row.line = row_no;
-        last_start = (bytes.position().map(|p| p.byte()).unwrap_or(0), row_no);
-        if bytes.as_slice().len() > MAX_CELL_BYTES {
-            bail!(
-                "{name}: row {row_no} holds {} bytes; rows over {} bytes (1 MiB, all cells together) are not accepted (is the file damaged?)",
-                bytes.as_slice().len(),
-                MAX_CELL_BYTES
-            );
-        }
-        row.record = csv::StringRecord::from_byte_record(bytes).map_err(|e| {
-            let field = e.utf8_error().field() + 1;
-            anyhow!(
-                "{name}: row {row_no} is not valid UTF-8 (in field {field}); if the file is in another encoding, say which with --encoding (for example --encoding windows-1252)"
-            )
-        })?;
-        batch.commit(sink)?;
-        records += 1;
-        if records == BATCH as u64
-            && let Some(size) = size
-        {
-            let bytes = reader.position().byte().max(1);
-            sink.size_hint((size.saturating_mul(records) / bytes) as usize);
-        }
-    }
-    // Before the last rows go to the checks: a file whose last quote never
-    // closes would otherwise hand over one row holding all the rows after
-    // the quote.
-    let end = reader.position().byte();
-    if kept.borrow().quote_open_from(last_start.0, end, delimiter) {
+/// A record's bytes as text, within the size limit.
+fn checked_record(bytes: csv::ByteRecord, row_no: u64, name: &str) -> Result<csv::StringRecord> {
+    if bytes.as_slice().len() > MAX_CELL_BYTES {
         bail!(
-            "{name}: row {} opens a quote (\") that is never closed, so every line after it would be read into that one cell; close the quote (or double it, \"\", inside a quoted cell) and run again",
-            last_start.1
+            "{name}: row {row_no} holds {} bytes; rows over {} bytes (1 MiB, all cells together) are not accepted (is the file damaged?)",
+            bytes.as_slice().len(),
+            MAX_CELL_BYTES
         );
     }
-    batch.flush(sink)?;
-    batch.stats.blank_rows += blank_lines;
-    Ok(batch.stats)
+    csv::StringRecord::from_byte_record(bytes).map_err(|e| {
+        let field = e.utf8_error().field() + 1;
+        anyhow!(
+            "{name}: row {row_no} is not valid UTF-8 (in field {field}); if the file is in another encoding, say which with --encoding (for example --encoding windows-1252)"
+        )
+    })
+}
+
+/// Spreadsheet row numbers: a record with a quoted newline is one row, a
+/// blank line (skipped by csv) is a row all the same. After a record is
+/// read, csv's line count stands on the record's last physical line, plus
+/// one if its terminator's newline was consumed (LF files; with CRLF the
+/// `\n` is consumed with the next record). So the record's first line is
+/// `after - newlines_inside - t`, with `t` seen on the header; taking away
+/// the extra lines of earlier quoted newlines gives the row a spreadsheet
+/// shows.
+struct RowNumbers {
+    t: u64,
+    prev_row: u64,
+    inner_newlines: u64,
+    blank_lines: u64,
+}
+
+impl RowNumbers {
+    fn after_header(header: &csv::StringRecord, header_after: u64) -> Self {
+        let header_start = header.position().map(|p| p.line()).unwrap_or(1);
+        let inner_newlines = count_newlines(header.as_slice().as_bytes());
+        RowNumbers {
+            t: header_after
+                .saturating_sub(header_start + inner_newlines)
+                .min(1),
+            prev_row: header_start,
+            inner_newlines,
+            blank_lines: 0,
+        }
+    }
+
+    /// The row number of the record just read, which ends on csv's line
+    /// `after`.
+    fn next(&mut self, after: u64, record: &[u8]) -> u64 {
+        let inside = count_newlines(record);
+        let first_line = after.saturating_sub(inside + self.t);
+        // A last record without a final newline reads one line short; rows
+        // never go backwards.
+        let row_no = first_line
+            .saturating_sub(self.inner_newlines)
+            .max(self.prev_row + 1);
+        self.blank_lines += row_no - self.prev_row - 1;
+        self.inner_newlines += inside;
+        self.prev_row = row_no;
+        row_no
+    }
 }
 
 /// Reads until `buf` is full or the input ends; how many bytes were read.

@@ -34,6 +34,8 @@ pub(crate) struct Store {
     received: u64,
     /// When each of them arrived, in seconds since the simulator started.
     arrivals: Vec<f64>,
+    /// Requests whose `INPUT_DATA` had to be read raw (not form-encoded).
+    raw_bodies: u64,
 }
 
 fn json_reply(status: StatusCode, body: Value) -> Reply {
@@ -56,66 +58,100 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     // Latency counts from arrival: the simulator's own work is inside it.
     let arrived = Instant::now();
     let path = req.uri().path().to_string();
-    let opts = &state.opts;
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
     // The token is checked before a body is read: a stranger cannot make
     // the simulator buffer anything.
-    let token_ok = req
-        .headers()
-        .get("AUTHTOKEN")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t == opts.token);
+    let token_ok = header("AUTHTOKEN") == state.opts.token;
     if req.method() == Method::GET && path == STATE_PATH {
-        // It shows stored passwords: only to the token's holder.
-        if !token_ok {
-            return json_reply(
-                StatusCode::UNAUTHORIZED,
-                json!({"error":"the simulator's state needs its AUTHTOKEN"}),
-            );
-        }
-        let store = state.store.lock().expect("simulator store");
-        return json_reply(
-            StatusCode::OK,
-            json!({"accounts": store.accounts, "requests": store.requests,
-                "received": store.received, "arrivals": store.arrivals}),
-        );
+        return state_reply(&state, token_ok);
     }
-    let org = req
-        .headers()
-        .get("orgName")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let form = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-    let method_ok = req.method() == Method::POST;
     if !token_ok {
         return failed(
             "Authentication",
             "API key received is not associated to any user. Authentication failed.",
         );
     }
-    // A 1,000-account chunk fits well under this.
-    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return json_reply(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error":"the body is larger than 16 MB"}),
-            );
-        }
-        Err(_) => return Err(Dropped),
+    let (org, content_type) = (header("orgName"), header("content-type"));
+    let method_ok = req.method() == Method::POST;
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(reply) => return reply,
     };
     {
         let mut store = state.store.lock().expect("simulator store");
         store.received += 1;
         store.arrivals.push(state.started.elapsed().as_secs_f64());
     }
+    if let Some(reply) = faults_before(&state, arrived).await {
+        return reply;
+    }
+    if !method_ok {
+        return json_reply(StatusCode::METHOD_NOT_ALLOWED, json!({"error":"use POST"}));
+    }
+    let input = match input_data(&body, &content_type) {
+        Ok((input, reading)) => {
+            if reading == Reading::Raw {
+                state.store.lock().expect("simulator store").raw_bodies += 1;
+            }
+            input
+        }
+        Err(why) => return failed("INPUT", why),
+    };
+    let Some(details) = input.pointer("/operation/Details") else {
+        return failed("INPUT", "INPUT_DATA has no operation.Details");
+    };
+    let drop_after = state.opts.drop_after > 0.0 && rand::random::<f64>() < state.opts.drop_after;
+    let reply = route(&state, &path, &org, details);
+    if drop_after {
+        // Stored, but the answer never leaves: the client cannot know.
+        return Err(Dropped);
+    }
+    reply
+}
+
+/// What the simulator stored, for tests: only to the token's holder, since
+/// it shows stored passwords.
+fn state_reply(state: &State, token_ok: bool) -> Reply {
+    if !token_ok {
+        return json_reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"error":"the simulator's state needs its AUTHTOKEN"}),
+        );
+    }
+    let store = state.store.lock().expect("simulator store");
+    json_reply(
+        StatusCode::OK,
+        json!({"accounts": store.accounts, "requests": store.requests,
+            "received": store.received, "arrivals": store.arrivals,
+            "raw_bodies": store.raw_bodies}),
+    )
+}
+
+/// The body, at most [`MAX_BODY`]: a 1,000-account chunk fits well under it.
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Reply> {
+    match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(json_reply(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({"error":"the body is larger than 16 MB"}),
+        )),
+        Err(_) => Err(Err(Dropped)),
+    }
+}
+
+/// Injected faults that strike before anything is stored: latency, the
+/// rate limit (429), a share of 503s, dropped connections.
+async fn faults_before(state: &State, arrived: Instant) -> Option<Reply> {
+    let opts = &state.opts;
     if !opts.latency.is_zero() {
         // tokio's timer rounds up to the next millisecond; a thread sleep is
         // precise, so a benchmark sees the latency it asked for.
@@ -130,69 +166,89 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         }
         w.1 += 1;
         if w.1 > limit {
-            return Ok(Response::builder()
+            return Some(Ok(Response::builder()
                 .status(StatusCode::TOO_MANY_REQUESTS)
                 .header("retry-after", "1")
                 .body(Full::new(Bytes::from_static(b"Too Many Requests")))
-                .expect("a valid response"));
+                .expect("a valid response")));
         }
     }
     if opts.error_share > 0.0 && rand::random::<f64>() < opts.error_share {
-        return Ok(Response::builder()
+        return Some(Ok(Response::builder()
             .status(StatusCode::SERVICE_UNAVAILABLE)
             .body(Full::new(Bytes::from_static(b"Service Unavailable")))
-            .expect("a valid response"));
+            .expect("a valid response")));
     }
     if opts.drop_before > 0.0 && rand::random::<f64>() < opts.drop_before {
-        return Err(Dropped);
+        return Some(Err(Dropped));
     }
-    if !method_ok {
-        return json_reply(StatusCode::METHOD_NOT_ALLOWED, json!({"error":"use POST"}));
+    None
+}
+
+/// How a body's `INPUT_DATA` was read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// Form-encoded, as the client sends it.
+    Form,
+    /// `INPUT_DATA=` then raw JSON, as the vendor's curl and PowerShell
+    /// samples send it.
+    Raw,
+}
+
+/// `INPUT_DATA` as JSON. A JSON content type is read raw; a form body is
+/// decoded strictly and read raw only when decoding yields no JSON (the
+/// vendor's PowerShell sample sends the raw string as a form).
+pub(crate) fn input_data(
+    body: &[u8],
+    content_type: &str,
+) -> Result<(Value, Reading), &'static str> {
+    let raw = || {
+        let text = std::str::from_utf8(body).ok()?.trim();
+        let json = text.strip_prefix("INPUT_DATA=")?;
+        serde_json::from_str::<Value>(json).ok()
+    };
+    let ct = content_type.to_ascii_lowercase();
+    if ct.starts_with("application/json") {
+        return raw()
+            .map(|v| (v, Reading::Raw))
+            .ok_or("INPUT_DATA is missing or not valid JSON");
     }
-    let input = if form {
-        form_urlencoded::parse(&body)
-            .find(|(k, _)| k == "INPUT_DATA")
-            .map(|(_, v)| v.into_owned())
-    } else {
-        None
-    };
-    let Some(input) = input else {
-        return failed(
-            "INPUT",
-            "INPUT_DATA is missing or the body is not form encoded",
-        );
-    };
-    let Ok(input) = serde_json::from_str::<Value>(&input) else {
-        return failed("INPUT", "INPUT_DATA is not valid JSON");
-    };
-    let Some(details) = input.pointer("/operation/Details") else {
-        return failed("INPUT", "INPUT_DATA has no operation.Details");
-    };
-    let drop_after = opts.drop_after > 0.0 && rand::random::<f64>() < opts.drop_after;
-    let reply = if let Some(rest) = path.strip_prefix(ACCOUNTS_PREFIX)
+    if !ct.starts_with("application/x-www-form-urlencoded") {
+        return Err("INPUT_DATA is missing or the body is not form encoded");
+    }
+    let decoded = form_urlencoded::parse(body)
+        .find(|(k, _)| k == "INPUT_DATA")
+        .map(|(_, v)| v.into_owned());
+    match decoded.as_deref().map(serde_json::from_str::<Value>) {
+        Some(Ok(v)) => Ok((v, Reading::Form)),
+        _ => match raw() {
+            Some(v) => Ok((v, Reading::Raw)),
+            None if decoded.is_some() => Err("INPUT_DATA is not valid JSON"),
+            None => Err("INPUT_DATA is missing or the body is not form encoded"),
+        },
+    }
+}
+
+/// Sends a request to the endpoint its path names.
+fn route(state: &State, path: &str, org: &str, details: &Value) -> Reply {
+    if let Some(rest) = path.strip_prefix(ACCOUNTS_PREFIX)
         && let Some(id) = rest.strip_suffix("/accounts")
     {
         match id.parse::<u64>() {
             // PAM360 has no resource 0.
-            Ok(0) => failed("ADD ACCOUNTS", "Invalid resource id"),
-            Ok(rid) => add_accounts(&state, &org, rid, details),
-            Err(_) => failed("ADD ACCOUNTS", "Invalid resource id"),
+            Ok(0) | Err(_) => failed("ADD ACCOUNTS", "Invalid resource id"),
+            Ok(rid) => add_accounts(state, org, rid, details),
         }
     } else if let Some(rest) = path.strip_prefix(REQUEST_PREFIX)
         && let Some(id) = rest.strip_suffix("/requestpassword")
     {
         match id.parse::<u64>() {
-            Ok(aid) => request_password(&state, &org, aid, details),
+            Ok(aid) => request_password(state, org, aid, details),
             Err(_) => failed("REQUEST PASSWORD", "Invalid account id"),
         }
     } else {
         json_reply(StatusCode::NOT_FOUND, json!({"error":"no such API"}))
-    };
-    if drop_after {
-        // Stored, but the answer never leaves: the client cannot know.
-        return Err(Dropped);
     }
-    reply
 }
 
 const STRINGS: &[&str] = &[
