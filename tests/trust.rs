@@ -106,6 +106,11 @@ fn run_one(w: &Work, url: &str, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// The binary with these arguments, in `w`, no PAM360 settings inherited.
+fn bin(w: &Work, args: &[&str]) -> std::process::Output {
+    w.cmd().args(args).output().unwrap()
+}
+
 fn code(out: &std::process::Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
@@ -381,11 +386,7 @@ fn html_login_page_on_every_request_stops_the_run() {
 #[test]
 fn the_simulator_refuses_to_listen_beyond_loopback() {
     let w = Work::new();
-    let out = w
-        .cmd()
-        .args(["simulate", "--listen", "0.0.0.0:0", "--token", TOKEN])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["simulate", "--listen", "0.0.0.0:0", "--token", TOKEN]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("loopback"), "{}", stderr(&out));
 }
@@ -452,11 +453,7 @@ fn bad_utf8_is_reported_at_the_row_a_spreadsheet_shows() {
         ),
     ] {
         std::fs::write(w.path("in.csv"), data).unwrap();
-        let out = w
-            .cmd()
-            .args(["add-accounts", "in.csv", "--dry-run"])
-            .output()
-            .unwrap();
+        let out = bin(&w, &["add-accounts", "in.csv", "--dry-run"]);
         assert_eq!(code(&out), 2);
         assert!(stderr(&out).contains(row), "{row}: {}", stderr(&out));
     }
@@ -511,11 +508,7 @@ fn a_default_spelt_out_and_an_nfd_name_are_duplicates() {
         "in.csv",
         "ACCOUNTID,ACCESS,REASON,ORGNAME\n901,,audit,Acme\n901,now,audit,ACME\n",
     );
-    let out = w
-        .cmd()
-        .args(["request-passwords", "in.csv", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["request-passwords", "in.csv", "--dry-run"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let rows = w.report("in.dry-run.report.csv");
     assert_eq!(rows[1]["message"], "duplicate of row 2");
@@ -524,11 +517,7 @@ fn a_default_spelt_out_and_an_nfd_name_are_duplicates() {
         "in.csv",
         "RESOURCEID,ACCOUNTNAME\n901,jose\u{301}\n901,JOSÉ\n",
     );
-    let out = w
-        .cmd()
-        .args(["add-accounts", "in.csv", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["add-accounts", "in.csv", "--dry-run"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let rows = w.report("in.dry-run.report.csv");
     assert_eq!(rows[1]["message"], "duplicate of row 2");
@@ -696,24 +685,12 @@ fn outputs_never_destroy_inputs() {
     assert!(sim.accounts().is_empty());
 
     // template -o refuses an existing file unless --force.
-    let out = w
-        .cmd()
-        .args(["template", "accounts", "-o", "in.csv"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["template", "accounts", "-o", "in.csv"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert_eq!(w.read("in.csv"), inventory);
-    let out = w
-        .cmd()
-        .args(["template", "accounts", "-o", "in.csv", "--force"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["template", "accounts", "-o", "in.csv", "--force"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let out = w
-        .cmd()
-        .args(["template", "accounts", "--force"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["template", "accounts", "--force"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
 
     // A second request-passwords run into the same report refuses.
@@ -956,18 +933,17 @@ fn token_file_with_a_bom_and_open_permissions() {
         std::fs::set_permissions(w.path("token.txt"), std::fs::Permissions::from_mode(0o644))
             .unwrap();
     }
-    let out = w
-        .cmd()
-        .args([
+    let out = bin(
+        &w,
+        &[
             "add-accounts",
             "in.csv",
             "--server",
             &sim.url,
             "--token-file",
             "token.txt",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     #[cfg(unix)]
     assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
@@ -1101,11 +1077,7 @@ fn nul_in_a_name_never_reaches_the_csv_report_raw_and_custom_without_label_is_re
         b"RESOURCEID,ACCOUNTNAME,ORGNAME\n901,a\x00b,\n901,c,Ac\x00me\n",
     )
     .unwrap();
-    let out = w
-        .cmd()
-        .args(["add-accounts", "in.csv", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["add-accounts", "in.csv", "--dry-run"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let report = std::fs::read(w.path("in.dry-run.report.csv")).unwrap();
     assert!(!report.contains(&0u8), "a NUL byte in the report");
@@ -1115,11 +1087,7 @@ fn nul_in_a_name_never_reaches_the_csv_report_raw_and_custom_without_label_is_re
     );
 
     w.write("in.csv", "RESOURCEID,ACCOUNTNAME,CUSTOM:\n901,a,x\n");
-    let out = w
-        .cmd()
-        .args(["add-accounts", "in.csv", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["add-accounts", "in.csv", "--dry-run"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("without a label"), "{}", stderr(&out));
 }
@@ -1163,11 +1131,7 @@ fn a_hidden_first_sheet_is_skipped_and_the_sheet_read_is_named() {
             ),
         ],
     );
-    let out = w
-        .cmd()
-        .args(["add-accounts", "in.xlsx", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["add-accounts", "in.xlsx", "--dry-run"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let rows = w.report("in.dry-run.report.csv");
     assert_eq!(rows.len(), 1);
@@ -1189,11 +1153,7 @@ fn an_empty_first_sheet_names_the_sheets_that_have_data() {
             ),
         ],
     );
-    let out = w
-        .cmd()
-        .args(["add-accounts", "in.xlsx", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["add-accounts", "in.xlsx", "--dry-run"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(
         stderr(&out).contains("\"Accounts\"") && stderr(&out).contains("--sheet"),
@@ -1221,11 +1181,7 @@ fn a_time_only_cell_is_not_a_date_in_1899() {
     ws.write_number_with_format(1, 3, 11.0 / 24.0, &time)
         .unwrap();
     wb.save(w.path("in.xlsx")).unwrap();
-    let out = w
-        .cmd()
-        .args(["request-passwords", "in.xlsx", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["request-passwords", "in.xlsx", "--dry-run"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let rows = w.report("in.dry-run.report.csv");
     assert_eq!(outcomes(&rows), ["invalid"]);
@@ -1250,22 +1206,14 @@ fn format_wins_and_misnamed_or_encrypted_workbooks_are_named() {
     ole.extend("EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes));
     ole.resize(2048, 0);
     std::fs::write(w.path("locked.xlsx"), &ole).unwrap();
-    let out = w
-        .cmd()
-        .args(["add-accounts", "locked.xlsx", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["add-accounts", "locked.xlsx", "--dry-run"]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("encrypted"), "{}", stderr(&out));
     // An .xls named .xlsx.
     let mut biff = ole[..8].to_vec();
     biff.resize(2048, 0);
     std::fs::write(w.path("old.xlsx"), &biff).unwrap();
-    let out = w
-        .cmd()
-        .args(["add-accounts", "old.xlsx", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["add-accounts", "old.xlsx", "--dry-run"]);
     assert_eq!(code(&out), 2);
     assert!(
         stderr(&out).contains(".xls") && stderr(&out).contains("--format xls"),
@@ -1277,11 +1225,10 @@ fn format_wins_and_misnamed_or_encrypted_workbooks_are_named() {
         &w.path("real.ods"),
         &[("S", false, &[&["RESOURCEID", "ACCOUNTNAME"], &["901", "a"]])],
     );
-    let out = w
-        .cmd()
-        .args(["add-accounts", "real.ods", "--format", "xlsx", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(
+        &w,
+        &["add-accounts", "real.ods", "--format", "xlsx", "--dry-run"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
@@ -1292,11 +1239,7 @@ fn utf16_input_is_read_by_its_bom_and_named_without_one() {
     let mut le = vec![0xFF, 0xFE];
     le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
     std::fs::write(w.path("in.csv"), &le).unwrap();
-    let out = w
-        .cmd()
-        .args(["add-accounts", "in.csv", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["add-accounts", "in.csv", "--dry-run"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(
         w.report("in.dry-run.report.csv")[0]["account_name"],
@@ -1304,11 +1247,7 @@ fn utf16_input_is_read_by_its_bom_and_named_without_one() {
     );
     let bare: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
     std::fs::write(w.path("in.csv"), &bare).unwrap();
-    let out = w
-        .cmd()
-        .args(["add-accounts", "in.csv", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(&w, &["add-accounts", "in.csv", "--dry-run"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("utf-16le"), "{}", stderr(&out));
 }
@@ -1369,11 +1308,10 @@ fn ods_text_without_a_value_type_is_read_and_a_hidden_sheet_skipped() {
     assert_eq!(sim.account("svc")["PASSWORD"], "Pw&untyped1");
     // --format wins over the name.
     std::fs::copy(w.path("in.ods"), w.path("named.xlsx")).unwrap();
-    let out = w
-        .cmd()
-        .args(["add-accounts", "named.xlsx", "--format", "ods", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = bin(
+        &w,
+        &["add-accounts", "named.xlsx", "--format", "ods", "--dry-run"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
@@ -1392,6 +1330,15 @@ fn echo_page(r: &common::rogue::Request) -> String {
     )
 }
 
+/// An error page with this status that echoes the request.
+fn echoing(status: u16, content_type: &str, r: &common::rogue::Request) -> rogue::Reply {
+    http(
+        status,
+        &[("Content-Type", content_type)],
+        echo_page(r).as_bytes(),
+    )
+}
+
 #[test]
 fn no_spelling_of_a_password_leaves_under_any_server_misbehaviour() {
     type Script = fn(usize, &common::rogue::Request) -> rogue::Reply;
@@ -1400,34 +1347,10 @@ fn no_spelling_of_a_password_leaves_under_any_server_misbehaviour() {
             let to = format!("http://127.0.0.2:9/?{}", String::from_utf8_lossy(&r.body));
             http(302, &[("Location", to.as_str())], echo_page(r).as_bytes())
         }),
-        ("html 500", |_, r| {
-            http(
-                500,
-                &[("Content-Type", "text/html")],
-                echo_page(r).as_bytes(),
-            )
-        }),
-        ("html 502", |_, r| {
-            http(
-                502,
-                &[("Content-Type", "text/html")],
-                echo_page(r).as_bytes(),
-            )
-        }),
-        ("html 200 login", |_, r| {
-            http(
-                200,
-                &[("Content-Type", "text/html")],
-                echo_page(r).as_bytes(),
-            )
-        }),
-        ("401 echo", |_, r| {
-            http(
-                401,
-                &[("Content-Type", "text/plain")],
-                echo_page(r).as_bytes(),
-            )
-        }),
+        ("html 500", |_, r| echoing(500, "text/html", r)),
+        ("html 502", |_, r| echoing(502, "text/html", r)),
+        ("html 200 login", |_, r| echoing(200, "text/html", r)),
+        ("401 echo", |_, r| echoing(401, "text/plain", r)),
         ("429 echo", |n, r| {
             if n == 0 {
                 http(429, &[("Retry-After", "0")], echo_page(r).as_bytes())
