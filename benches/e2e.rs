@@ -524,7 +524,10 @@ fn send_run(sim: &Sim, dir: &Path, n: usize, conc: usize, rate: f64) -> f64 {
 
 /// The vendor sample's way: one request after another.
 fn sequential_loop(sim: &Sim, n: usize) -> f64 {
-    let client = reqwest::blocking::Client::new();
+    let client = {
+        pam360_bulk::pam360::install_crypto();
+        reqwest::blocking::Client::new()
+    };
     let url = format!("{}/restapi/json/v1/resources/77/accounts", sim.url());
     let t = Instant::now();
     for i in 0..n {
@@ -617,13 +620,16 @@ fn rate_window(dir: &Path) -> (usize, f64) {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let body = reqwest::blocking::Client::new()
-        .get(format!("{}/simulator/state", sim.url()))
-        .header("AUTHTOKEN", TOKEN)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let body = {
+        pam360_bulk::pam360::install_crypto();
+        reqwest::blocking::Client::new()
+    }
+    .get(format!("{}/simulator/state", sim.url()))
+    .header("AUTHTOKEN", TOKEN)
+    .send()
+    .unwrap()
+    .text()
+    .unwrap();
     let state: serde_json::Value = serde_json::from_str(&body).unwrap();
     let arrivals: Vec<f64> = state["arrivals"]
         .as_array()
@@ -655,7 +661,7 @@ fn simulator_throughput(secs: f64) -> (f64, u64) {
         .map(|t| {
             let (url, done, stalled, stop) = (url.clone(), done.clone(), stalled.clone(), stop.clone());
             std::thread::spawn(move || {
-                let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+                let client = { pam360_bulk::pam360::install_crypto(); reqwest::blocking::Client::builder() }.timeout(Duration::from_secs(5)).build().unwrap();
                 // Bounded in count as well as time.
                 for i in 0..200_000u64 {
                     if stop.load(Ordering::Relaxed) {

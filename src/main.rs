@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             "pam360-bulk: internal error{at}; please report it (the input is not shown here on purpose)"
         );
     }));
+    pam360_bulk::pam360::install_crypto();
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let bars = progress::enabled(cli.progress, cli.quiet);

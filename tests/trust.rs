@@ -394,7 +394,10 @@ fn the_simulator_refuses_to_listen_beyond_loopback() {
 #[test]
 fn simulator_inspection_path_needs_the_token() {
     let sim = Sim::start(&[]);
-    let body = reqwest::blocking::get(format!("{}/simulator/state", sim.url)).unwrap();
+    let body = common::http_client()
+        .get(format!("{}/simulator/state", sim.url))
+        .send()
+        .unwrap();
     assert_ne!(body.status().as_u16(), 200);
     assert!(sim.state()["accounts"].is_array());
 }
@@ -1469,7 +1472,7 @@ fn the_simulator_as_a_target_checks_the_token_first_and_refuses_resource_0() {
     let n = s.read(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("Authentication failed"));
     // Over 16 MB with the token: refused.
-    let client = reqwest::blocking::Client::new();
+    let client = common::http_client();
     let big = "x".repeat(17 << 20);
     let r = client
         .post(format!(
@@ -1513,7 +1516,7 @@ fn the_simulator_closes_a_slowloris_connection() {
 #[test]
 fn the_simulator_accepts_the_vendor_curl_samples_and_the_client_encodes_properly() {
     let sim = Sim::start(&["--any-account"]);
-    let client = reqwest::blocking::Client::new();
+    let client = common::http_client();
     // As the vendor page prints it: JSON content type, raw INPUT_DATA.
     let body = r#"INPUT_DATA={"operation":{"Details":{"ACCOUNTLIST":[{"ACCOUNTNAME":"bestest013","PASSWORD":"Pa$$ Word@124 ","ACCOUNTPASSWORDPOLICY":"Strong","TOTP_SECRET":"829 198","TOTP_DIGITS":"6"}]}}}"#;
     let r = client

@@ -154,6 +154,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(cfg: &ClientConfig) -> Result<Client> {
+        super::install_crypto();
         let mut headers = HeaderMap::new();
         let mut token = HeaderValue::from_str(cfg.token.expose())
             .map_err(|_| anyhow::anyhow!("the token holds characters a header cannot carry"))?;
@@ -339,7 +340,7 @@ fn failure(e: &reqwest::Error) -> Failure {
 /// handshake signature is still verified, so only the holder of that
 /// certificate's key can answer.
 fn pinned_config(fingerprint: [u8; 32]) -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = PinVerifier {
         fingerprint,
         provider: provider.clone(),

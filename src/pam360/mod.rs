@@ -14,6 +14,14 @@ pub use policy::{Step, StopReason, Tried, next_step};
 
 use serde_json::Value;
 
+/// Makes ring the process's TLS provider, once; later calls do nothing.
+/// rustls uses ring here rather than aws-lc-rs: it builds in seconds where
+/// aws-lc-sys took a minute, and needs no C toolchain beyond what ring's
+/// own small build uses (it cross-builds for Windows with mingw-w64).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// `INPUT_DATA`: the JSON `{"operation":{"Details":…}}` around the
 /// `Details` a job writes. The client sends it form-encoded.
 pub fn input_data(details: impl FnOnce(&mut Vec<u8>)) -> String {

@@ -280,7 +280,7 @@ fn tls_acceptor(tls: &SimTls) -> Result<(tokio_rustls::TlsAcceptor, String)> {
     std::fs::write(&tls.cert_out, cert.pem())
         .with_context(|| format!("cannot write {}", tls.cert_out.display()))?;
     let fingerprint = hex::encode(Sha256::digest(cert.der().as_ref()));
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS versions")?

@@ -65,6 +65,7 @@ impl Sim {
     /// What the simulator stored.
     pub fn state(&self) -> Value {
         // The tests' own look at the state trusts whatever certificate it has.
+        pam360_bulk::pam360::install_crypto();
         let client = reqwest::blocking::Client::builder()
             .tls_danger_accept_invalid_certs(true)
             .build()
@@ -115,6 +116,12 @@ impl Drop for Sim {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A plain HTTP client for the tests' own requests.
+pub fn http_client() -> reqwest::blocking::Client {
+    pam360_bulk::pam360::install_crypto();
+    reqwest::blocking::Client::new()
 }
 
 /// A scratch directory.
