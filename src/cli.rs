@@ -175,6 +175,9 @@ pub struct JobArgs {
     /// Allow plain http:// to a host that is not loopback.
     #[arg(long, help_heading = "Connection")]
     pub allow_http: bool,
+    /// Connect directly, ignoring https_proxy, HTTPS_PROXY and http_proxy.
+    #[arg(long, help_heading = "Connection")]
+    pub no_proxy: bool,
     /// Run against a built-in simulator on a free loopback port: no server needed.
     #[arg(long, help_heading = "Connection")]
     pub simulate: bool,
@@ -262,6 +265,7 @@ pub struct Config {
     pub report: PathBuf,
     pub summary_json: Option<PathBuf>,
     pub overwrite: bool,
+    pub no_proxy: bool,
     pub progress: bool,
 }
 
@@ -325,6 +329,7 @@ impl Config {
             report,
             summary_json: a.summary_json.clone(),
             overwrite: a.overwrite,
+            no_proxy: a.no_proxy,
             progress,
         })
     }

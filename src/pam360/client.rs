@@ -40,6 +40,8 @@ pub struct ClientConfig {
     pub trust: TlsTrust,
     pub timeout: Duration,
     pub concurrency: usize,
+    /// `--no-proxy`: never use a proxy from the environment.
+    pub no_proxy: bool,
 }
 
 /// One attempt's result, as the retry policy needs to see it.
@@ -150,6 +152,8 @@ impl Failure {
 pub struct Client {
     http: reqwest::blocking::Client,
     server: String,
+    /// The proxy used, for messages (without credentials).
+    proxy: Option<String>,
 }
 
 impl Client {
@@ -189,13 +193,28 @@ impl Client {
             }
             TlsTrust::Insecure => builder = builder.danger_accept_invalid_certs(true),
         }
-        let http = builder.build().context("cannot set up the HTTP client")?;
         if cfg.server.is_empty() {
             bail!("no server: pass --server URL or set PAM360_URL");
         }
+        // Proxies as curl reads them, never for loopback; reqwest's own
+        // reading of the environment is off, so this is the only one.
+        builder = builder.no_proxy();
+        let proxy = if cfg.no_proxy {
+            None
+        } else {
+            proxy_for(&cfg.server, |k| std::env::var(k).ok())
+        };
+        if let Some(p) = &proxy {
+            let proxy = reqwest::Proxy::all(p.as_str())
+                .with_context(|| format!("the proxy {} is not a URL", shown_proxy(p)))?;
+            builder = builder.proxy(proxy);
+            log::info!("connecting through the proxy {} (--no-proxy to go direct)", shown_proxy(p));
+        }
+        let http = builder.build().context("cannot set up the HTTP client")?;
         Ok(Client {
             http,
             server: cfg.server.trim_end_matches('/').to_string(),
+            proxy: proxy.as_deref().map(shown_proxy),
         })
     }
 
@@ -210,7 +229,7 @@ impl Client {
         }
         let resp = match req.send() {
             Ok(r) => r,
-            Err(e) => return Attempt::Failed(failure(&e)),
+            Err(e) => return Attempt::Failed(self.failure(&e)),
         };
         let http = resp.status().as_u16();
         let header = |name| {
@@ -239,6 +258,58 @@ impl Client {
             size: body.len(),
             retry_after,
         }
+    }
+}
+
+impl Client {
+    /// A transport failure, naming the proxy when one was in the way.
+    fn failure(&self, e: &reqwest::Error) -> Failure {
+        let f = failure(e);
+        match (&self.proxy, f) {
+            (Some(p), Failure::Connect(t)) => Failure::Connect(format!("{t} (through the proxy {p})")),
+            (Some(p), Failure::Broken(t)) => Failure::Broken(format!("{t} (through the proxy {p})")),
+            (_, f) => f,
+        }
+    }
+}
+
+/// The proxy for `server`, as curl picks it: `https_proxy` or
+/// `HTTPS_PROXY` for https, `http_proxy` (lower case only: a web server's
+/// CGI can set `HTTP_PROXY` from a request header) for http, none for a
+/// host `NO_PROXY`/`no_proxy` names, and never for loopback.
+pub fn proxy_for(server: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let url = reqwest::Url::parse(server).ok()?;
+    let host = url.host_str()?.trim_matches(['[', ']']).to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        return None;
+    }
+    let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let no_proxy = get("no_proxy").or_else(|| get("NO_PROXY")).unwrap_or_default();
+    for entry in no_proxy.split(',').map(|e| e.trim().to_ascii_lowercase()) {
+        let entry = entry.trim_start_matches("*.").trim_start_matches('.');
+        if entry == "*" || (!entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}")))) {
+            return None;
+        }
+    }
+    match url.scheme() {
+        "https" => get("https_proxy").or_else(|| get("HTTPS_PROXY")),
+        _ => get("http_proxy"),
+    }
+}
+
+/// A proxy URL for messages: any `user:password@` left out.
+pub fn shown_proxy(p: &str) -> String {
+    match reqwest::Url::parse(p) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        Err(_) => "(not a URL)".to_string(),
     }
 }
 

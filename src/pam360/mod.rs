@@ -8,7 +8,7 @@ mod policy;
 
 pub use client::{
     Attempt, Client, ClientConfig, Failure, MAX_RETRY_AFTER, TlsTrust, parse_fingerprint,
-    retry_after,
+    proxy_for, retry_after, shown_proxy,
 };
 pub use policy::{Step, StopReason, Tried, next_step};
 
@@ -196,6 +196,37 @@ mod tests {
             Outcome::Failed
         );
         assert_eq!(classify("Invalid password policy"), Outcome::Failed);
+    }
+
+    #[test]
+    fn proxies_as_curl_picks_them() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let all: &[(&str, &str)] = &[
+            ("https_proxy", "http://user:pw@proxy:3128"),
+            ("HTTP_PROXY", "http://cgi-set:1"),
+            ("no_proxy", "internal.example, .corp"),
+        ];
+        assert_eq!(
+            proxy_for("https://pam.example.com:8282", env(all)).as_deref(),
+            Some("http://user:pw@proxy:3128")
+        );
+        // HTTP_PROXY (upper case) is never read; loopback never proxied.
+        assert_eq!(proxy_for("http://pam.example.com", env(all)), None);
+        assert_eq!(proxy_for("https://127.0.0.1:8282", env(all)), None);
+        assert_eq!(proxy_for("https://localhost:8282", env(all)), None);
+        assert_eq!(proxy_for("https://[::1]:8282", env(all)), None);
+        assert_eq!(proxy_for("https://internal.example", env(all)), None);
+        assert_eq!(proxy_for("https://pam.corp", env(all)), None);
+        let upper: &[(&str, &str)] = &[("HTTPS_PROXY", "http://p:1")];
+        assert_eq!(proxy_for("https://pam.example.com", env(upper)).as_deref(), Some("http://p:1"));
+        assert_eq!(shown_proxy("http://user:pw@proxy:3128"), "http://proxy:3128");
     }
 
     #[test]

@@ -147,6 +147,8 @@ fn connect(cfg: &Config) -> Result<(Option<Simulator>, Client, Secret)> {
         trust: cfg.trust.clone(),
         timeout: cfg.timeout,
         concurrency: cfg.concurrency,
+        // The in-process simulator is on loopback: never through a proxy.
+        no_proxy: cfg.no_proxy || simulator.is_some(),
     })?;
     Ok((simulator, client, token))
 }
