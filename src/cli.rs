@@ -22,15 +22,40 @@ use crate::secret::Secret;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// More log detail on stderr (-v info, -vv debug); RUST_LOG also works. Never a secret.
-    #[arg(short, long, action = ArgAction::Count, global = true)]
+}
+
+/// What a job prints on stderr besides its summary.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// More log detail on stderr: -v one line per request (method, path, HTTP status, attempt, time), -vv more; never a body or a secret. RUST_LOG=target=level shows the libraries' own logs.
+    #[arg(short, long, action = ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
-    /// No progress bars, warnings only.
-    #[arg(short, long, global = true)]
+    /// No progress bars and no warnings: errors and the end-of-run summary only.
+    #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
-    /// Progress bars on stderr.
-    #[arg(long, value_enum, default_value_t = Progress::Auto, global = true)]
+    /// Progress bars on stderr: auto (when stderr is a terminal), always (also into a log file or a CI console), never.
+    #[arg(long, value_enum, default_value_t = Progress::Auto, help_heading = "Output")]
     pub progress: Progress,
+}
+
+/// add-accounts: the common options, and the chunk size.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Accounts per ACCOUNTLIST request (1 to 1,000).
+    #[arg(long, default_value_t = 50, help_heading = "Pipeline")]
+    pub chunk_size: usize,
+}
+
+/// request-passwords: the common options, and resending unconfirmed requests.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// With --resume: send again password requests whose outcome was unconfirmed (check PAM360 first: each is a request for an approver).
+    #[arg(long, help_heading = "Pipeline")]
+    pub resend_unconfirmed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,14 +69,14 @@ pub enum Progress {
 pub enum Command {
     /// Add accounts under resources (POST /resources/<RESOURCEID>/accounts).
     #[command(
-        after_help = "Example:\n  PAM360_AUTHTOKEN=… pam360-bulk add-accounts inventory.xlsx --server https://pam360.example.com:8282 --ca-cert pam360.pem\n  pam360-bulk add-accounts samples/accounts.csv --simulate"
+        after_help = "Example:\n  pam360-bulk add-accounts samples/accounts.csv --simulate\n\n  export PAM360_AUTHTOKEN=…\n  pam360-bulk add-accounts inventory.xlsx \\\n      --server https://pam360.example.com:8282 --pin-sha256 AB:CD:…"
     )]
-    AddAccounts(JobArgs),
+    AddAccounts(AddArgs),
     /// Raise password-access requests (POST /accounts/<ACCOUNTID>/requestpassword).
     #[command(
         after_help = "Example:\n  pam360-bulk request-passwords samples/requests.csv --simulate"
     )]
-    RequestPasswords(JobArgs),
+    RequestPasswords(RequestArgs),
     /// Write an empty input file with every column: .csv or .xlsx by extension.
     #[command(after_help = "Example:\n  pam360-bulk template accounts -o inventory.xlsx")]
     Template(TemplateArgs),
@@ -100,10 +125,14 @@ pub struct SimArgs {
     pub token: Option<String>,
     #[command(flatten)]
     pub faults: FaultArgs,
+    /// More log detail on stderr.
+    #[arg(short, long, action = ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
 }
 
 /// Fault injection, for tests and rehearsals.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Faults (for tests and rehearsals)")]
 pub struct FaultArgs {
     /// Milliseconds of delay before each answer.
     #[arg(long, default_value_t = 0)]
@@ -150,6 +179,9 @@ pub struct JobArgs {
     /// Text encoding of CSV input, e.g. windows-1252 (default UTF-8).
     #[arg(long)]
     pub encoding: Option<String>,
+    /// Field separator of CSV input: one character, or "tab" (default: "," or, when the header holds ";" and no ",", ";").
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
     /// Skip columns this job does not know, with a warning, instead of stopping.
     #[arg(long)]
     pub ignore_unknown_columns: bool,
@@ -182,9 +214,6 @@ pub struct JobArgs {
     #[arg(long, help_heading = "Connection")]
     pub simulate: bool,
 
-    /// Accounts per ACCOUNTLIST request.
-    #[arg(long, default_value_t = 50, help_heading = "Pipeline")]
-    pub chunk_size: usize,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4, help_heading = "Pipeline")]
     pub concurrency: usize,
@@ -209,9 +238,6 @@ pub struct JobArgs {
     /// Do not send again what this earlier report (or .partial journal) shows done.
     #[arg(long, help_heading = "Pipeline")]
     pub resume: Option<PathBuf>,
-    /// With --resume: send again password requests whose outcome was unconfirmed.
-    #[arg(long, help_heading = "Pipeline")]
-    pub resend_unconfirmed: bool,
     /// Report file: .csv, .jsonl or .xlsx (default <input stem>.report.csv beside the input).
     #[arg(long, help_heading = "Pipeline")]
     pub report: Option<PathBuf>,
@@ -221,6 +247,8 @@ pub struct JobArgs {
     /// Replace an existing report (request-passwords refuses to otherwise, so a second run cannot raise every request again).
     #[arg(long, help_heading = "Pipeline")]
     pub overwrite: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// A usage problem: exit 2, nothing sent.
@@ -271,8 +299,12 @@ pub struct Config {
 
 impl Config {
     /// Checks the options of a job run. `token_env` is `PAM360_AUTHTOKEN`.
+    /// `chunk_size` and `resend_unconfirmed` are the options only one of
+    /// the jobs has.
     pub fn from_args(
         a: &JobArgs,
+        chunk_size: usize,
+        resend_unconfirmed: bool,
         token_env: Option<String>,
         progress: bool,
     ) -> Result<Config, UsageError> {
@@ -287,8 +319,8 @@ impl Config {
                 || usage(format!("unknown --encoding \"{label}\"; try utf-8, windows-1252, iso-8859-15 or utf-16le")),
             )?),
         };
-        check_numbers(a)?;
-        if a.resend_unconfirmed && a.resume.is_none() {
+        check_numbers(a, chunk_size)?;
+        if resend_unconfirmed && a.resume.is_none() {
             return Err(usage("--resend-unconfirmed goes with --resume REPORT"));
         }
         let report = report_path(a, &source)?;
@@ -307,6 +339,7 @@ impl Config {
                 format: a.format,
                 sheet: a.sheet.clone(),
                 encoding,
+                delimiter: delimiter(a.delimiter.as_deref())?,
             },
             ignore_unknown_columns: a.ignore_unknown_columns,
             target,
@@ -316,7 +349,7 @@ impl Config {
                 .filter(|o| !o.trim().is_empty())
                 .map(|o| o.trim().to_string()),
             trust,
-            chunk_size: a.chunk_size,
+            chunk_size,
             concurrency: a.concurrency,
             rate: a.rate,
             retries: a.retries,
@@ -325,7 +358,7 @@ impl Config {
             dry_run: a.dry_run,
             strict: a.strict,
             resume: a.resume.clone(),
-            resend_unconfirmed: a.resend_unconfirmed,
+            resend_unconfirmed,
             report,
             summary_json: a.summary_json.clone(),
             overwrite: a.overwrite,
@@ -337,8 +370,8 @@ impl Config {
 
 /// Every number has a range: no option value may overflow a duration or a
 /// counter further down.
-fn check_numbers(a: &JobArgs) -> Result<(), UsageError> {
-    if !(1..=1000).contains(&a.chunk_size) {
+fn check_numbers(a: &JobArgs, chunk_size: usize) -> Result<(), UsageError> {
+    if !(1..=1000).contains(&chunk_size) {
         return Err(usage("--chunk-size must be from 1 to 1,000 accounts"));
     }
     if !(1..=256).contains(&a.concurrency) {
@@ -432,6 +465,27 @@ fn target(a: &JobArgs, token_env: Option<String>) -> Result<Target, UsageError> 
             token: Secret::new(token),
         }
     })
+}
+
+/// `--delimiter`: one ASCII character that cannot be part of a value's
+/// quoting or a line break, or "tab".
+fn delimiter(d: Option<&str>) -> Result<Option<u8>, UsageError> {
+    let Some(d) = d else { return Ok(None) };
+    let byte = match d {
+        "tab" | "\\t" | "\t" => b'\t',
+        _ if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+        _ => {
+            return Err(usage(format!(
+                "--delimiter \"{d}\" must be one character, such as ; or |, or \"tab\""
+            )));
+        }
+    };
+    if matches!(byte, b'"' | b'\n' | b'\r') || byte.is_ascii_alphanumeric() {
+        return Err(usage(format!(
+            "--delimiter \"{d}\" cannot separate fields; use a character such as ; or |"
+        )));
+    }
+    Ok(Some(byte))
 }
 
 /// Reads `--token-file`: UTF-8, a BOM (Notepad writes one) and surrounding

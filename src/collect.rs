@@ -242,7 +242,7 @@ fn invalid_row(
 
 impl<J: Job> RowSink for Collector<'_, J> {
     fn header(&mut self, names: &[String]) -> Result<()> {
-        let header = self.job.schema().resolve(names, self.ignore_unknown)?;
+        let header = self.job.schema().resolve_all(names, self.ignore_unknown)?;
         self.out.ignored_columns = header.ignored.clone();
         self.org_column = header.get(self.job.schema().slot("ORGNAME"));
         self.header = Some(header);

@@ -34,11 +34,11 @@ fn main() -> ExitCode {
     }));
     pam360_bulk::pam360::install_crypto();
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
-    let bars = progress::enabled(cli.progress, cli.quiet);
     let result = match &cli.command {
-        Command::AddAccounts(args) => run_job(&Accounts, args, bars),
-        Command::RequestPasswords(args) => run_job(&Requests, args, bars),
+        Command::AddAccounts(args) => run_job(&Accounts, &args.job, args.chunk_size, false),
+        Command::RequestPasswords(args) => {
+            run_job(&Requests, &args.job, 1, args.resend_unconfirmed)
+        }
         Command::Template(t) => {
             let schema = match t.kind {
                 TemplateKind::Accounts => &pam360_bulk::accounts::SCHEMA,
@@ -46,7 +46,10 @@ fn main() -> ExitCode {
             };
             template::write(schema, t.output.as_deref(), t.force).map(|()| ExitCode::SUCCESS)
         }
-        Command::Simulate(s) => simulate(s),
+        Command::Simulate(s) => {
+            init_logging(s.verbose, false);
+            simulate(s)
+        }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(*shell, &mut cmd, "pam360-bulk", &mut std::io::stdout());
@@ -66,9 +69,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_job<J: Job>(job: &J, args: &JobArgs, bars: bool) -> anyhow::Result<ExitCode> {
+fn run_job<J: Job>(
+    job: &J,
+    args: &JobArgs,
+    chunk_size: usize,
+    resend_unconfirmed: bool,
+) -> anyhow::Result<ExitCode> {
+    let out = &args.output;
+    init_logging(out.verbose, out.quiet);
+    let bars = progress::enabled(out.progress, out.quiet);
     let token = std::env::var("PAM360_AUTHTOKEN").ok();
-    let cfg = Config::from_args(args, token, bars)?;
+    let cfg = Config::from_args(args, chunk_size, resend_unconfirmed, token, bars)?;
     // The first signal stops the run in order; a second ends the process
     // at once (the journal on disk still says what was sent).
     ctrlc::set_handler(|| {
@@ -124,7 +135,8 @@ fn init_logging(verbose: u8, quiet: bool) {
     // repeat what the tool says in its own words, and come only through
     // RUST_LOG.
     let level = match (quiet, verbose) {
-        (true, _) | (false, 0) => "pam360_bulk=warn",
+        (true, _) => "pam360_bulk=error",
+        (false, 0) => "pam360_bulk=warn",
         (false, 1) => "pam360_bulk=info",
         (false, 2) => "pam360_bulk=debug",
         _ => "pam360_bulk=trace",

@@ -22,10 +22,14 @@ pub fn bar(enabled: bool, len: Option<u64>, what: &str) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }
-    let pb = match len {
-        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
-        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    // indicatif draws nothing on a stderr that is not a terminal; a bar
+    // asked for with --progress always is drawn there all the same.
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::term_like_with_hz(Box::new(PlainStderr), 2)
     };
+    let pb = ProgressBar::with_draw_target(len, target);
     let template = match len {
         Some(_) => format!(
             "{{spinner}} {what:<8} [{{bar:30}}] {{pos}}/{{len}} rows {{rate}} ETA {{eta}} {{msg}}"
@@ -42,4 +46,42 @@ pub fn bar(enabled: bool, len: Option<u64>, what: &str) -> ProgressBar {
     }
     pb.enable_steady_tick(Duration::from_millis(200));
     pb
+}
+
+/// stderr that is not a terminal (a log file, a CI console): each redraw
+/// is a line of its own, twice a second.
+#[derive(Debug)]
+struct PlainStderr;
+
+impl indicatif::TermLike for PlainStderr {
+    fn width(&self) -> u16 {
+        100
+    }
+    fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        writeln!(std::io::stderr(), "{s}")
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        write!(std::io::stderr(), "{s}")
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        use std::io::Write;
+        std::io::stderr().flush()
+    }
 }

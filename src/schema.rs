@@ -88,9 +88,15 @@ impl Header {
 pub enum HeaderError {
     #[error("the input has no header row (the file is empty)")]
     Empty,
+    // --ignore-unknown-columns is offered only for a column that is not
+    // close to a known one: skipping a misspelt PASWORD would drop every
+    // password.
     #[error(
-        "unknown column \"{name}\"{}; fix the header, or pass --ignore-unknown-columns to skip it",
-        suggestion.as_ref().map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default()
+        "unknown column \"{name}\"{}",
+        match suggestion {
+            Some(s) => format!(" (did you mean \"{s}\"?); fix the header"),
+            None => "; fix the header, or pass --ignore-unknown-columns to skip it".to_string(),
+        }
     )]
     Unknown {
         name: String,
@@ -109,6 +115,27 @@ pub enum HeaderError {
     )]
     EmptyLabel(usize),
 }
+
+/// Every problem of a header row.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HeaderErrors(pub Vec<HeaderError>);
+
+impl std::fmt::Display for HeaderErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0[..] {
+            [one] => write!(f, "{one}"),
+            all => {
+                write!(f, "the header has {} problems:", all.len())?;
+                for e in all {
+                    write!(f, "\n  - {e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for HeaderErrors {}
 
 const CUSTOM_PREFIX: &str = "CUSTOM:";
 
@@ -173,11 +200,24 @@ impl Schema {
             .unwrap_or_else(|| panic!("no column {name} in schema"))
     }
 
-    /// Matches header names (case-insensitive, surrounding spaces ignored).
+    /// Matches header names; the first problem, if any (see
+    /// [`Schema::resolve_all`]).
     pub fn resolve(&self, names: &[String], ignore_unknown: bool) -> Result<Header, HeaderError> {
+        self.resolve_all(names, ignore_unknown)
+            .map_err(|mut e| e.0.swap_remove(0))
+    }
+
+    /// Matches header names (case-insensitive, surrounding spaces ignored).
+    /// Every problem is reported at once, so one fix of the header is enough.
+    pub fn resolve_all(
+        &self,
+        names: &[String],
+        ignore_unknown: bool,
+    ) -> Result<Header, HeaderErrors> {
         if names.is_empty() || names.iter().all(|n| n.trim().is_empty()) {
-            return Err(HeaderError::Empty);
+            return Err(HeaderErrors(vec![HeaderError::Empty]));
         }
+        let mut errors = Vec::new();
         let mut slots: Vec<Option<usize>> = vec![None; self.columns.len()];
         let mut spelled: Vec<&str> = vec![""; self.columns.len()];
         let mut custom: Vec<(String, usize)> = Vec::new();
@@ -185,19 +225,22 @@ impl Schema {
         for (idx, raw) in names.iter().enumerate() {
             let trimmed = raw.trim();
             if trimmed.is_empty() {
-                return Err(HeaderError::Blank(idx + 1));
+                errors.push(HeaderError::Blank(idx + 1));
+                continue;
             }
             let upper = trimmed.to_uppercase();
             if self.custom_columns && upper.starts_with(CUSTOM_PREFIX) {
                 let label = trimmed[CUSTOM_PREFIX.len()..].trim().to_string();
                 if label.is_empty() {
-                    return Err(HeaderError::EmptyLabel(idx + 1));
+                    errors.push(HeaderError::EmptyLabel(idx + 1));
+                    continue;
                 }
                 if custom
                     .iter()
                     .any(|(l, _)| l.to_lowercase() == label.to_lowercase())
                 {
-                    return Err(HeaderError::Duplicate(trimmed.to_string()));
+                    errors.push(HeaderError::Duplicate(trimmed.to_string()));
+                    continue;
                 }
                 custom.push((label, idx));
                 continue;
@@ -209,28 +252,30 @@ impl Schema {
             match found {
                 Some(slot) => {
                     if slots[slot].is_some() {
-                        return Err(if spelled[slot] == trimmed.to_uppercase() {
+                        errors.push(if spelled[slot] == trimmed.to_uppercase() {
                             HeaderError::Duplicate(trimmed.to_string())
                         } else {
                             HeaderError::BothSpellings(spelled[slot].to_string(), upper)
                         });
+                        continue;
                     }
                     slots[slot] = Some(idx);
                     spelled[slot] = self.spelling(slot, &upper);
                 }
                 None if ignore_unknown => ignored.push(trimmed.to_string()),
-                None => {
-                    return Err(HeaderError::Unknown {
-                        name: trimmed.to_string(),
-                        suggestion: self.closest(&upper),
-                    });
-                }
+                None => errors.push(HeaderError::Unknown {
+                    name: trimmed.to_string(),
+                    suggestion: self.closest(&upper),
+                }),
             }
         }
         for (slot, col) in self.columns.iter().enumerate() {
             if col.required && slots[slot].is_none() {
-                return Err(HeaderError::Missing(col.name));
+                errors.push(HeaderError::Missing(col.name));
             }
+        }
+        if !errors.is_empty() {
+            return Err(HeaderErrors(errors));
         }
         let present = slots
             .iter()
@@ -323,6 +368,25 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(e, HeaderError::Duplicate("notes".into()));
+    }
+
+    #[test]
+    fn every_header_problem_at_once() {
+        let e = SCHEMA
+            .resolve_all(
+                &names(&["ACCOUNTNAME", "PASWORD", "Owner email", "notes", "NOTES"]),
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(e.0.len(), 4, "{e}");
+        let text = e.to_string();
+        assert!(text.contains("4 problems"), "{text}");
+        // A close name is not offered the flag that would drop it.
+        let pas = text.lines().find(|l| l.contains("PASWORD")).unwrap();
+        assert!(!pas.contains("--ignore-unknown-columns"), "{pas}");
+        let owner = text.lines().find(|l| l.contains("Owner email")).unwrap();
+        assert!(owner.contains("--ignore-unknown-columns"), "{owner}");
+        assert!(text.contains("RESOURCEID"), "{text}");
     }
 
     #[test]

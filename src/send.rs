@@ -238,12 +238,16 @@ impl<J: Job> Shared<'_, J> {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
+            let began = Instant::now();
             let attempt = self.client.post(&path, unit.org.as_deref(), &input_data);
             let step = next_step(tried, &attempt);
-            log::debug!(
-                "{} {path}: attempt {attempts}: {}",
-                self.job.name(),
-                scrub(&attempt.describe_answer())
+            // One line per request at -v: what an administrator debugging a
+            // run wants, and never a body.
+            log::info!(
+                "POST {path} ({} rows): {} (attempt {attempts}, {} ms)",
+                rows.len(),
+                scrub(&attempt.summary()),
+                began.elapsed().as_millis()
             );
             // Whether an attempt before this one may have been acted on:
             // only then can "exists" mean an earlier attempt stored it.

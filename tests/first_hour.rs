@@ -4,7 +4,7 @@
 mod common;
 
 use common::rogue::{Rogue, http};
-use common::{Sim, TOKEN, Work, outcomes};
+use common::{Sim, Work, outcomes};
 
 fn code(out: &std::process::Output) -> i32 {
     out.status.code().unwrap_or(-1)
@@ -20,7 +20,13 @@ fn a_proxy_in_the_environment_is_never_used_for_loopback_or_the_simulator() {
     let sim = Sim::start(&[]);
     let w = Work::new();
     w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n");
-    for var in ["HTTP_PROXY", "http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY"] {
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ] {
         let out = w
             .job(&sim, "add-accounts", "in.csv")
             .env(var, &proxy.url)
@@ -36,5 +42,216 @@ fn a_proxy_in_the_environment_is_never_used_for_loopback_or_the_simulator() {
             .unwrap();
         assert_eq!(code(&out), 0, "{var} with --simulate: {}", stderr(&out));
     }
-    assert!(proxy.requests().is_empty(), "a loopback request went to the proxy");
+    assert!(
+        proxy.requests().is_empty(),
+        "a loopback request went to the proxy"
+    );
+}
+
+#[test]
+fn a_semicolon_csv_is_read_as_european_excel_saves_it() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    // Decimal commas inside quoted values do not change the guess.
+    w.write(
+        "in.csv",
+        "RESOURCEID;ACCOUNTNAME;PASSWORD;NOTES\n901;root;\"p;w,1\";\"1,5 GB\"\n902;admin;pw2;\n",
+    );
+    let out = w.job(&sim, "add-accounts", "in.csv").output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sim.account("root")["PASSWORD"], "p;w,1");
+    assert_eq!(sim.account("root")["NOTES"], "1,5 GB");
+    assert_eq!(sim.accounts().len(), 2);
+    // --delimiter says it outright.
+    w.write("pipe.csv", "RESOURCEID|ACCOUNTNAME\n903|web\n");
+    let out = w
+        .job(&sim, "add-accounts", "pipe.csv")
+        .args(["--delimiter", "|"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sim.accounts().len(), 3);
+    let out = w
+        .cmd()
+        .args(["add-accounts", "pipe.csv", "--dry-run", "--delimiter", "ab"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn header_problems_come_all_at_once_and_a_close_name_is_not_offered_the_skip_flag() {
+    let w = Work::new();
+    w.write(
+        "in.csv",
+        "ACCOUNTNAME,PASWORD,Owner email,NOTES,notes\nroot,pw,x,,\n",
+    );
+    let out = w
+        .cmd()
+        .args(["add-accounts", "in.csv", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(err.contains("4 problems"), "{err}");
+    for part in [
+        "PASWORD",
+        "did you mean \"PASSWORD\"",
+        "Owner email",
+        "notes",
+        "RESOURCEID",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    let pas = err.lines().find(|l| l.contains("PASWORD")).unwrap();
+    assert!(!pas.contains("--ignore-unknown-columns"), "{pas}");
+    assert!(outcomes(&[]).is_empty());
+}
+
+fn help(args: &[&str]) -> String {
+    let w = Work::new();
+    let out = w.cmd().args(args).arg("--help").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn help_shows_each_command_only_its_own_options() {
+    let sim = help(&["simulate"]);
+    for absent in ["--progress", "--quiet", "--resend-unconfirmed"] {
+        assert!(!sim.contains(absent), "simulate shows {absent}");
+    }
+    for cmd in ["template", "man", "completions"] {
+        assert!(
+            !help(&[cmd]).contains("--progress"),
+            "{cmd} shows --progress"
+        );
+    }
+    assert!(!help(&["add-accounts"]).contains("--resend-unconfirmed"));
+    assert!(help(&["request-passwords"]).contains("--resend-unconfirmed"));
+    assert!(!help(&["request-passwords"]).contains("--chunk-size"));
+    assert!(help(&["add-accounts"]).contains("end-of-run summary"));
+    let w = Work::new();
+    w.write("in.csv", "ACCOUNTID\n901\n");
+    let out = w
+        .cmd()
+        .args([
+            "request-passwords",
+            "in.csv",
+            "--dry-run",
+            "--chunk-size",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "request-passwords takes no --chunk-size");
+}
+
+#[test]
+fn v_shows_one_line_per_request_and_never_a_body() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.write(
+        "in.csv",
+        "RESOURCEID,ACCOUNTNAME,PASSWORD\n901,a,Secr3t-pw-42\n902,b,Secr3t-pw-43\n",
+    );
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .arg("-v")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("POST /restapi"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    for l in &lines {
+        assert!(
+            l.contains("HTTP 200") && l.contains("attempt 1") && l.contains(" ms"),
+            "{l}"
+        );
+    }
+    assert!(!err.contains("Secr3t"), "{err}");
+    // The libraries' chatter only through RUST_LOG.
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["-vvv", "--overwrite"])
+        .output()
+        .unwrap();
+    assert!(!stderr(&out).contains("park"), "{}", stderr(&out));
+}
+
+#[test]
+fn progress_always_draws_into_a_log_file() {
+    let sim = Sim::start(&["--latency-ms", "300"]);
+    let w = Work::new();
+    let mut csv = String::from("RESOURCEID,ACCOUNTNAME\n");
+    for i in 0..6 {
+        csv.push_str(&format!("{},a{i}\n", 900 + i));
+    }
+    w.write("in.csv", &csv);
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--progress", "always", "--concurrency", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("sending"), "{}", stderr(&out));
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--overwrite", "--concurrency", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        !stderr(&out).contains("sending"),
+        "auto draws nothing into a file"
+    );
+}
+
+#[test]
+fn the_xlsx_report_stores_numbers_as_numbers() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n9O1,b\n");
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--report", "r.xlsx"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    use calamine::{Data, Reader, Xlsx, open_workbook};
+    let mut wb: Xlsx<_> = open_workbook(w.path("r.xlsx")).unwrap();
+    let range = wb.worksheet_range(&wb.sheet_names()[0]).unwrap();
+    let header: Vec<String> = range
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let row = range.rows().nth(1).unwrap();
+    for name in ["row", "resource_id", "http_status", "attempts"] {
+        assert!(
+            matches!(row[col(name)], Data::Float(_)),
+            "{name}: {:?}",
+            row[col(name)]
+        );
+    }
+    // An invalid id stays text.
+    let bad = range.rows().nth(2).unwrap();
+    assert_eq!(bad[col("resource_id")], Data::String("9O1".into()));
+    // --resume reads it back.
+    let out = w
+        .job(&sim, "add-accounts", "in.csv")
+        .args(["--resume", "r.xlsx", "--report", "again.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        outcomes(&w.report("again.csv"))[0],
+        "skipped",
+        "{}",
+        stderr(&out)
+    );
 }

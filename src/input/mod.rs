@@ -154,6 +154,8 @@ pub struct InputOptions {
     pub sheet: Option<String>,
     /// Text encoding of CSV/TSV input; UTF-8 when `None`.
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The field separator of CSV input; guessed from the header when `None`.
+    pub delimiter: Option<u8>,
 }
 
 /// What a read saw, besides the rows themselves.

@@ -29,9 +29,19 @@ pub(super) fn read_sized(
     sink: &mut dyn RowSink,
     size: Option<u64>,
 ) -> Result<ReadStats> {
-    let tail = Tail::new(decoded(input, opts)?);
+    let mut input = decoded(input, opts)?;
+    // The header line, read ahead to tell the delimiter, then read again.
+    let mut first = Vec::new();
+    let delimiter = match (opts.delimiter, format) {
+        (Some(d), _) => d,
+        (None, Format::Tsv) => b'\t',
+        (None, _) => {
+            first = read_first_line(&mut input)?;
+            sniff_delimiter(&first)
+        }
+    };
+    let tail = Tail::new(std::io::Cursor::new(first).chain(input));
     let kept = tail.kept.clone();
-    let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -86,6 +96,35 @@ pub(super) fn read_sized(
     batch.flush(sink)?;
     batch.stats.blank_rows += numbers.blank_lines;
     Ok(batch.stats)
+}
+
+/// The input up to its first line break (at most 64 KiB).
+fn read_first_line(input: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut buf = [0u8; 4096];
+    while line.len() < 1 << 16 && !line.contains(&b'\n') {
+        match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => line.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(line)
+}
+
+/// `;` when the header line holds semicolons and no comma, as Excel saves
+/// "CSV" in many European locales; `,` otherwise.
+fn sniff_delimiter(start: &[u8]) -> u8 {
+    let line = start.split(|b| *b == b'\n').next().unwrap_or_default();
+    if line.contains(&b';') && !line.contains(&b',') {
+        log::info!(
+            "the header line holds semicolons and no comma: reading it as semicolon-separated (--delimiter says otherwise)"
+        );
+        b';'
+    } else {
+        b','
+    }
 }
 
 /// The input as UTF-8: as it is, or decoded from `--encoding`, or from

@@ -91,6 +91,26 @@ impl Attempt {
         }
     }
 
+    /// The attempt in a few words for a log line: the HTTP status and
+    /// PAM360's result, or what went wrong.
+    pub fn summary(&self) -> String {
+        match self {
+            Attempt::Http {
+                http,
+                answer: Some(a),
+                ..
+            } => format!("HTTP {http} {}", a.status),
+            Attempt::Http {
+                http,
+                content_type,
+                size,
+                ..
+            } => format!("HTTP {http}, not PAM360 JSON ({content_type}, {size} bytes)"),
+            Attempt::Redirect { http, location } => format!("HTTP {http} redirect to {location}"),
+            Attempt::Failed(f) => f.describe(),
+        }
+    }
+
     /// An HTTP answer in words, without quoting its body.
     pub fn describe_answer(&self) -> String {
         match self {
@@ -208,7 +228,10 @@ impl Client {
             let proxy = reqwest::Proxy::all(p.as_str())
                 .with_context(|| format!("the proxy {} is not a URL", shown_proxy(p)))?;
             builder = builder.proxy(proxy);
-            log::info!("connecting through the proxy {} (--no-proxy to go direct)", shown_proxy(p));
+            log::info!(
+                "connecting through the proxy {} (--no-proxy to go direct)",
+                shown_proxy(p)
+            );
         }
         let http = builder.build().context("cannot set up the HTTP client")?;
         Ok(Client {
@@ -266,8 +289,12 @@ impl Client {
     fn failure(&self, e: &reqwest::Error) -> Failure {
         let f = failure(e);
         match (&self.proxy, f) {
-            (Some(p), Failure::Connect(t)) => Failure::Connect(format!("{t} (through the proxy {p})")),
-            (Some(p), Failure::Broken(t)) => Failure::Broken(format!("{t} (through the proxy {p})")),
+            (Some(p), Failure::Connect(t)) => {
+                Failure::Connect(format!("{t} (through the proxy {p})"))
+            }
+            (Some(p), Failure::Broken(t)) => {
+                Failure::Broken(format!("{t} (through the proxy {p})"))
+            }
             (_, f) => f,
         }
     }
@@ -279,7 +306,10 @@ impl Client {
 /// host `NO_PROXY`/`no_proxy` names, and never for loopback.
 pub fn proxy_for(server: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
     let url = reqwest::Url::parse(server).ok()?;
-    let host = url.host_str()?.trim_matches(['[', ']']).to_ascii_lowercase();
+    let host = url
+        .host_str()?
+        .trim_matches(['[', ']'])
+        .to_ascii_lowercase();
     let loopback = host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
@@ -288,10 +318,14 @@ pub fn proxy_for(server: &str, env: impl Fn(&str) -> Option<String>) -> Option<S
         return None;
     }
     let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-    let no_proxy = get("no_proxy").or_else(|| get("NO_PROXY")).unwrap_or_default();
+    let no_proxy = get("no_proxy")
+        .or_else(|| get("NO_PROXY"))
+        .unwrap_or_default();
     for entry in no_proxy.split(',').map(|e| e.trim().to_ascii_lowercase()) {
         let entry = entry.trim_start_matches("*.").trim_start_matches('.');
-        if entry == "*" || (!entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}")))) {
+        if entry == "*"
+            || (!entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}"))))
+        {
             return None;
         }
     }

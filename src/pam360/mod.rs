@@ -225,8 +225,14 @@ mod tests {
         assert_eq!(proxy_for("https://internal.example", env(all)), None);
         assert_eq!(proxy_for("https://pam.corp", env(all)), None);
         let upper: &[(&str, &str)] = &[("HTTPS_PROXY", "http://p:1")];
-        assert_eq!(proxy_for("https://pam.example.com", env(upper)).as_deref(), Some("http://p:1"));
-        assert_eq!(shown_proxy("http://user:pw@proxy:3128"), "http://proxy:3128");
+        assert_eq!(
+            proxy_for("https://pam.example.com", env(upper)).as_deref(),
+            Some("http://p:1")
+        );
+        assert_eq!(
+            shown_proxy("http://user:pw@proxy:3128"),
+            "http://proxy:3128"
+        );
     }
 
     #[test]

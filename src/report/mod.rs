@@ -139,6 +139,16 @@ pub fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A whole number as a spreadsheet can hold it exactly: digits only, no
+/// leading zero (an id `0012` stays text), at most 15 digits.
+fn plain_number(text: &str) -> Option<f64> {
+    let ok = !text.is_empty()
+        && text.len() <= 15
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    ok.then(|| text.parse().ok()).flatten()
+}
+
 /// Undoes [`guard`].
 pub fn unguard(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
@@ -341,6 +351,10 @@ fn write_xlsx(
             sheet.write_string_with_format(0, c as u16, h, &bold)?;
         }
         sheet.set_freeze_panes(1, 0)?;
+        let numeric: Vec<bool> = header
+            .iter()
+            .map(|h| h == "row" || h.ends_with("_id") || h == "http_status" || h == "attempts")
+            .collect();
         sheet.autofilter(0, 0, count as u32, last_col)?;
         for n in 0..count {
             let r = (n + 1) as u32;
@@ -350,6 +364,12 @@ fn write_xlsx(
                 let mut cell = |text: &str| -> Result<()> {
                     if col == outcome_col {
                         sheet.write_string_with_format(r, col, text, outcome_format(v.outcome))?;
+                    } else if numeric[usize::from(col)]
+                        && let Some(n) = plain_number(text)
+                    {
+                        // Numbers are numbers: Excel sorts them so and
+                        // flags no "number stored as text".
+                        sheet.write_number(r, col, n)?;
                     } else if !text.is_empty() {
                         sheet.write_string(r, col, text)?;
                     }
