@@ -40,11 +40,11 @@ fn main() -> ExitCode {
             run_job(&Requests, &args.job, 1, args.resend_unconfirmed)
         }
         Command::Template(t) => {
-            let schema = match t.kind {
-                TemplateKind::Accounts => &pam360_bulk::accounts::SCHEMA,
-                TemplateKind::Requests => &pam360_bulk::requests::SCHEMA,
+            let (schema, job) = match t.kind {
+                TemplateKind::Accounts => (&pam360_bulk::accounts::SCHEMA, "add-accounts"),
+                TemplateKind::Requests => (&pam360_bulk::requests::SCHEMA, "request-passwords"),
             };
-            template::write(schema, t.output.as_deref(), t.force).map(|()| ExitCode::SUCCESS)
+            template::write(schema, job, t.output.as_deref(), t.force).map(|()| ExitCode::SUCCESS)
         }
         Command::Simulate(s) => {
             init_logging(s.verbose, false);
@@ -55,8 +55,7 @@ fn main() -> ExitCode {
             clap_complete::generate(*shell, &mut cmd, "pam360-bulk", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => clap_mangen::Man::new(Cli::command())
-            .render(&mut std::io::stdout())
+        Command::Man => pam360_bulk::manual::write(Cli::command(), &mut std::io::stdout())
             .map(|()| ExitCode::SUCCESS)
             .map_err(Into::into),
     };

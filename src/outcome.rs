@@ -91,6 +91,11 @@ impl FromStr for Outcome {
     }
 }
 
+/// `n` and the noun, plural unless `n` is 1: "1 row", "2 rows".
+pub fn counted(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The result of one row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowResult {
@@ -136,6 +141,11 @@ impl Results {
             stored: Vec::new(),
             plans: Vec::new(),
         }
+    }
+
+    /// How many requests a dry run planned.
+    pub fn planned_requests(&self) -> usize {
+        self.plans.len()
     }
 
     /// How many rows there are.

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use crate::schema::{Kind, Schema};
 
 /// Writes the header row of `schema` to `out` (.csv or .xlsx), or to stdout.
-pub fn write(schema: &Schema, out: Option<&Path>, force: bool) -> Result<()> {
+pub fn write(schema: &Schema, job: &str, out: Option<&Path>, force: bool) -> Result<()> {
     let names: Vec<&str> = schema.columns.iter().map(|c| c.name).collect();
     if force && out.is_none() {
         bail!("--force replaces the file named by -o, and no -o FILE is given");
@@ -46,6 +46,19 @@ pub fn write(schema: &Schema, out: Option<&Path>, force: bool) -> Result<()> {
         }
         _ => bail!("name the template .csv or .xlsx"),
     }
+    let required: Vec<&str> = schema
+        .columns
+        .iter()
+        .filter(|c| c.required)
+        .map(|c| c.name)
+        .collect();
+    eprintln!(
+        "wrote {}: the header row of {job}, {} columns ({} required). Fill in one row each, delete the columns you do not need, then check it with:\n  pam360-bulk {job} {} --dry-run",
+        path.display(),
+        schema.columns.len(),
+        required.join(", "),
+        path.display()
+    );
     Ok(())
 }
 

@@ -255,3 +255,75 @@ fn the_xlsx_report_stores_numbers_as_numbers() {
         stderr(&out)
     );
 }
+
+#[test]
+fn words_count_right_and_a_dry_run_says_what_it_planned() {
+    let w = Work::new();
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n902,b\n");
+    let out = w
+        .cmd()
+        .args(["add-accounts", "in.csv", "--dry-run"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("dry run: 2 requests planned, nothing sent"),
+        "{err}"
+    );
+    assert!(!err.contains("0 requests"), "{err}");
+    let rows = w.report("in.dry-run.report.csv");
+    assert_eq!(rows[0]["message"], "request 1 of 2 (1 row)");
+    w.write("one.csv", "RESOURCEID,ACCOUNTNAME\n901,a\n");
+    let out = w
+        .cmd()
+        .args(["add-accounts", "one.csv", "--simulate"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains(": 1 row\n") && err.contains("1 request (0 retries)"),
+        "{err}"
+    );
+    // template says what it wrote and what to do next.
+    let out = w
+        .cmd()
+        .args(["template", "accounts", "-o", "new.csv"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("wrote new.csv") && err.contains("--dry-run"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_manual_is_whole() {
+    let w = Work::new();
+    let out = w.cmd().arg("man").output().unwrap();
+    assert_eq!(code(&out), 0);
+    let man = String::from_utf8_lossy(&out.stdout).into_owned();
+    for part in [
+        ".SH COMMANDS",
+        ".SS add-accounts",
+        ".SS request-passwords",
+        ".SS simulate",
+        ".SS template",
+        "resend\\-unconfirmed",
+        ".SH EXIT STATUS",
+        ".SH ENVIRONMENT",
+        "PAM360_AUTHTOKEN",
+        "https_proxy",
+        ".SH REPORT",
+        ".SH FILES",
+        ".partial",
+        ".SH COLUMNS",
+        "TOTP_SECRET",
+        "REMINDERTIME",
+    ] {
+        assert!(man.contains(part), "the manual lacks {part}");
+    }
+    // No page it points to that cannot be produced.
+    assert!(!man.contains("pam360-bulk-add-accounts(1)"));
+    insta::assert_snapshot!("manual", man);
+}

@@ -230,7 +230,7 @@ fn dry_run_plans_one_request_per_row_and_sends_nothing() {
         .success();
     let rows = w.report("in.dry-run.report.csv");
     assert_eq!(outcomes(&rows), vec!["planned", "planned"]);
-    assert_eq!(rows[1]["message"], "request 2 of 2 (1 rows)");
+    assert_eq!(rows[1]["message"], "request 2 of 2 (1 row)");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use super::prepare::Prepared;
 use crate::cli::Config;
 use crate::exit::RunEnd;
 use crate::job::Job;
-use crate::outcome::{Outcome, Results, RowResult};
+use crate::outcome::{Outcome, Results, RowResult, counted};
 use crate::plan::{self, Unit};
 use crate::report::{self, Prior};
 use crate::send::Abort;
@@ -90,10 +90,10 @@ fn plan_dry_run(units: &[Unit], results: &mut Results) {
         // Short: a million-row report repeats it on every row, and the
         // row's own columns say where it goes.
         let msg = format!(
-            "request {} of {} ({} rows)",
+            "request {} of {} ({})",
             n + 1,
             units.len(),
-            unit.items.len()
+            counted(unit.items.len() as u64, "row")
         );
         results.plan(&unit.items, msg);
     }

@@ -14,7 +14,7 @@ use crate::cli::Config;
 use crate::collect::{Collected, Entry};
 use crate::exit::RunEnd;
 use crate::job::Job;
-use crate::outcome::{OUTCOMES, Outcome, Results};
+use crate::outcome::{OUTCOMES, Outcome, Results, counted};
 use crate::report::{self, Journal};
 use crate::send::Abort;
 
@@ -212,22 +212,28 @@ fn print_summary<J: Job>(
 ) {
     let total: u64 = counts.iter().sum();
     let stats = &ended.stats;
-    eprintln!("pam360-bulk {}: {total} rows", job.name());
+    eprintln!("pam360-bulk {}: {}", job.name(), counted(total, "row"));
     for (o, n) in seen(counts) {
         eprintln!("  {:<12} {n:>9}", o.as_str());
     }
-    eprintln!(
-        "  {} requests ({} retries) in {:.2} s, {:.1} rows/s{}",
-        stats.requests,
-        stats.retries,
-        stats.started.elapsed().as_secs_f64(),
-        rows_per_second(counts, stats),
-        if cfg.dry_run {
-            " (dry run: nothing sent)"
-        } else {
-            ""
-        }
-    );
+    let elapsed = stats.started.elapsed().as_secs_f64();
+    if cfg.dry_run {
+        let planned = ended.results.planned_requests() as u64;
+        eprintln!(
+            "  dry run: {} planned, nothing sent; {elapsed:.2} s",
+            counted(planned, "request")
+        );
+    } else {
+        eprintln!(
+            "  {} ({}) in {elapsed:.2} s, {:.1} rows/s",
+            counted(stats.requests, "request"),
+            match stats.retries {
+                1 => "1 retry".to_string(),
+                n => format!("{n} retries"),
+            },
+            rows_per_second(counts, stats),
+        );
+    }
     if let Some(a) = &ended.aborted {
         eprintln!("  stopped: {}", a.describe());
     }
