@@ -136,7 +136,9 @@ pub fn parse_cell(kind: Kind, raw: &str) -> Result<Option<Value<'_>>, String> {
     // Only free text (NOTES, REASON) and custom fields may span lines: a line
     // break anywhere else is most likely a quote left open, which swallowed
     // the rows after it into this cell.
-    if !matches!(kind, Kind::Verbatim | Kind::CustomFields) && raw.contains(['\n', '\r']) {
+    if !matches!(kind, Kind::Verbatim | Kind::CustomFields)
+        && raw.bytes().any(|b| b == b'\n' || b == b'\r')
+    {
         return Err("holds a line break: is a quote left open on this row?".into());
     }
     // Secrets and free text are kept byte for byte; everything else is trimmed.

@@ -60,20 +60,30 @@ pub(super) fn read_sized(
     );
     loop {
         let row = batch.next();
-        // Read as bytes and checked as UTF-8 once the row number is known,
-        // so a bad byte is reported at the row a spreadsheet shows. The
-        // record's buffers are reused either way.
-        let mut bytes = std::mem::take(&mut row.record).into_byte_record();
-        if !reader
-            .read_byte_record(&mut bytes)
-            .map_err(|e| read_error(e, name))?
-        {
-            break;
+        match reader.read_record(&mut row.record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            // A bad byte is reported at the row a spreadsheet shows (the
+            // record's own quoted line breaks, if it has any, aside).
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                let row_no = numbers.next(reader.position().line(), b"");
+                bail!(
+                    "{name}: row {row_no} is not valid UTF-8; if the file is in another encoding, say which with --encoding (for example --encoding windows-1252)"
+                );
+            }
+            Err(e) => return Err(read_error(e, name)),
         }
-        let row_no = numbers.next(reader.position().line(), bytes.as_slice());
+        let bytes = row.record.as_slice().as_bytes();
+        let row_no = numbers.next(reader.position().line(), bytes);
         row.line = row_no;
-        last_start = (bytes.position().map(|p| p.byte()).unwrap_or(0), row_no);
-        row.record = checked_record(bytes, row_no, name)?;
+        last_start = (row.record.position().map(|p| p.byte()).unwrap_or(0), row_no);
+        if bytes.len() > MAX_CELL_BYTES {
+            bail!(
+                "{name}: row {row_no} holds {} bytes; rows over {} bytes (1 MiB, all cells together) are not accepted (is the file damaged?)",
+                bytes.len(),
+                MAX_CELL_BYTES
+            );
+        }
         batch.commit(sink)?;
         records += 1;
         if records == BATCH as u64
@@ -202,23 +212,6 @@ fn read_header(
     Ok(header)
 }
 
-/// A record's bytes as text, within the size limit.
-fn checked_record(bytes: csv::ByteRecord, row_no: u64, name: &str) -> Result<csv::StringRecord> {
-    if bytes.as_slice().len() > MAX_CELL_BYTES {
-        bail!(
-            "{name}: row {row_no} holds {} bytes; rows over {} bytes (1 MiB, all cells together) are not accepted (is the file damaged?)",
-            bytes.as_slice().len(),
-            MAX_CELL_BYTES
-        );
-    }
-    csv::StringRecord::from_byte_record(bytes).map_err(|e| {
-        let field = e.utf8_error().field() + 1;
-        anyhow!(
-            "{name}: row {row_no} is not valid UTF-8 (in field {field}); if the file is in another encoding, say which with --encoding (for example --encoding windows-1252)"
-        )
-    })
-}
-
 /// Spreadsheet row numbers: a record with a quoted newline is one row, a
 /// blank line (skipped by csv) is a row all the same. After a record is
 /// read, csv's line count stands on the record's last physical line, plus
@@ -287,11 +280,14 @@ struct Tail<R> {
     kept: std::rc::Rc<std::cell::RefCell<Kept>>,
 }
 
-/// Bytes `start..start + bytes.len()` of the input.
+/// The input's last bytes, in two chunks so that no byte is moved once
+/// kept: `prev` holds bytes `start..`, `cur` the ones after it. When `cur`
+/// is full it becomes `prev`, and the old `prev`'s buffer is reused.
 #[derive(Default)]
 struct Kept {
     start: u64,
-    bytes: Vec<u8>,
+    prev: Vec<u8>,
+    cur: Vec<u8>,
 }
 
 /// Enough to hold the largest record accepted (see [`MAX_CELL_BYTES`]).
@@ -310,12 +306,13 @@ impl<R: Read> Read for Tail<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut k = self.kept.borrow_mut();
-        k.bytes.extend_from_slice(&buf[..n]);
-        if k.bytes.len() > 2 * KEEP {
-            let drop = k.bytes.len() - KEEP;
-            k.bytes.drain(..drop);
-            k.start += drop as u64;
+        if k.cur.len() >= KEEP {
+            let k = &mut *k;
+            k.start += k.prev.len() as u64;
+            std::mem::swap(&mut k.prev, &mut k.cur);
+            k.cur.clear();
         }
+        k.cur.extend_from_slice(&buf[..n]);
         Ok(n)
     }
 }
@@ -328,7 +325,9 @@ impl Kept {
         let (Some(a), Some(b)) = (from.checked_sub(self.start), to.checked_sub(self.start)) else {
             return false;
         };
-        let Some(raw) = self.bytes.get(a as usize..b as usize) else {
+        // The one time the two chunks are joined: the file has ended.
+        let bytes = [&self.prev[..], &self.cur[..]].concat();
+        let Some(raw) = bytes.get(a as usize..b as usize) else {
             return false;
         };
         #[derive(PartialEq)]
