@@ -327,3 +327,19 @@ fn the_manual_is_whole() {
     assert!(!man.contains("pam360-bulk-add-accounts(1)"));
     insta::assert_snapshot!("manual", man);
 }
+
+#[test]
+fn booleans_as_administrators_type_them() {
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.write(
+        "in.csv",
+        "RESOURCEID,ACCOUNTNAME,RECORD_RDP_SESSIONS,RECORD_CLI_SESSIONS\n901,a,Y,off\n901,b,n,ON\n",
+    );
+    let out = w.job(&sim, "add-accounts", "in.csv").output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sim.account("a")["RECORD_RDP_SESSIONS"], true);
+    assert_eq!(sim.account("a")["RECORD_CLI_SESSIONS"], false);
+    assert_eq!(sim.account("b")["RECORD_RDP_SESSIONS"], false);
+    assert_eq!(sim.account("b")["RECORD_CLI_SESSIONS"], true);
+}
