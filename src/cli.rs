@@ -164,6 +164,18 @@ pub struct FaultArgs {
     /// With --tls: a certificate with only a CN and no subjectAltName, as PAM360 ships (rustls refuses it as a root).
     #[arg(long, requires = "tls")]
     pub tls_cn_only: bool,
+    /// Start with these resources and accounts: a CSV of RESOURCENAME and optional RESOURCEID, RESOURCETYPE, ACCOUNTNAME, ACCOUNTID, ORGNAME.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Leave this account out of account-list reads (repeatable), as if the server lost it.
+    #[arg(long, value_name = "NAME")]
+    pub hide_account: Vec<String>,
+    /// Serve at most N resources per page of the resource list, whatever LIMIT asks.
+    #[arg(long, value_name = "N")]
+    pub page_cap: Option<usize>,
+    /// Count STARTINDEX from 1 instead of 0.
+    #[arg(long)]
+    pub one_based_paging: bool,
 }
 
 #[derive(Debug, Args)]

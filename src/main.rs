@@ -113,6 +113,10 @@ fn simulate(s: &pam360_bulk::cli::SimArgs) -> anyhow::Result<ExitCode> {
                 cert_out,
                 cn_only: f.tls_cn_only,
             }),
+            inventory: f.inventory.clone(),
+            hide_accounts: f.hide_account.clone(),
+            page_cap: f.page_cap,
+            one_based_paging: f.one_based_paging,
         },
     )?;
     println!("PAM360 simulator listening on {}", sim.url());

@@ -28,6 +28,8 @@ pub(crate) struct Store {
     index: HashMap<(String, u64, String), usize>,
     accounts: Vec<Value>,
     account_ids: HashMap<u64, usize>,
+    /// Resources by (org, id): from the inventory, or made by a first add.
+    pub(crate) resources: super::reads::Resources,
     requests: Vec<Value>,
     next_id: u64,
     /// Requests received on the API paths, answered or not.
@@ -38,7 +40,59 @@ pub(crate) struct Store {
     raw_bodies: u64,
 }
 
-fn json_reply(status: StatusCode, body: Value) -> Reply {
+impl Store {
+    /// Stores an account under (org, resource) with its id (`given`, or
+    /// the next free one); false when the name is there already.
+    pub(crate) fn add_account(
+        &mut self,
+        org: &str,
+        rid: u64,
+        fields: Value,
+        given: Option<u64>,
+    ) -> bool {
+        let name = fields["ACCOUNTNAME"].as_str().unwrap_or("").to_string();
+        let key = (org.to_string(), rid, name.to_lowercase());
+        if self.index.contains_key(&key) {
+            return false;
+        }
+        self.resources
+            .entry((org.to_string(), rid))
+            .or_insert_with(|| super::reads::Resource {
+                name: format!("resource-{rid}"),
+                kind: String::new(),
+            });
+        let id = given.unwrap_or_else(|| {
+            self.next_id += 1;
+            1000 + self.next_id
+        });
+        let n = self.accounts.len();
+        self.accounts.push(json!({
+            "org": org, "resource_id": rid, "account_id": id, "fields": fields,
+        }));
+        self.index.insert(key, n);
+        self.account_ids.insert(id, n);
+        true
+    }
+
+    /// (id, name) of the accounts of one resource.
+    pub(crate) fn accounts_of<'a>(
+        &'a self,
+        org: &'a str,
+        rid: u64,
+    ) -> impl Iterator<Item = (u64, &'a str)> + 'a {
+        self.accounts
+            .iter()
+            .filter(move |a| a["org"] == org && a["resource_id"] == rid)
+            .map(|a| {
+                (
+                    a["account_id"].as_u64().unwrap_or(0),
+                    a["fields"]["ACCOUNTNAME"].as_str().unwrap_or(""),
+                )
+            })
+    }
+}
+
+pub(crate) fn json_reply(status: StatusCode, body: Value) -> Reply {
     Ok(Response::builder()
         .status(status)
         .header("content-type", "application/json;charset=UTF-8")
@@ -47,7 +101,7 @@ fn json_reply(status: StatusCode, body: Value) -> Reply {
 }
 
 /// PAM360's shape for a refused operation: HTTP 200 and `Failed`.
-fn failed(name: &str, message: &str) -> Reply {
+pub(crate) fn failed(name: &str, message: &str) -> Reply {
     json_reply(
         StatusCode::OK,
         json!({"operation":{"name":name,"result":{"status":"Failed","message":message}}}),
@@ -78,16 +132,20 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         );
     }
     let (org, content_type) = (header("orgName"), header("content-type"));
+    if req.method() == Method::GET {
+        let query = req.uri().query().unwrap_or("").to_string();
+        record_arrival(&state);
+        if let Some(reply) = faults_before(&state, arrived).await {
+            return reply;
+        }
+        return super::reads::get(&state, &path, &org, &query);
+    }
     let method_ok = req.method() == Method::POST;
     let body = match read_body(req).await {
         Ok(b) => b,
         Err(reply) => return reply,
     };
-    {
-        let mut store = state.store.lock().expect("simulator store");
-        store.received += 1;
-        store.arrivals.push(state.started.elapsed().as_secs_f64());
-    }
+    record_arrival(&state);
     if let Some(reply) = faults_before(&state, arrived).await {
         return reply;
     }
@@ -113,6 +171,12 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         return Err(Dropped);
     }
     reply
+}
+
+fn record_arrival(state: &State) {
+    let mut store = state.store.lock().expect("simulator store");
+    store.received += 1;
+    store.arrivals.push(state.started.elapsed().as_secs_f64());
 }
 
 /// What the simulator stored, for tests: only to the token's holder, since
@@ -336,21 +400,12 @@ fn add_accounts(state: &State, org: &str, rid: u64, details: &Value) -> Reply {
                 continue;
             }
             Ok(name) => {
-                let key = (org.to_string(), rid, name.to_lowercase());
-                if store.index.contains_key(&key) {
+                if !store.add_account(org, rid, entry.clone(), None) {
                     (
                         name,
                         "Account is not added  as it already exists".to_string(),
                     )
                 } else {
-                    store.next_id += 1;
-                    let id = 1000 + store.next_id;
-                    let n = store.accounts.len();
-                    store.accounts.push(json!({
-                        "org": org, "resource_id": rid, "account_id": id, "fields": entry,
-                    }));
-                    store.index.insert(key, n);
-                    store.account_ids.insert(id, n);
                     added += 1;
                     let status = if state.opts.echo {
                         format!("Account added successfully: {entry}")

@@ -7,6 +7,7 @@
 //! client panics when created inside a runtime.
 
 mod handlers;
+mod reads;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,15 @@ pub struct SimOptions {
     /// Quote each account entry back in its STATUS, as some servers echo
     /// their input: a client must mask what it sent before logging it.
     pub echo: bool,
+    /// The server's state before a run (`--inventory FILE`).
+    pub inventory: Option<std::path::PathBuf>,
+    /// Account names left out of account-list reads, as a server that lost
+    /// an account shows it (for `--verify` tests).
+    pub hide_accounts: Vec<String>,
+    /// The most resources one page of the list holds, whatever LIMIT asks.
+    pub page_cap: Option<usize>,
+    /// STARTINDEX counts from 1 (public sources disagree).
+    pub one_based_paging: bool,
 }
 
 /// HTTPS for the simulator.
@@ -70,6 +80,10 @@ impl Default for SimOptions {
             drop_after: 0.0,
             tls: None,
             echo: false,
+            inventory: None,
+            hide_accounts: Vec::new(),
+            page_cap: None,
+            one_based_paging: false,
         }
     }
 }
@@ -128,9 +142,13 @@ impl Simulator {
             }
             None => (None, None),
         };
+        let mut store = handlers::Store::default();
+        if let Some(path) = &opts.inventory {
+            reads::load_inventory(path, &mut store)?;
+        }
         let state = Arc::new(State {
             opts,
-            store: Mutex::new(handlers::Store::default()),
+            store: Mutex::new(store),
             window: Mutex::new((Instant::now(), 0)),
             started: Instant::now(),
         });
