@@ -244,8 +244,11 @@ fn main() {
             format!("{achieved:.0} req/s"),
             &format!("expected {expected:.0} req/s"),
             achieved / expected,
-            "≥ 0.95×",
-            achieved / expected >= 0.95,
+            // Starts keep a 1.05 s margin per ⌈R⌉+1 (so arrivals, not just
+            // starts, stay within the rate at the server): 0.93× is the
+            // target DESIGN sets for that.
+            "≥ 0.93×",
+            achieved / expected >= 0.93,
         ));
     }
     let seq = sequential_loop(&sim, if quick { 25 } else { 60 });
