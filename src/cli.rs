@@ -225,6 +225,14 @@ pub struct JobArgs {
     /// Run against a built-in simulator on a free loopback port: no server needed.
     #[arg(long, help_heading = "Connection")]
     pub simulate: bool,
+    /// With --simulate: start the simulator with these resources and accounts (RESOURCENAME, RESOURCEID, RESOURCETYPE, ACCOUNTNAME, ACCOUNTID, ORGNAME).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "simulate",
+        help_heading = "Connection"
+    )]
+    pub simulate_inventory: Option<PathBuf>,
 
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4, help_heading = "Pipeline")]
@@ -277,8 +285,8 @@ fn usage(msg: impl Into<String>) -> UsageError {
 pub enum Target {
     /// A real server, with its token.
     Server { url: String, token: Secret },
-    /// The in-process simulator.
-    Simulate,
+    /// The in-process simulator, with the inventory it starts with.
+    Simulate { inventory: Option<PathBuf> },
     /// Nothing: a dry run.
     None,
 }
@@ -455,7 +463,9 @@ fn target(a: &JobArgs, token_env: Option<String>) -> Result<Target, UsageError> 
     Ok(if a.dry_run {
         Target::None
     } else if a.simulate {
-        Target::Simulate
+        Target::Simulate {
+            inventory: a.simulate_inventory.clone(),
+        }
     } else {
         let url = a
             .server

@@ -131,3 +131,45 @@ fn reads_need_the_token() {
         .unwrap();
     assert!(body.contains("Authentication failed"), "{body}");
 }
+
+#[test]
+fn simulate_inventory_starts_the_in_process_simulator_with_the_server_state() {
+    let w = Work::new();
+    w.write(
+        "inv.csv",
+        "RESOURCENAME,RESOURCEID,ACCOUNTNAME\nweb-01,901,root\n",
+    );
+    w.write("in.csv", "RESOURCEID,ACCOUNTNAME\n901,root\n901,app\n");
+    let out = w
+        .cmd()
+        .args([
+            "add-accounts",
+            "in.csv",
+            "--simulate",
+            "--simulate-inventory",
+            "inv.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = w.report("in.report.csv");
+    assert_eq!(common::outcomes(&rows), ["exists", "added"]);
+    // Without --simulate it is refused.
+    let out = w
+        .cmd()
+        .args([
+            "add-accounts",
+            "in.csv",
+            "--dry-run",
+            "--simulate-inventory",
+            "inv.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -119,13 +119,14 @@ pub fn send<J: Job>(
 /// The server, or a simulator started in-process for `--simulate`.
 fn connect(cfg: &Config) -> Result<(Option<Simulator>, Client, Secret)> {
     let (simulator, url, token) = match &cfg.target {
-        Target::Simulate => {
+        Target::Simulate { inventory } => {
             let token = random_token();
             let sim = Simulator::start(
                 "127.0.0.1:0",
                 SimOptions {
                     token: token.clone(),
                     any_account: true,
+                    inventory: inventory.clone(),
                     ..SimOptions::default()
                 },
             )?;
