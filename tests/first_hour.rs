@@ -4,15 +4,7 @@
 mod common;
 
 use common::rogue::{Rogue, http};
-use common::{Sim, Work, outcomes};
-
-fn code(out: &std::process::Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{Sim, Work, code, outcomes, stderr};
 
 #[test]
 fn a_proxy_in_the_environment_is_never_used_for_loopback_or_the_simulator() {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::rogue::{self, Rogue, http};
-use common::{Sim, TOKEN, Work, outcomes};
+use common::{Sim, TOKEN, Work, code, outcomes, stderr};
 
 /// A 30-character password holding every character that changes between
 /// spellings (HTML, URL, JSON).
@@ -109,14 +109,6 @@ fn run_one(w: &Work, url: &str, extra: &[&str]) -> std::process::Output {
 /// The binary with these arguments, in `w`, no PAM360 settings inherited.
 fn bin(w: &Work, args: &[&str]) -> std::process::Output {
     w.cmd().args(args).output().unwrap()
-}
-
-fn code(out: &std::process::Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

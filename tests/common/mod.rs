@@ -192,6 +192,16 @@ pub fn read_report(path: &Path) -> Vec<std::collections::HashMap<String, String>
         .collect()
 }
 
+/// A finished run's exit code (-1 for a signal).
+pub fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// A finished run's stderr as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Outcomes of a report, in order.
 pub fn outcomes(rows: &[std::collections::HashMap<String, String>]) -> Vec<String> {
     rows.iter().map(|r| r["outcome"].clone()).collect()
