@@ -29,12 +29,7 @@ pub fn write(schema: &Schema, job: &str, out: Option<&Path>, force: bool) -> Res
         w.flush()?;
         return Ok(());
     };
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    match ext.as_str() {
+    match crate::input::extension(path).as_str() {
         "csv" => {
             let mut w = csv::Writer::from_path(path)
                 .with_context(|| format!("cannot write {}", path.display()))?;

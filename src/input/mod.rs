@@ -128,8 +128,7 @@ impl Format {
 
     /// The format a file name implies.
     pub fn from_path(path: &Path) -> Option<Format> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        Some(match ext.as_str() {
+        Some(match extension(path).as_str() {
             "csv" | "txt" => Format::Csv,
             "tsv" | "tab" => Format::Tsv,
             "xlsx" | "xlsm" => Format::Xlsx,
@@ -138,6 +137,15 @@ impl Format {
             _ => return None,
         })
     }
+}
+
+/// A file's extension, lower-cased ("" for none): how every file the tool
+/// reads or writes (input, report, template) is told apart.
+pub fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default()
 }
 
 /// Where rows come from.

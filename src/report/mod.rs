@@ -83,12 +83,7 @@ pub enum ReportFormat {
 
 impl ReportFormat {
     pub fn from_path(path: &Path) -> Result<ReportFormat> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_default();
-        match ext.as_str() {
+        match crate::input::extension(path).as_str() {
             "csv" | "partial" => Ok(ReportFormat::Csv),
             "jsonl" => Ok(ReportFormat::Jsonl),
             "xlsx" => Ok(ReportFormat::Xlsx),
