@@ -191,6 +191,9 @@ fn mark_untyped_text_cells(xml: &str) -> Option<String> {
             continue;
         }
         let body_end = xml[end..].find("</table:table-cell>").map(|i| i + end)?;
+        // Cells do not nest: the next one starts after this one ends, so
+        // every byte is looked at once, however a hostile file is laid out.
+        from = body_end;
         if !xml[end..body_end].contains("<text:p") {
             continue;
         }
@@ -593,6 +596,14 @@ mod tests {
         assert!(fixed.contains(r#"<table:table-cell office:value-type="string"><text:p>pw&amp;1"#));
         assert!(fixed.contains(r#"table:style-name="a>b" office:value-type="string">"#));
         assert_eq!(mark_untyped_text_cells("<table:table-cell/>"), None);
+        // Many untyped cells and one far closing tag: each byte is looked
+        // at once (the speed itself is not judged here).
+        let hostile = format!(
+            "{}<text:p>x</text:p></table:table-cell>",
+            "<table:table-cell><x/>".repeat(20_000)
+        );
+        let fixed = mark_untyped_text_cells(&hostile).unwrap();
+        assert_eq!(fixed.matches("office:value-type").count(), 1);
     }
 
     #[test]
