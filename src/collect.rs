@@ -13,8 +13,6 @@ use rayon::prelude::*;
 
 use crate::input::{RawRow, RowSink};
 use crate::job::{Checked, Job};
-use crate::outcome::{Outcome, RowResult};
-use crate::report::ReportRow;
 use crate::schema::Header;
 
 /// A row's place in the input: checked, or invalid.
@@ -24,12 +22,26 @@ pub enum Entry {
     Invalid(u32),
 }
 
+/// A row that failed its checks: data for the report stage, which makes
+/// its report row.
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    /// Spreadsheet row number.
+    pub row: u64,
+    /// Its org, as an index into `Collected::orgs`.
+    pub org: u32,
+    /// The identity cells as typed.
+    pub key: Vec<String>,
+    /// Every problem, each naming its column.
+    pub message: String,
+}
+
 /// Everything read and checked, in input order.
 pub struct Collected<I> {
     pub items: Vec<Checked<I>>,
     /// The orgs rows name; `Checked::org` indexes it. Entry 0 is no org.
     pub orgs: Vec<Option<Arc<str>>>,
-    pub invalid: Vec<ReportRow>,
+    pub invalid: Vec<Invalid>,
     /// Input order: an index into `items`, or into `invalid` with the top
     /// bit set (4 bytes a row).
     order: Vec<u32>,
@@ -46,7 +58,12 @@ impl<I> Collected<I> {
 
     /// The org of a checked row as text ("" for none).
     pub fn org_str(&self, c: &Checked<I>) -> &str {
-        self.org(c).map(|o| &**o).unwrap_or("")
+        self.org_name(c.org)
+    }
+
+    /// The org at this index of the org table as text ("" for none).
+    pub fn org_name(&self, org: u32) -> &str {
+        self.orgs[org as usize].as_deref().unwrap_or("")
     }
 
     /// Every row in input order.
@@ -172,13 +189,12 @@ impl<'a, J: Job> Collector<'a, J> {
                 Some(&(i, first)) => {
                     let c = &out.items[i as usize];
                     *entry = out.invalid.len() as u32 | INVALID_BIT;
-                    out.invalid.push(invalid_row(
-                        &out.orgs,
-                        c.row.into(),
-                        c.org,
-                        job.key(&c.item),
-                        format!("duplicate of row {}", out.items[first as usize].row),
-                    ));
+                    out.invalid.push(Invalid {
+                        row: c.row.into(),
+                        org: c.org,
+                        key: job.key(&c.item),
+                        message: format!("duplicate of row {}", out.items[first as usize].row),
+                    });
                 }
                 None => {
                     *entry = kept;
@@ -219,24 +235,12 @@ impl<'a, J: Job> Collector<'a, J> {
         self.out
             .order
             .push(self.out.invalid.len() as u32 | INVALID_BIT);
-        let row = invalid_row(&self.out.orgs, row, org, key, message);
-        self.out.invalid.push(row);
-    }
-}
-
-/// The report row of an invalid row.
-fn invalid_row(
-    orgs: &[Option<Arc<str>>],
-    row: u64,
-    org: u32,
-    key: Vec<String>,
-    message: String,
-) -> ReportRow {
-    ReportRow {
-        row,
-        org: orgs[org as usize].as_deref().unwrap_or("").to_string(),
-        key,
-        result: RowResult::new(Outcome::Invalid, message),
+        self.out.invalid.push(Invalid {
+            row,
+            org,
+            key,
+            message,
+        });
     }
 }
 
@@ -402,9 +406,9 @@ mod tests {
                     let r = &data.invalid[n as usize];
                     assert_eq!(r.row, line);
                     if !message.is_empty() {
-                        assert_eq!(&r.result.message, message, "row {line}");
+                        assert_eq!(&r.message, message, "row {line}");
                         assert_eq!(r.key[1], rows[i].field(1));
-                        assert_eq!(r.org, rows[i].field(2));
+                        assert_eq!(data.org_name(r.org), rows[i].field(2));
                     }
                 }
                 (got, want) => panic!("row {line}: got {got:?}, want {want:?}"),

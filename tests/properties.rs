@@ -27,7 +27,7 @@ fn read_and_check<J: Job>(job: &J, path: &Path) -> Result<(), TestCaseError> {
     if let Ok(stats) = result {
         prop_assert_eq!(data.rows() as u64, stats.data_rows);
         for r in &data.invalid {
-            prop_assert!(!r.result.message.is_empty(), "invalid without a reason");
+            prop_assert!(!r.message.is_empty(), "invalid without a reason");
         }
         let mut rows: Vec<u64> = data
             .items

@@ -308,7 +308,19 @@ impl<J: Job> report::ReportRows for FinalRows<'_, J> {
 
     fn row(&self, i: usize, key: &mut Vec<String>, emit: &mut report::Emit<'_>) -> Result<()> {
         match self.data.entry(i) {
-            Entry::Invalid(n) => emit(&self.data.invalid[n as usize].view()),
+            Entry::Invalid(n) => {
+                let r = &self.data.invalid[n as usize];
+                emit(&report::RowView {
+                    row: r.row,
+                    org: self.data.org_name(r.org),
+                    key: &r.key,
+                    outcome: Outcome::Invalid,
+                    status: "",
+                    http_status: None,
+                    attempts: 0,
+                    message: &r.message,
+                })
+            }
             Entry::Valid(n) => {
                 let c = &self.data.items[n as usize];
                 self.job.key_into(&c.item, key);
