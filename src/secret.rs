@@ -216,23 +216,6 @@ fn html_escape(s: &str, apostrophe: &str) -> String {
     out
 }
 
-/// Replaces every occurrence of any of `secrets` in `text` by `***`.
-///
-/// Used on text the server echoes back (a STATUS or message may quote what it
-/// was sent) before it is logged or reported. Longer secrets go first so a
-/// secret that contains another is masked whole.
-pub fn mask(text: &str, secrets: &[&str]) -> String {
-    let mut sorted: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut out = text.to_string();
-    for s in sorted {
-        if out.contains(s) {
-            out = out.replace(s, "***");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,9 +285,12 @@ mod tests {
     #[test]
     fn masks_longest_first() {
         assert_eq!(
-            mask("pw abcdef and abc", &["abc", "abcdef"]),
+            Scrubber::new(["abc", "abcdef"]).scrub("pw abcdef and abc"),
             "pw *** and ***"
         );
-        assert_eq!(mask("nothing here", &["", "zz"]), "nothing here");
+        assert_eq!(
+            Scrubber::new(["", "zz"]).scrub("nothing here"),
+            "nothing here"
+        );
     }
 }

@@ -587,17 +587,22 @@ impl Limiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn limiter_never_bursts() {
-        // 20/s for a bounded 40 starts: no 1 s window may hold more than 20.
-        let lim = Limiter::new(20.0);
+    /// When `n` requests may start under a limiter at `rate`.
+    fn starts(rate: f64, n: usize) -> Vec<Instant> {
+        let lim = Limiter::new(rate);
         let stop = AtomicBool::new(false);
-        let starts: Vec<Instant> = (0..40)
+        (0..n)
             .map(|_| {
                 assert!(lim.wait(&stop));
                 Instant::now()
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn limiter_never_bursts() {
+        // 20/s for a bounded 40 starts: no 1 s window may hold more than 20.
+        let starts = starts(20.0, 40);
         for (i, s) in starts.iter().enumerate() {
             let in_window = starts[i..]
                 .iter()
@@ -614,14 +619,7 @@ mod tests {
             assert!(start_spacing(rate) * n >= 1.05 - 1e-9, "{rate}");
             assert!(start_spacing(rate) >= 1.0 / rate - 1e-12, "{rate}");
         }
-        let lim = Limiter::new(10.0);
-        let stop = AtomicBool::new(false);
-        let starts: Vec<Instant> = (0..22)
-            .map(|_| {
-                assert!(lim.wait(&stop));
-                Instant::now()
-            })
-            .collect();
+        let starts = starts(10.0, 22);
         for w in starts.windows(11) {
             let span = w[10].duration_since(w[0]);
             assert!(span >= Duration::from_millis(1049), "{span:?}");

@@ -375,17 +375,15 @@ mod tests {
         }
     }
 
-    fn rows_of(data: &str) -> Vec<(u64, String)> {
+    /// Reads `data` as CSV: (row number, second field) of each row, or why not.
+    fn read_bytes(data: &[u8]) -> Result<Vec<(u64, String)>> {
         let mut sink = Lines(Vec::new());
-        read(
-            data.as_bytes(),
-            "t",
-            Format::Csv,
-            &InputOptions::default(),
-            &mut sink,
-        )
-        .unwrap();
-        sink.0
+        read(data, "t", Format::Csv, &InputOptions::default(), &mut sink)?;
+        Ok(sink.0)
+    }
+
+    fn rows_of(data: &str) -> Vec<(u64, String)> {
+        read_bytes(data.as_bytes()).unwrap()
     }
 
     #[test]
@@ -409,16 +407,7 @@ mod tests {
     }
 
     fn open_quote(data: &str) -> Option<String> {
-        let mut sink = Lines(Vec::new());
-        read(
-            data.as_bytes(),
-            "t",
-            Format::Csv,
-            &InputOptions::default(),
-            &mut sink,
-        )
-        .err()
-        .map(|e| e.to_string())
+        read_bytes(data.as_bytes()).err().map(|e| e.to_string())
     }
 
     #[test]
@@ -438,15 +427,7 @@ mod tests {
 
     #[test]
     fn invalid_utf8_names_its_line() {
-        let mut sink = Lines(Vec::new());
-        let err = read(
-            &b"H,H\n1,a\n1,\xff\n"[..],
-            "t",
-            Format::Csv,
-            &InputOptions::default(),
-            &mut sink,
-        )
-        .unwrap_err();
+        let err = read_bytes(b"H,H\n1,a\n1,\xff\n").unwrap_err();
         assert!(err.to_string().contains("row 3"), "{err}");
         // CRLF, blank lines and quoted newlines: the row a spreadsheet shows.
         for (data, row) in [
@@ -454,9 +435,7 @@ mod tests {
             (&b"H,H\n1,a\n\n\n1,\xff\n"[..], "row 5"),
             (&b"H,H\n1,\"a\nb\"\n1,\xff\n"[..], "row 3"),
         ] {
-            let mut sink = Lines(Vec::new());
-            let err =
-                read(data, "t", Format::Csv, &InputOptions::default(), &mut sink).unwrap_err();
+            let err = read_bytes(data).unwrap_err();
             assert!(err.to_string().contains(row), "{row}: {err}");
         }
         let opts = InputOptions {
