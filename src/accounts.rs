@@ -3,10 +3,10 @@
 
 use crate::cells::{self, JsonObject, Value};
 use crate::input::RawRow;
-use crate::job::{Job, Verdict, eq_lowercase, push_lowercase};
+use crate::job::{Identity, Job, Names, Verdict, eq_lowercase, push_lowercase};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, classify, is_success};
-use crate::schema::{Column, Header, Kind, Schema};
+use crate::schema::{Column, Header, Kind, Schema, slot_of};
 use crate::secret::Sealed;
 
 const fn col(
@@ -30,17 +30,14 @@ const fn col(
 const ALGORITHMS: &[&str] = &["SHA1", "SHA256", "SHA512"];
 const SAP_TYPES: &[&str] = &["A", "B", "C", "S", "L"];
 
-static COLUMNS: [Column; 27] = [
-    Column {
-        required: true,
-        ..col(
-            "RESOURCEID",
-            Kind::Id,
-            false,
-            "The ID of the resource to which the account has to be added.",
-            "901",
-        )
-    },
+const COLUMNS: [Column; 28] = [
+    col(
+        "RESOURCEID",
+        Kind::Id,
+        false,
+        "The ID of the resource to which the account has to be added; this or RESOURCENAME.",
+        "901",
+    ),
     Column {
         required: true,
         ..col(
@@ -222,6 +219,14 @@ static COLUMNS: [Column; 27] = [
         "Enables gateway session recording.",
         "true",
     ),
+    // Not sent: looked up on the server for the id in the request path.
+    col(
+        "RESOURCENAME",
+        Kind::Text,
+        false,
+        "The name of the resource, looked up on the server; this or RESOURCEID (with both, they must agree).",
+        "web-01",
+    ),
     // Not in the body: it selects the orgName header of the request.
     col(
         "ORGNAME",
@@ -236,18 +241,38 @@ static COLUMNS: [Column; 27] = [
 pub static SCHEMA: Schema = Schema {
     columns: &COLUMNS,
     custom_columns: true,
+    one_of: &[&["RESOURCEID"], &["RESOURCENAME"]],
 };
 
-const RESOURCEID: usize = 0;
-const ACCOUNTNAME: usize = 1;
-const CUSTOMFIELD: usize = 23;
+const RESOURCEID: usize = slot_of(&COLUMNS, "RESOURCEID");
+const RESOURCENAME: usize = slot_of(&COLUMNS, "RESOURCENAME");
+const ACCOUNTNAME: usize = slot_of(&COLUMNS, "ACCOUNTNAME");
+const CUSTOMFIELD: usize = slot_of(&COLUMNS, "ACCOUNTCUSTOMFIELD");
 
 /// A checked account.
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub resource_id: u64,
+    /// Its resource: given, or resolved from RESOURCENAME on the server
+    /// (see [`ResourceId`]).
+    pub resource_id: ResourceId,
+    /// The server's id of the account, once known (read from the server);
+    /// 0 until then.
+    pub account_id: u64,
     /// Its checked cells, compact (see [`cells::encode_field`]).
     pub body: Sealed,
+}
+
+/// A row's resource id. 0 while a RESOURCENAME is not resolved yet; an
+/// offline dry run, which cannot resolve names, groups rows by name under
+/// stand-in ids with [`ResourceId::UNCHECKED`] set, which never show.
+pub type ResourceId = u64;
+
+/// The bit of a stand-in resource id (offline dry run by names).
+pub const UNCHECKED: u64 = 1 << 63;
+
+/// The resource id as the report shows it: empty while unknown.
+pub fn shown_id(id: u64) -> Option<u64> {
+    (id != 0 && id & UNCHECKED == 0).then_some(id)
 }
 
 impl Account {
@@ -257,7 +282,20 @@ impl Account {
     pub fn name(&self) -> &str {
         cells::body_field(self.body.as_bytes(), ACCOUNTNAME as u8).unwrap_or("")
     }
+
+    /// The RESOURCENAME the input gave ("" when it gave only the id).
+    pub fn resource_name(&self) -> &str {
+        cells::body_field(self.body.as_bytes(), RESOURCENAME as u8).unwrap_or("")
+    }
 }
+
+static IDENTITY: Identity = Identity {
+    columns: &["resource_id", "resource_name", "account_name", "account_id"],
+    legacy_columns: &["resource_id", "account_name"],
+    defaults: &[],
+    // By resource name, by resource id; the account by name either way.
+    ways: &[&[1, 2], &[0, 2]],
+};
 
 /// The add-accounts job.
 pub struct Accounts;
@@ -271,8 +309,8 @@ impl Job for Accounts {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }
-    fn key_columns(&self) -> &'static [&'static str] {
-        &["resource_id", "account_name"]
+    fn identity(&self) -> &'static Identity {
+        &IDENTITY
     }
     fn idempotent(&self) -> bool {
         true
@@ -282,25 +320,21 @@ impl Job for Accounts {
         let mut problems = Vec::new();
         let mut values = cells::Values::default();
         cells::parse_row(&SCHEMA, header, row, &mut problems, &mut values);
+        let given = |slot: usize| header.get(slot).map(|i| row.field(i)).unwrap_or("");
         let resource_id = match values.get(RESOURCEID) {
             Some((Value::Int(i), _)) => *i as u64,
-            _ => {
-                if row
-                    .field(header.get(RESOURCEID).unwrap_or(0))
-                    .trim()
-                    .is_empty()
-                {
-                    problems.push(
-                        "column RESOURCEID is empty; every account needs the id of its resource"
-                            .into(),
-                    );
-                }
-                0
-            }
+            _ => 0,
         };
-        if values.get(ACCOUNTNAME).is_none()
-            && row.field(header.get(ACCOUNTNAME).unwrap_or(0)).is_empty()
-        {
+        if given(RESOURCEID).trim().is_empty() && given(RESOURCENAME).trim().is_empty() {
+            problems.push(if header.get(RESOURCENAME).is_none() {
+                "column RESOURCEID is empty; every account needs the id of its resource".into()
+            } else if header.get(RESOURCEID).is_none() {
+                "column RESOURCENAME is empty; every account needs the name of its resource".into()
+            } else {
+                "columns RESOURCEID and RESOURCENAME are empty; every account needs its resource's id or name".into()
+            });
+        }
+        if given(ACCOUNTNAME).is_empty() {
             problems.push("column ACCOUNTNAME is empty; every account needs a name".into());
         }
         let custom = custom_fields(
@@ -312,51 +346,79 @@ impl Job for Accounts {
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
-        // ACCOUNTNAME is the first column with a wire key: it leads the body.
         let body = cells::with_scratch(|body| {
             cells::encode_fields(&SCHEMA, &values, body);
+            // Kept for lookups and the report; never sent (no wire key).
+            if let Some((_, name)) = values.get(RESOURCENAME) {
+                cells::encode_field(body, RESOURCENAME as u8, name);
+            }
             if let Some(custom) = custom {
                 cells::encode_field(body, cells::JSON_SLOT, &custom.to_string());
             }
             Sealed::from_slice(body)
         });
-        Ok(Account { resource_id, body })
+        Ok(Account {
+            resource_id,
+            account_id: 0,
+            body,
+        })
     }
 
     fn raw_key(&self, header: &Header, row: &RawRow) -> Vec<String> {
+        let cell = |slot: usize| header.get(slot).map(|i| row.field(i)).unwrap_or("");
         vec![
-            header
-                .get(RESOURCEID)
-                .map(|i| row.field(i).trim())
-                .unwrap_or("")
-                .to_string(),
-            header
-                .get(ACCOUNTNAME)
-                .map(|i| row.field(i))
-                .unwrap_or("")
-                .to_string(),
+            cell(RESOURCEID).trim().to_string(),
+            cell(RESOURCENAME).trim().to_string(),
+            cell(ACCOUNTNAME).to_string(),
+            String::new(),
         ]
     }
 
     fn key_into(&self, item: &Account, out: &mut Vec<String>) {
-        out.resize_with(2, String::new);
-        out[0].clear();
-        out[0].push_str(itoa::Buffer::new().format(item.resource_id));
+        out.resize_with(4, String::new);
+        let id = |out: &mut String, id: Option<u64>| {
+            out.clear();
+            if let Some(id) = id {
+                out.push_str(itoa::Buffer::new().format(id));
+            }
+        };
+        id(&mut out[0], shown_id(item.resource_id));
         out[1].clear();
-        out[1].push_str(item.name());
+        out[1].push_str(item.resource_name());
+        out[2].clear();
+        out[2].push_str(item.name());
+        id(
+            &mut out[3],
+            (item.account_id != 0).then_some(item.account_id),
+        );
     }
 
     fn key(&self, item: &Account) -> Vec<String> {
-        vec![item.resource_id.to_string(), item.name().to_string()]
+        let mut out = Vec::new();
+        self.key_into(item, &mut out);
+        out
     }
 
+    // Rows compare by resource id once it is known, by resource name
+    // before (a name not resolved yet, or an offline dry run).
     fn dup_key(&self, item: &Account, out: &mut Vec<u8>) {
-        out.extend_from_slice(&item.resource_id.to_le_bytes());
+        if item.resource_id != 0 {
+            out.extend_from_slice(&item.resource_id.to_le_bytes());
+        } else {
+            out.push(0xff);
+            push_lowercase(item.resource_name(), out);
+            out.push(0xff);
+        }
         push_lowercase(item.name(), out);
     }
 
     fn same(&self, a: &Account, b: &Account) -> bool {
-        a.resource_id == b.resource_id && eq_lowercase(a.name(), b.name())
+        let resource = if a.resource_id != 0 || b.resource_id != 0 {
+            a.resource_id == b.resource_id
+        } else {
+            eq_lowercase(a.resource_name(), b.resource_name())
+        };
+        resource && eq_lowercase(a.name(), b.name())
     }
 
     fn group(&self, item: &Account) -> Option<u64> {
@@ -382,6 +444,28 @@ impl Job for Accounts {
             obj.close();
         }
         out.extend_from_slice(b"]}");
+    }
+
+    fn targets_account(&self) -> bool {
+        false
+    }
+
+    fn names<'a>(&self, item: &'a Account) -> Names<'a> {
+        Names {
+            resource_id: item.resource_id,
+            resource_name: item.resource_name(),
+            account_name: item.name(),
+            account_id: item.account_id,
+        }
+    }
+
+    fn set_ids(&self, item: &mut Account, resource_id: u64, account_id: u64) {
+        if resource_id != 0 {
+            item.resource_id = resource_id;
+        }
+        if account_id != 0 {
+            item.account_id = account_id;
+        }
     }
 
     fn secrets(&self, item: &Account) -> Vec<String> {
@@ -477,6 +561,7 @@ mod tests {
         cells::encode_field(&mut body, ACCOUNTNAME as u8, "svc");
         let a = Account {
             resource_id: 901,
+            account_id: 0,
             body: Sealed::new(body),
         };
         assert_eq!(a.name(), "svc");

@@ -46,6 +46,29 @@ pub struct AddArgs {
     /// Accounts per ACCOUNTLIST request (1 to 1,000).
     #[arg(long, default_value_t = 50, help_heading = "Pipeline")]
     pub chunk_size: usize,
+    /// Read the target resources' accounts first; rows already there are `exists`, not sent.
+    #[arg(long, help_heading = "Pipeline")]
+    pub skip_existing: bool,
+    /// After sending, read the written resources back: account ids into the report, lost or unconfirmed accounts settled.
+    #[arg(long, help_heading = "Pipeline")]
+    pub verify: bool,
+}
+
+/// The options only one of the jobs has.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobOnly {
+    pub chunk_size: usize,
+    pub resend_unconfirmed: bool,
+    pub skip_existing: bool,
+    pub verify: bool,
+}
+
+/// `--dry-run` (offline) or `--dry-run=server` (a live plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    // Undocumented variants: clap would turn docs into a long help list.
+    Offline,
+    Server,
 }
 
 /// request-passwords: the common options, and resending unconfirmed requests.
@@ -249,9 +272,18 @@ pub struct JobArgs {
     /// Stop (exit 3) after this many seconds of 429 answers without a success.
     #[arg(long, default_value_t = 600.0, help_heading = "Pipeline")]
     pub max_throttle: f64,
-    /// Read, check, plan and report; send nothing.
-    #[arg(long, help_heading = "Pipeline")]
-    pub dry_run: bool,
+    /// Read, check, plan and report; send nothing. --dry-run=server also reads the server (names, existing accounts) for a live plan.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "offline",
+        value_name = "server",
+        hide_possible_values = true,
+        help_heading = "Pipeline"
+    )]
+    pub dry_run: Option<DryRun>,
     /// Send nothing if any row is invalid (exit 2).
     #[arg(long, help_heading = "Pipeline")]
     pub strict: bool,
@@ -306,7 +338,12 @@ pub struct Config {
     pub retries: u32,
     pub timeout: Duration,
     pub max_throttle: Duration,
+    /// Nothing is written: either kind of dry run.
     pub dry_run: bool,
+    /// `--dry-run=server`: a live plan, reads only.
+    pub live_plan: bool,
+    pub skip_existing: bool,
+    pub verify: bool,
     pub strict: bool,
     pub resume: Option<PathBuf>,
     pub resend_unconfirmed: bool,
@@ -319,12 +356,10 @@ pub struct Config {
 
 impl Config {
     /// Checks the options of a job run. `token_env` is `PAM360_AUTHTOKEN`.
-    /// `chunk_size` and `resend_unconfirmed` are the options only one of
-    /// the jobs has.
+    /// `only` holds the options only one of the jobs has.
     pub fn from_args(
         a: &JobArgs,
-        chunk_size: usize,
-        resend_unconfirmed: bool,
+        only: JobOnly,
         token_env: Option<String>,
         progress: bool,
     ) -> Result<Config, UsageError> {
@@ -339,9 +374,28 @@ impl Config {
                 || usage(format!("unknown --encoding \"{label}\"; try utf-8, windows-1252, iso-8859-15 or utf-16le")),
             )?),
         };
+        let JobOnly {
+            chunk_size,
+            resend_unconfirmed,
+            skip_existing,
+            verify,
+        } = only;
         check_numbers(a, chunk_size)?;
         if resend_unconfirmed && a.resume.is_none() {
             return Err(usage("--resend-unconfirmed goes with --resume REPORT"));
+        }
+        match a.dry_run {
+            Some(DryRun::Offline) if skip_existing || verify => {
+                return Err(usage(
+                    "--skip-existing and --verify read the server, and an offline --dry-run reads nothing: use --dry-run=server for a live plan",
+                ));
+            }
+            Some(DryRun::Server) if verify => {
+                return Err(usage(
+                    "--verify reads back what was written, and a dry run writes nothing",
+                ));
+            }
+            _ => {}
         }
         let report = report_path(a, &source)?;
         crate::report::ReportFormat::from_path(&report).map_err(|e| usage(e.to_string()))?;
@@ -375,7 +429,10 @@ impl Config {
             retries: a.retries,
             timeout: Duration::from_secs_f64(a.timeout),
             max_throttle: Duration::from_secs_f64(a.max_throttle),
-            dry_run: a.dry_run,
+            dry_run: a.dry_run.is_some(),
+            live_plan: a.dry_run == Some(DryRun::Server),
+            skip_existing,
+            verify,
             strict: a.strict,
             resume: a.resume.clone(),
             resend_unconfirmed,
@@ -385,6 +442,18 @@ impl Config {
             no_proxy: a.no_proxy,
             progress,
         })
+    }
+}
+
+impl Config {
+    /// How requests are sent and read.
+    pub fn send_config(&self) -> crate::send::SendConfig {
+        crate::send::SendConfig {
+            concurrency: self.concurrency,
+            rate: self.rate,
+            retries: self.retries,
+            max_throttle: self.max_throttle,
+        }
     }
 }
 
@@ -432,7 +501,7 @@ fn report_path(a: &JobArgs, source: &Source) -> Result<PathBuf, UsageError> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "input".into());
-            let name = if a.dry_run {
+            let name = if a.dry_run.is_some() {
                 format!("{stem}.dry-run.report.csv")
             } else {
                 format!("{stem}.report.csv")
@@ -460,7 +529,7 @@ fn trust(a: &JobArgs) -> Result<TlsTrust, UsageError> {
 
 /// Where requests go, with the token they carry.
 fn target(a: &JobArgs, token_env: Option<String>) -> Result<Target, UsageError> {
-    Ok(if a.dry_run {
+    Ok(if a.dry_run == Some(DryRun::Offline) {
         Target::None
     } else if a.simulate {
         Target::Simulate {

@@ -407,7 +407,7 @@ mod tests {
                     assert_eq!(r.row, line);
                     if !message.is_empty() {
                         assert_eq!(&r.message, message, "row {line}");
-                        assert_eq!(r.key[1], rows[i].field(1));
+                        assert_eq!(r.key[2], rows[i].field(1), "the account_name cell");
                         assert_eq!(data.org_name(r.org), rows[i].field(2));
                     }
                 }

@@ -31,6 +31,33 @@ pub struct Verdict {
     pub message: String,
 }
 
+/// How a job's rows are told apart: the report's identity columns, and the
+/// ways `--resume` matches a row of this run to a row of an earlier report.
+#[derive(Debug)]
+pub struct Identity {
+    /// Report columns that identify a row, after `row,org`.
+    pub columns: &'static [&'static str],
+    /// The identity columns of reports written before the name columns
+    /// existed; `--resume` still reads them.
+    pub legacy_columns: &'static [&'static str],
+    /// Cells that the server fills when they are empty (index into
+    /// `columns`, value): an empty ACCESS is `now`. Keys compare so.
+    pub defaults: &'static [(usize, &'static str)],
+    /// The ways a row is matched, each a list of indices into `columns`:
+    /// by name, by id. A way applies when its first cell is not empty.
+    pub ways: &'static [&'static [usize]],
+}
+
+/// What a row names on the server, for the reads of "working by names":
+/// ids are 0 where not given (nor resolved yet), names "" where not given.
+#[derive(Debug, Clone, Copy)]
+pub struct Names<'a> {
+    pub resource_id: u64,
+    pub resource_name: &'a str,
+    pub account_name: &'a str,
+    pub account_id: u64,
+}
+
 /// A job: add-accounts or request-passwords.
 pub trait Job: Sync {
     /// A checked row, ready to be sent.
@@ -39,17 +66,15 @@ pub trait Job: Sync {
     /// The subcommand's name, for messages.
     fn name(&self) -> &'static str;
     fn schema(&self) -> &'static Schema;
-    /// Report columns that identify a row, after `row,org`. They are also the
-    /// key `--resume` matches rows by.
-    fn key_columns(&self) -> &'static [&'static str];
+    /// The report's identity columns and how `--resume` matches rows.
+    fn identity(&self) -> &'static Identity;
+    /// Report columns that identify a row, after `row,org`.
+    fn key_columns(&self) -> &'static [&'static str] {
+        self.identity().columns
+    }
     /// Whether sending a row twice does no harm. Decides retries after an
     /// ambiguous failure and whether `unconfirmed` rows are resent on resume.
     fn idempotent(&self) -> bool;
-    /// Key cells that the server fills when they are empty (index into
-    /// `key_columns`, value): an empty ACCESS is `now`. Keys compare so.
-    fn key_defaults(&self) -> &'static [(usize, &'static str)] {
-        &[]
-    }
 
     /// Checks a row. `Err` lists every problem, each naming its column.
     fn check(&self, header: &Header, row: &RawRow) -> Result<Self::Item, String>;
@@ -84,6 +109,14 @@ pub trait Job: Sync {
     }
     /// Secret values a row sends, to mask in whatever the server echoes.
     fn secrets(&self, item: &Self::Item) -> Vec<String>;
+    /// Whether a request goes to an account (a password request) rather
+    /// than to a resource (adding accounts).
+    fn targets_account(&self) -> bool;
+    /// What the row names on the server.
+    fn names<'a>(&self, item: &'a Self::Item) -> Names<'a>;
+    /// Records ids the server's lists gave the row (0: unchanged).
+    fn set_ids(&self, item: &mut Self::Item, resource_id: u64, account_id: u64);
+
     /// Reads a JSON answer into one verdict per sent row, in order.
     fn reconcile(&self, answer: &Answer, items: &[&Self::Item]) -> Vec<Verdict>;
 }

@@ -15,6 +15,7 @@ pub mod collect;
 pub mod exit;
 pub mod input;
 pub mod job;
+pub mod lookup;
 pub mod manual;
 pub mod outcome;
 pub mod outputs;

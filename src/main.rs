@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::{CommandFactory, Parser};
 
 use pam360_bulk::accounts::Accounts;
-use pam360_bulk::cli::{Cli, Command, Config, JobArgs, TemplateKind};
+use pam360_bulk::cli::{Cli, Command, Config, JobArgs, JobOnly, TemplateKind};
 use pam360_bulk::job::Job;
 use pam360_bulk::requests::Requests;
 use pam360_bulk::run;
@@ -35,9 +35,23 @@ fn main() -> ExitCode {
     pam360_bulk::pam360::install_crypto();
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::AddAccounts(args) => run_job(&Accounts, &args.job, args.chunk_size, false),
+        Command::AddAccounts(args) => run_job(
+            &Accounts,
+            &args.job,
+            JobOnly {
+                chunk_size: args.chunk_size,
+                skip_existing: args.skip_existing,
+                verify: args.verify,
+                ..JobOnly::default()
+            },
+        ),
         Command::RequestPasswords(args) => {
-            run_job(&Requests, &args.job, 1, args.resend_unconfirmed)
+            let only = JobOnly {
+                chunk_size: 1,
+                resend_unconfirmed: args.resend_unconfirmed,
+                ..JobOnly::default()
+            };
+            run_job(&Requests, &args.job, only)
         }
         Command::Template(t) => {
             let (schema, job) = match t.kind {
@@ -68,17 +82,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_job<J: Job>(
-    job: &J,
-    args: &JobArgs,
-    chunk_size: usize,
-    resend_unconfirmed: bool,
-) -> anyhow::Result<ExitCode> {
+fn run_job<J: Job>(job: &J, args: &JobArgs, only: JobOnly) -> anyhow::Result<ExitCode> {
     let out = &args.output;
     init_logging(out.verbose, out.quiet);
     let bars = progress::enabled(out.progress, out.quiet);
     let token = std::env::var("PAM360_AUTHTOKEN").ok();
-    let cfg = Config::from_args(args, chunk_size, resend_unconfirmed, token, bars)?;
+    let cfg = Config::from_args(args, only, token, bars)?;
     // The first signal stops the run in order; a second ends the process
     // at once (the journal on disk still says what was sent).
     ctrlc::set_handler(|| {

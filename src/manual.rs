@@ -55,7 +55,11 @@ fn columns(job: &str, schema: &Schema, out: &mut dyn Write) -> std::io::Result<(
     writeln!(out, ".SS {job}")?;
     for c in schema.columns {
         writeln!(out, ".TP")?;
-        let required = if c.required { " (required)" } else { "" };
+        let required = match schema.requirement(c) {
+            Some(r) if r == "yes" => " (required)".to_string(),
+            Some(r) => format!(" (required: {r})"),
+            None => String::new(),
+        };
         writeln!(out, ".B {}{required}", c.name)?;
         writeln!(
             out,

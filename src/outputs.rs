@@ -26,7 +26,7 @@ pub struct Outputs<'a> {
     pub overwrite: bool,
     /// Whether sending a row twice does no harm (add-accounts).
     pub idempotent: bool,
-    pub key_columns: &'a [&'a str],
+    pub identity: &'a crate::job::Identity,
     /// No journal in a dry run.
     pub dry_run: bool,
 }
@@ -110,7 +110,7 @@ pub fn check(o: &Outputs<'_>) -> Result<()> {
                 o.report.display()
             );
         } else {
-            match report::reached_server(o.report, o.key_columns) {
+            match report::reached_server(o.report, o.identity) {
                 Ok(false) => {}
                 Ok(true) => bail!(
                     "{} already holds password requests that reached the server; running again into it would raise them again. Resume it with --resume {} (requests it shows done are not raised again), write another --report, or pass --overwrite",

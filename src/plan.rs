@@ -69,6 +69,7 @@ mod tests {
             org,
             item: Account {
                 resource_id: rid,
+                account_id: 0,
                 body: {
                     let mut b = Vec::new();
                     crate::cells::encode_field(&mut b, 1, name);

@@ -19,6 +19,11 @@ pub fn enabled(mode: Progress, quiet: bool) -> bool {
 
 /// A bar counting `len` units of `what`, or a hidden one.
 pub fn bar(enabled: bool, len: Option<u64>, what: &str) -> ProgressBar {
+    counting(enabled, len, what, "rows")
+}
+
+/// A bar over `len` things called `unit` ("resources").
+pub fn counting(enabled: bool, len: Option<u64>, what: &str, unit: &str) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }
@@ -32,9 +37,9 @@ pub fn bar(enabled: bool, len: Option<u64>, what: &str) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(len, target);
     let template = match len {
         Some(_) => format!(
-            "{{spinner}} {what:<8} [{{bar:30}}] {{pos}}/{{len}} rows {{rate}} ETA {{eta}} {{msg}}"
+            "{{spinner}} {what:<8} [{{bar:30}}] {{pos}}/{{len}} {unit} {{rate}} ETA {{eta}} {{msg}}"
         ),
-        None => format!("{{spinner}} {what:<8} {{pos}} rows {{rate}} {{msg}}"),
+        None => format!("{{spinner}} {what:<8} {{pos}} {unit} {{rate}} {{msg}}"),
     };
     if let Ok(style) = ProgressStyle::with_template(&template) {
         pb.set_style(style.progress_chars("=> ").with_key(

@@ -5,10 +5,10 @@ use chrono::NaiveDateTime;
 
 use crate::cells::{self, JsonObject, TIME_FORMAT, Value};
 use crate::input::RawRow;
-use crate::job::{Job, Verdict};
+use crate::job::{Identity, Job, Names, Verdict, eq_lowercase, push_lowercase};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, is_success};
-use crate::schema::{Column, Header, Kind, Schema};
+use crate::schema::{Column, Header, Kind, Schema, slot_of};
 use crate::secret::Sealed;
 
 const fn col(name: &'static str, kind: Kind, help: &'static str, example: &'static str) -> Column {
@@ -26,14 +26,13 @@ const fn col(name: &'static str, kind: Kind, help: &'static str, example: &'stat
 const ACCESS_VALUES: &[&str] = &["now", "later"];
 const OPTIONS: &[&str] = &["1", "2", "3"];
 
-static COLUMNS: [Column; 9] = [
+const COLUMNS: [Column; 11] = [
     Column {
         wire: None,
-        required: true,
         ..col(
             "ACCOUNTID",
             Kind::Id,
-            "The ID of the account whose password is requested.",
+            "The ID of the account whose password is requested; this, or RESOURCENAME and ACCOUNTNAME.",
             "901",
         )
     },
@@ -85,6 +84,24 @@ static COLUMNS: [Column; 9] = [
     Column {
         wire: None,
         ..col(
+            "RESOURCENAME",
+            Kind::Text,
+            "The name of the account's resource, looked up on the server (with ACCOUNTNAME, instead of ACCOUNTID).",
+            "web-01",
+        )
+    },
+    Column {
+        wire: None,
+        ..col(
+            "ACCOUNTNAME",
+            Kind::Name,
+            "The name of the account, looked up under RESOURCENAME on the server.",
+            "root",
+        )
+    },
+    Column {
+        wire: None,
+        ..col(
             "ORGNAME",
             Kind::Text,
             "The organisation (MSP); sent as the orgName header. Overrides --org.",
@@ -97,15 +114,18 @@ static COLUMNS: [Column; 9] = [
 pub static SCHEMA: Schema = Schema {
     columns: &COLUMNS,
     custom_columns: false,
+    one_of: &[&["ACCOUNTID"], &["RESOURCENAME", "ACCOUNTNAME"]],
 };
 
-const ACCOUNTID: usize = 0;
-const ACCESS: usize = 2;
-const STARTTIME: usize = 3;
-const ENDTIME: usize = 4;
-const REMINDERTIME: usize = 5;
-const OPTION: usize = 6;
-const SELECTED: usize = 7;
+const ACCOUNTID: usize = slot_of(&COLUMNS, "ACCOUNTID");
+const RESOURCENAME: usize = slot_of(&COLUMNS, "RESOURCENAME");
+const ACCOUNTNAME: usize = slot_of(&COLUMNS, "ACCOUNTNAME");
+const ACCESS: usize = slot_of(&COLUMNS, "ACCESS");
+const STARTTIME: usize = slot_of(&COLUMNS, "STARTTIME");
+const ENDTIME: usize = slot_of(&COLUMNS, "ENDTIME");
+const REMINDERTIME: usize = slot_of(&COLUMNS, "REMINDERTIME");
+const OPTION: usize = slot_of(&COLUMNS, "RESOURCES_TO_BE_ACCESSED_OPTION");
+const SELECTED: usize = slot_of(&COLUMNS, "SELECTED_RESOURCEIDS");
 
 /// A checked password request.
 #[derive(Debug, Clone)]
@@ -125,10 +145,39 @@ pub fn access_or_default(access: Option<&str>) -> &str {
 }
 
 /// A request's sent fields other than ACCESS, which compares by
-/// [`access_or_default`].
+/// [`access_or_default`], and the names, which compare by the account id
+/// they resolve to (or case-insensitively while they are not resolved).
 fn fields_but_access(r: &Request) -> impl Iterator<Item = (u8, &str)> {
-    cells::body_fields(r.body.as_bytes()).filter(|(slot, _)| usize::from(*slot) != ACCESS)
+    cells::body_fields(r.body.as_bytes())
+        .filter(|(slot, _)| ![ACCESS, RESOURCENAME, ACCOUNTNAME].contains(&usize::from(*slot)))
 }
+
+impl Request {
+    /// The RESOURCENAME the input gave ("" when it gave the account id).
+    pub fn resource_name(&self) -> &str {
+        cells::body_field(self.body.as_bytes(), RESOURCENAME as u8).unwrap_or("")
+    }
+
+    /// The ACCOUNTNAME the input gave ("" when it gave the account id).
+    pub fn account_name(&self) -> &str {
+        cells::body_field(self.body.as_bytes(), ACCOUNTNAME as u8).unwrap_or("")
+    }
+}
+
+static IDENTITY: Identity = Identity {
+    columns: &[
+        "account_id",
+        "resource_name",
+        "account_name",
+        "access",
+        "starttime",
+        "endtime",
+    ],
+    legacy_columns: &["account_id", "access", "starttime", "endtime"],
+    defaults: &[(3, "now")],
+    // By names, by account id; with the access window either way.
+    ways: &[&[1, 2, 3, 4, 5], &[0, 3, 4, 5]],
+};
 
 /// The request-passwords job.
 pub struct Requests;
@@ -142,11 +191,8 @@ impl Job for Requests {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }
-    fn key_columns(&self) -> &'static [&'static str] {
-        &["account_id", "access", "starttime", "endtime"]
-    }
-    fn key_defaults(&self) -> &'static [(usize, &'static str)] {
-        &[(1, "now")]
+    fn identity(&self) -> &'static Identity {
+        &IDENTITY
     }
     fn idempotent(&self) -> bool {
         false
@@ -158,20 +204,32 @@ impl Job for Requests {
         cells::parse_row(&SCHEMA, header, row, &mut problems, &mut values);
         let account_id = match values.get(ACCOUNTID) {
             Some((Value::Int(i), _)) => *i as u64,
-            _ => {
-                if row
-                    .field(header.get(ACCOUNTID).unwrap_or(0))
-                    .trim()
-                    .is_empty()
-                {
-                    problems.push(
-                        "column ACCOUNTID is empty; every request needs the id of an account"
-                            .into(),
-                    );
-                }
-                0
-            }
+            _ => 0,
         };
+        let cell = |slot: usize| header.get(slot).map(|i| row.field(i)).unwrap_or("");
+        if cell(ACCOUNTID).trim().is_empty() {
+            let (resource, account) = (cell(RESOURCENAME).trim(), cell(ACCOUNTNAME));
+            let by_name = header.get(RESOURCENAME).is_some() || header.get(ACCOUNTNAME).is_some();
+            if !by_name {
+                problems.push(
+                    "column ACCOUNTID is empty; every request needs the id of an account".into(),
+                );
+            } else if resource.is_empty() && account.is_empty() {
+                problems.push(
+                    "columns ACCOUNTID, RESOURCENAME and ACCOUNTNAME are empty; every request needs an account id, or a resource and account name"
+                        .into(),
+                );
+            } else if resource.is_empty() || account.is_empty() {
+                let missing = if resource.is_empty() {
+                    "RESOURCENAME"
+                } else {
+                    "ACCOUNTNAME"
+                };
+                problems.push(format!(
+                    "column {missing} is empty; an account given by name needs both RESOURCENAME and ACCOUNTNAME (or give ACCOUNTID)"
+                ));
+            }
+        }
         let access = match values.get(ACCESS) {
             Some((Value::Choice(a), _)) => Some(*a),
             _ => None,
@@ -235,6 +293,12 @@ impl Job for Requests {
         }
         let body = cells::with_scratch(|body| {
             cells::encode_fields(&SCHEMA, &values, body);
+            // Kept for lookups and the report; never sent (no wire key).
+            for slot in [RESOURCENAME, ACCOUNTNAME] {
+                if let Some((_, name)) = values.get(slot) {
+                    cells::encode_field(body, slot as u8, name);
+                }
+            }
             Sealed::from_slice(body)
         });
         Ok(Request {
@@ -247,16 +311,21 @@ impl Job for Requests {
     }
 
     fn raw_key(&self, header: &Header, row: &RawRow) -> Vec<String> {
-        [ACCOUNTID, ACCESS, STARTTIME, ENDTIME]
-            .iter()
-            .map(|s| {
-                header
-                    .get(*s)
-                    .map(|i| row.field(i).trim())
-                    .unwrap_or("")
-                    .to_string()
-            })
-            .collect()
+        [
+            ACCOUNTID,
+            RESOURCENAME,
+            ACCOUNTNAME,
+            ACCESS,
+            STARTTIME,
+            ENDTIME,
+        ]
+        .iter()
+        .map(|s| {
+            let cell = header.get(*s).map(|i| row.field(i)).unwrap_or("");
+            // An account name is shown as typed, like add-accounts'.
+            if *s == ACCOUNTNAME { cell } else { cell.trim() }.to_string()
+        })
+        .collect()
     }
 
     fn key(&self, item: &Request) -> Vec<String> {
@@ -265,7 +334,13 @@ impl Job for Requests {
                 .unwrap_or_default()
         };
         vec![
-            item.account_id.to_string(),
+            if item.account_id == 0 {
+                String::new()
+            } else {
+                item.account_id.to_string()
+            },
+            item.resource_name().to_string(),
+            item.account_name().to_string(),
             item.access.unwrap_or("").to_string(),
             t(item.start),
             t(item.end),
@@ -273,7 +348,15 @@ impl Job for Requests {
     }
 
     fn dup_key(&self, item: &Request, out: &mut Vec<u8>) {
-        out.extend_from_slice(&item.account_id.to_le_bytes());
+        if item.account_id != 0 {
+            out.extend_from_slice(&item.account_id.to_le_bytes());
+        } else {
+            for name in [item.resource_name(), item.account_name()] {
+                out.push(0xff);
+                push_lowercase(name, out);
+            }
+            out.push(0xff);
+        }
         out.extend_from_slice(access_or_default(item.access).as_bytes());
         for (slot, text) in fields_but_access(item) {
             out.push(slot);
@@ -283,7 +366,13 @@ impl Job for Requests {
     }
 
     fn same(&self, a: &Request, b: &Request) -> bool {
-        a.account_id == b.account_id
+        let account = if a.account_id != 0 || b.account_id != 0 {
+            a.account_id == b.account_id
+        } else {
+            eq_lowercase(a.resource_name(), b.resource_name())
+                && eq_lowercase(a.account_name(), b.account_name())
+        };
+        account
             && access_or_default(a.access) == access_or_default(b.access)
             && fields_but_access(a).eq(fields_but_access(b))
     }
@@ -306,6 +395,25 @@ impl Job for Requests {
             let mut obj = JsonObject::open(out);
             cells::write_body_json(&SCHEMA, r.body.as_bytes(), &mut obj);
             obj.close();
+        }
+    }
+
+    fn targets_account(&self) -> bool {
+        true
+    }
+
+    fn names<'a>(&self, item: &'a Request) -> Names<'a> {
+        Names {
+            resource_id: 0,
+            resource_name: item.resource_name(),
+            account_name: item.account_name(),
+            account_id: item.account_id,
+        }
+    }
+
+    fn set_ids(&self, item: &mut Request, _resource_id: u64, account_id: u64) {
+        if account_id != 0 {
+            item.account_id = account_id;
         }
     }
 

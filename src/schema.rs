@@ -57,6 +57,30 @@ pub struct Schema {
     pub columns: &'static [Column],
     /// Whether `CUSTOM:<label>` columns are accepted.
     pub custom_columns: bool,
+    /// Ways to name a row's target, one of which the header must hold:
+    /// each is a set of columns (`RESOURCEID`, or `RESOURCENAME`).
+    pub one_of: &'static [&'static [&'static str]],
+}
+
+/// The slot of the column named `name` in `columns`, found when the
+/// program is compiled: slot numbers are never counted by hand, and a name
+/// that is not there fails the build.
+pub const fn slot_of(columns: &[Column], name: &str) -> usize {
+    let mut i = 0;
+    while i < columns.len() {
+        let (a, b) = (columns[i].name.as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("no such column")
 }
 
 /// The input header matched to a schema: where each known column is.
@@ -108,6 +132,8 @@ pub enum HeaderError {
     BothSpellings(String, String),
     #[error("required column \"{0}\" is missing from the header")]
     Missing(&'static str),
+    #[error("the header needs {0}: each row names its target so")]
+    MissingOneOf(String),
     #[error("a column header is empty (column {0}); name it or remove the column")]
     Blank(usize),
     #[error(
@@ -172,6 +198,9 @@ impl Schema {
             };
             let sent = match (c.wire, c.kind) {
                 (None, Kind::Id) => "the request path".to_string(),
+                (None, Kind::Text | Kind::Name) if c.name != "ORGNAME" => {
+                    "looked up on the server: its id goes in the request path".to_string()
+                }
                 (None, Kind::CustomFields) => "`ACCOUNTCUSTOMFIELD` array".to_string(),
                 (None, _) => "the `orgName` header".to_string(),
                 (Some(w), Kind::Bool) => format!("`{w}`, JSON boolean"),
@@ -181,7 +210,7 @@ impl Schema {
             };
             out.push_str(&format!(
                 "| {name} | {} | {} | {sent} | {} |\n",
-                if c.required { "yes" } else { "" },
+                self.requirement(c).unwrap_or_default(),
                 c.kind.allowed().replace('|', "\\|"),
                 c.help.replace('|', "\\|"),
             ));
@@ -190,6 +219,27 @@ impl Schema {
             out.push_str("| `CUSTOM:<label>` | | text | one `ACCOUNTCUSTOMFIELD` entry | A custom field per column; a label may not also be in `ACCOUNTCUSTOMFIELD`. |\n");
         }
         out
+    }
+
+    /// Whether a column is required, in words: `yes`, or the ways of
+    /// naming a target it is part of (`RESOURCEID or RESOURCENAME`).
+    pub fn requirement(&self, c: &Column) -> Option<String> {
+        if c.required {
+            return Some("yes".into());
+        }
+        self.one_of
+            .iter()
+            .any(|set| set.contains(&c.name))
+            .then(|| self.one_of_text())
+    }
+
+    /// The ways to name a row's target, in words: `RESOURCEID or RESOURCENAME`.
+    pub fn one_of_text(&self) -> String {
+        self.one_of
+            .iter()
+            .map(|set| set.join(" + "))
+            .collect::<Vec<_>>()
+            .join(" or ")
     }
 
     /// The slot of the column named `name` (canonical spelling).
@@ -273,6 +323,15 @@ impl Schema {
             if col.required && slots[slot].is_none() {
                 errors.push(HeaderError::Missing(col.name));
             }
+        }
+        let has = |name: &str| {
+            self.columns
+                .iter()
+                .position(|c| c.name == name)
+                .is_some_and(|s| slots[s].is_some())
+        };
+        if !self.one_of.is_empty() && !self.one_of.iter().any(|set| set.iter().all(|n| has(n))) {
+            errors.push(HeaderError::MissingOneOf(self.one_of_text()));
         }
         if !errors.is_empty() {
             return Err(HeaderErrors(errors));
@@ -392,6 +451,26 @@ mod tests {
     #[test]
     fn missing_required() {
         let e = SCHEMA.resolve(&names(&["ACCOUNTNAME"]), false).unwrap_err();
-        assert_eq!(e, HeaderError::Missing("RESOURCEID"));
+        assert_eq!(
+            e,
+            HeaderError::MissingOneOf("RESOURCEID or RESOURCENAME".into())
+        );
+        let e = SCHEMA
+            .resolve(&names(&["RESOURCENAME"]), false)
+            .unwrap_err();
+        assert_eq!(e, HeaderError::Missing("ACCOUNTNAME"));
+        assert!(
+            SCHEMA
+                .resolve(&names(&["RESOURCENAME", "ACCOUNTNAME"]), false)
+                .is_ok()
+        );
+        let requests = &crate::requests::SCHEMA;
+        let e = requests
+            .resolve(&names(&["RESOURCENAME"]), false)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            HeaderError::MissingOneOf("ACCOUNTID or RESOURCENAME + ACCOUNTNAME".into())
+        );
     }
 }

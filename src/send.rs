@@ -15,7 +15,7 @@ use crate::job::{Checked, Job, Verdict};
 use crate::outcome::{Outcome, RowResult};
 use crate::pam360::{Answer, Attempt, Client, Failure, Step, StopReason, Tried, next_step};
 use crate::plan::Unit;
-use crate::secret::Scrubber;
+use crate::secret::{Scrubber, Secret};
 
 /// How to send.
 #[derive(Debug, Clone)]
@@ -48,6 +48,8 @@ pub enum Abort {
     Interrupted,
     /// The server's certificate was refused.
     Certificate(String),
+    /// The resource list could not be read whole (names cannot be resolved).
+    Listing(String),
 }
 
 impl Abort {
@@ -61,6 +63,7 @@ impl Abort {
             Abort::Throttled => "the server kept answering 429 (too many requests) for longer than --max-throttle; lower --rate, then --resume".into(),
             Abort::Interrupted => "interrupted; what was in flight finished, the rest was not sent. Run again with --resume naming this report".into(),
             Abort::Certificate(m) => format!("{m}; nothing was sent. {}", crate::pam360::certificate_hint(m)),
+            Abort::Listing(m) => format!("{m}; nothing was written, since names cannot be resolved on part of the list"),
         }
     }
 }
@@ -85,12 +88,18 @@ pub struct Sent {
     pub aborted: Option<Abort>,
 }
 
+/// The way to the server a run uses for every read and write: one client
+/// (its TLS trust and proxy), the token, and one rate limiter.
+pub struct Link {
+    pub client: Client,
+    pub token: Secret,
+    pub limiter: Limiter,
+}
+
 /// Sends `units` and returns every row's result.
-#[allow(clippy::too_many_arguments)]
 pub fn send<J: Job>(
     job: &J,
-    client: &Client,
-    token: &str,
+    link: &Link,
     items: &[Checked<J::Item>],
     units: &[Unit],
     cfg: &SendConfig,
@@ -99,13 +108,13 @@ pub fn send<J: Job>(
 ) -> Sent {
     let shared = Shared {
         job,
-        client,
-        token,
+        client: &link.client,
+        token: link.token.expose(),
         items,
         cfg,
         recorder,
         stop,
-        limiter: Limiter::new(cfg.rate),
+        limiter: &link.limiter,
         next: AtomicUsize::new(0),
         requests: AtomicU64::new(0),
         retries: AtomicU64::new(0),
@@ -142,7 +151,7 @@ struct Shared<'a, J: Job> {
     cfg: &'a SendConfig,
     recorder: &'a dyn Recorder,
     stop: &'a AtomicBool,
-    limiter: Limiter,
+    limiter: &'a Limiter,
     next: AtomicUsize,
     requests: AtomicU64,
     retries: AtomicU64,
@@ -408,7 +417,7 @@ fn stopped(tried: &Tried, http: Option<u16>) -> RowResult {
 }
 
 /// Why the run stops, and what the request's rows say about it.
-fn stop_reason(reason: StopReason, scrub: &dyn Fn(&str) -> String) -> (Abort, String) {
+pub(crate) fn stop_reason(reason: StopReason, scrub: &dyn Fn(&str) -> String) -> (Abort, String) {
     match reason {
         StopReason::Auth(m) => {
             let m = scrub(&m);
@@ -430,14 +439,14 @@ fn stop_reason(reason: StopReason, scrub: &dyn Fn(&str) -> String) -> (Abort, St
 }
 
 /// Exponential backoff with jitter: 0.25 s, 0.5 s, 1 s… capped at 10 s.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = 0.25 * 2f64.powi(attempt.saturating_sub(1).min(6) as i32);
     let base = base.min(10.0);
     Duration::from_secs_f64(base * (0.5 + rand::random::<f64>() * 0.5))
 }
 
 /// Sleeps `d` in short steps; false when the run was stopped meanwhile.
-fn sleep_unless(d: Duration, stop: &AtomicBool) -> bool {
+pub(crate) fn sleep_unless(d: Duration, stop: &AtomicBool) -> bool {
     let end = Instant::now() + d;
     loop {
         if stop.load(Ordering::SeqCst) {
@@ -463,7 +472,7 @@ fn start_spacing(rate: f64) -> f64 {
 /// The rate limiter: governor enforces `--rate` (burst 1, so no one-second
 /// window sees more than ⌈R⌉ starts); after a 429 every worker pauses and an
 /// extra spacing slows the rate, which grows back as requests succeed.
-struct Limiter {
+pub struct Limiter {
     governor: governor::DefaultDirectRateLimiter,
     rate: f64,
     throttle: Mutex<Throttle>,
@@ -482,7 +491,7 @@ struct Throttle {
 use crate::pam360::MAX_RETRY_AFTER;
 
 impl Limiter {
-    fn new(rate: f64) -> Self {
+    pub fn new(rate: f64) -> Self {
         let period = Duration::from_secs_f64(start_spacing(rate));
         let quota = Quota::with_period(period).expect("a positive period");
         let now = Instant::now();
@@ -504,7 +513,7 @@ impl Limiter {
     }
 
     /// Waits for the right to start a request; false if the run stopped.
-    fn wait(&self, stop: &AtomicBool) -> bool {
+    pub fn wait(&self, stop: &AtomicBool) -> bool {
         loop {
             let paused = self.lock().paused_until;
             let now = Instant::now();
@@ -542,7 +551,7 @@ impl Limiter {
 
     /// A 429: pause everyone, halve the rate (once per pause). False when
     /// throttling has lasted longer than `max`.
-    fn throttled(&self, retry_after: Option<Duration>, max: Duration) -> bool {
+    pub fn throttled(&self, retry_after: Option<Duration>, max: Duration) -> bool {
         let mut t = self.lock();
         let now = Instant::now();
         let since = *t.since.get_or_insert(now);
@@ -570,7 +579,7 @@ impl Limiter {
     }
 
     /// A success: the rate grows back by a tenth of `--rate` per ten.
-    fn succeeded(&self) {
+    pub fn succeeded(&self) {
         let mut t = self.lock();
         t.since = None;
         if t.factor < 1.0 {

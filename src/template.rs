@@ -41,12 +41,15 @@ pub fn write(schema: &Schema, job: &str, out: Option<&Path>, force: bool) -> Res
         }
         _ => bail!("name the template .csv or .xlsx"),
     }
-    let required: Vec<&str> = schema
+    let mut required: Vec<String> = schema
         .columns
         .iter()
         .filter(|c| c.required)
-        .map(|c| c.name)
+        .map(|c| c.name.to_string())
         .collect();
+    if !schema.one_of.is_empty() {
+        required.push(schema.one_of_text());
+    }
     eprintln!(
         "wrote {}: the header row of {job}, {} columns ({} required). Fill in one row each, delete the columns you do not need, then check it with:\n  pam360-bulk {job} {} --dry-run",
         path.display(),
@@ -78,11 +81,19 @@ fn write_xlsx(schema: &Schema, path: &Path) -> Result<()> {
     const LAST_ROW: u32 = 1_048_575;
     for (c, col) in schema.columns.iter().enumerate() {
         let c = c as u16;
-        ws.write_string_with_format(0, c, col.name, if col.required { &required } else { &head })?;
+        let need = schema.requirement(col);
+        ws.write_string_with_format(
+            0,
+            c,
+            col.name,
+            if need.is_some() { &required } else { &head },
+        )?;
         ws.set_column_width(c, (col.name.len() + 4).max(14) as f64)?;
         let mut text = format!("{}\n", col.help);
-        if col.required {
-            text.push_str("Required.\n");
+        match need.as_deref() {
+            Some("yes") => text.push_str("Required.\n"),
+            Some(ways) => text.push_str(&format!("Required: {ways}.\n")),
+            None => {}
         }
         text.push_str(&format!("Allowed: {}\n", col.kind.allowed()));
         if !col.example.is_empty() {

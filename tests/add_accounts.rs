@@ -255,8 +255,9 @@ fn missing_required_column_exits_2() {
     w.job(&sim, "add-accounts", "in.csv")
         .assert()
         .code(2)
+        // DESIGN: ACCOUNTNAME and one of RESOURCEID / RESOURCENAME.
         .stderr(predicate::str::contains(
-            "required column \"RESOURCEID\" is missing",
+            "the header needs RESOURCEID or RESOURCENAME",
         ));
     assert_eq!(sim.received(), 0);
 }

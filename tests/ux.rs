@@ -178,7 +178,12 @@ fn an_xlsx_report_holds_the_same_rows_as_the_csv_report() {
     let header: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
     assert_eq!(
         header,
-        pam360_bulk::report::columns(&["resource_id", "account_name"])
+        pam360_bulk::report::columns(&[
+            "resource_id",
+            "resource_name",
+            "account_name",
+            "account_id"
+        ])
     );
     let xlsx: Vec<Vec<String>> = rows
         .map(|r| r.iter().map(|c| c.to_string()).collect())

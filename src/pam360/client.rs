@@ -243,10 +243,24 @@ impl Client {
 
     /// Posts `INPUT_DATA` to `path` and sorts out what came back.
     pub fn post(&self, path: &str, org: Option<&str>, input_data: &str) -> Attempt {
-        let mut req = self
+        let req = self
             .http
             .post(format!("{}{path}", self.server))
             .form(&[("INPUT_DATA", input_data)]);
+        self.execute(req, org)
+    }
+
+    /// Reads `path`, with `INPUT_DATA` in the query string when given (the
+    /// paging of a list), and sorts out what came back as for a write.
+    pub fn get(&self, path: &str, org: Option<&str>, input_data: Option<&str>) -> Attempt {
+        let mut req = self.http.get(format!("{}{path}", self.server));
+        if let Some(input) = input_data {
+            req = req.query(&[("INPUT_DATA", input)]);
+        }
+        self.execute(req, org)
+    }
+
+    fn execute(&self, mut req: reqwest::blocking::RequestBuilder, org: Option<&str>) -> Attempt {
         if let Some(org) = org {
             req = req.header("orgName", org);
         }

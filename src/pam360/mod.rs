@@ -4,6 +4,7 @@
 //! `Failed`, so an answer is judged by its JSON, never by its HTTP code alone.
 
 mod client;
+pub mod lists;
 mod policy;
 
 pub use client::{
@@ -92,6 +93,8 @@ pub struct Answer {
     pub message: String,
     /// `operation.Details`.
     pub details: Option<Value>,
+    /// `operation.totalRows` of a list.
+    pub total_rows: Option<u64>,
 }
 
 /// Whether a result status means success; compared case-insensitively since
@@ -119,6 +122,11 @@ impl Answer {
             status: text(result.and_then(|r| r.get("status"))),
             message: text(result.and_then(|r| r.get("message"))),
             details: op.get("Details").cloned(),
+            total_rows: op.get("totalRows").and_then(|t| match t {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }),
         })
     }
 

@@ -7,16 +7,58 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::{ReportFormat, columns, unguard};
-use crate::job::push_lowercase;
+use crate::job::{Identity, push_lowercase};
 use crate::outcome::Outcome;
 
 /// What an earlier run's report (or journal) says, by row content.
 #[derive(Debug, Default)]
 pub struct Prior {
-    /// Key → rows done (added, exists, requested, skipped) and their outcomes.
-    pub done: HashMap<String, Vec<Outcome>>,
-    /// Key → how many rows may have reached the server without an answer.
-    pub unconfirmed: HashMap<String, u32>,
+    /// Its rows that are done (added, exists, requested, skipped) or may have
+    /// reached the server without an answer, each used at most once.
+    rows: Vec<PriorRow>,
+    /// Match key → indices into `rows`, in report order.
+    by_key: HashMap<String, Vec<u32>>,
+}
+
+#[derive(Debug)]
+struct PriorRow {
+    outcome: Outcome,
+    used: bool,
+}
+
+impl Prior {
+    /// Takes a done row matching any of `keys` (see [`match_keys`]): its
+    /// outcome, once.
+    pub fn take_done(&mut self, keys: &[String]) -> Option<Outcome> {
+        self.take(keys, Outcome::is_done)
+    }
+
+    /// Takes a row matching any of `keys` that may have reached the server
+    /// without an answer.
+    pub fn take_unconfirmed(&mut self, keys: &[String]) -> bool {
+        self.take(keys, |o| {
+            matches!(o, Outcome::Unconfirmed | Outcome::InFlight)
+        })
+        .is_some()
+    }
+
+    fn take(&mut self, keys: &[String], want: impl Fn(Outcome) -> bool) -> Option<Outcome> {
+        for key in keys {
+            for &n in self.by_key.get(key).map(Vec::as_slice).unwrap_or(&[]) {
+                let row = &mut self.rows[n as usize];
+                if !row.used && want(row.outcome) {
+                    row.used = true;
+                    return Some(row.outcome);
+                }
+            }
+        }
+        None
+    }
+
+    /// How many rows it holds done.
+    pub fn done_rows(&self) -> usize {
+        self.rows.iter().filter(|r| r.outcome.is_done()).count()
+    }
 }
 
 /// The resume key of a row: its org and identity cells, compared as the
@@ -37,28 +79,58 @@ pub fn resume_key(org: &str, key: &[String], defaults: &[(usize, &str)]) -> Stri
     String::from_utf8(k).unwrap_or_default()
 }
 
+/// Every key a row with these identity cells matches by: one per way of
+/// its job's [`Identity`] that the row fills (by name, by id).
+pub fn match_keys(identity: &Identity, org: &str, cells: &[String]) -> Vec<String> {
+    let mut keys = Vec::with_capacity(identity.ways.len());
+    for (w, way) in identity.ways.iter().enumerate() {
+        if cells.get(way[0]).is_none_or(|c| c.trim().is_empty()) {
+            continue;
+        }
+        // The way's cells, an empty one standing for its default.
+        let picked: Vec<String> = way
+            .iter()
+            .map(|&i| {
+                let cell = cells.get(i).map(String::as_str).unwrap_or("");
+                match identity.defaults.iter().find(|(d, _)| *d == i) {
+                    Some((_, default)) if cell.trim().is_empty() => default.to_string(),
+                    _ => cell.to_string(),
+                }
+            })
+            .collect();
+        keys.push(format!("{w}\u{1e}{}", resume_key(org, &picked, &[])));
+    }
+    keys
+}
+
 /// Reads a report or journal of this very job, whole, or refuses it: a row
 /// skipped because it could not be read would be sent again. Only a torn
 /// last line (a killed run) is ignored; rows journaled in flight and never
 /// answered count as unconfirmed.
-pub fn read_prior(path: &Path, key_columns: &[&str], defaults: &[(usize, &str)]) -> Result<Prior> {
-    let rows = read_rows(path, key_columns, defaults)
+pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
+    let rows = read_rows(path, identity)
         .with_context(|| format!("cannot use the --resume report {}", path.display()))?;
     // A journal may hold a row twice (in flight, then answered): the last wins.
-    let mut last: HashMap<u64, (String, Outcome)> = HashMap::new();
+    let mut last: HashMap<u64, (Vec<String>, Outcome)> = HashMap::new();
     let mut order: Vec<u64> = Vec::new();
-    for (row, key, outcome, _) in rows {
-        if last.insert(row, (key, outcome)).is_none() {
+    for (row, keys, outcome, _) in rows {
+        if last.insert(row, (keys, outcome)).is_none() {
             order.push(row);
         }
     }
     let mut prior = Prior::default();
     for row in order {
-        let (key, outcome) = &last[&row];
-        if outcome.is_done() {
-            prior.done.entry(key.clone()).or_default().push(*outcome);
-        } else if matches!(outcome, Outcome::Unconfirmed | Outcome::InFlight) {
-            *prior.unconfirmed.entry(key.clone()).or_default() += 1;
+        let (keys, outcome) = &last[&row];
+        if !(outcome.is_done() || matches!(outcome, Outcome::Unconfirmed | Outcome::InFlight)) {
+            continue;
+        }
+        let n = prior.rows.len() as u32;
+        prior.rows.push(PriorRow {
+            outcome: *outcome,
+            used: false,
+        });
+        for key in keys {
+            prior.by_key.entry(key.clone()).or_default().push(n);
         }
     }
     Ok(prior)
@@ -66,32 +138,38 @@ pub fn read_prior(path: &Path, key_columns: &[&str], defaults: &[(usize, &str)])
 
 /// Whether a report holds a row that reached a server: `requested`,
 /// `unconfirmed`, in flight, or `failed` with an HTTP status.
-pub fn reached_server(path: &Path, key_columns: &[&str]) -> Result<bool> {
-    Ok(read_rows(path, key_columns, &[])?
-        .iter()
-        .any(|(_, _, o, http)| {
-            matches!(
-                o,
-                Outcome::Requested | Outcome::Unconfirmed | Outcome::InFlight
-            ) || (*o == Outcome::Failed && *http)
-        }))
+pub fn reached_server(path: &Path, identity: &Identity) -> Result<bool> {
+    Ok(read_rows(path, identity)?.iter().any(|(_, _, o, http)| {
+        matches!(
+            o,
+            Outcome::Requested | Outcome::Unconfirmed | Outcome::InFlight
+        ) || (*o == Outcome::Failed && *http)
+    }))
 }
 
 /// A report line: its cells, or why it could not be read.
 type Line = Result<Vec<String>, String>;
 
-/// (row, resume key, outcome, whether it reached a server) of every line.
-fn read_rows(
-    path: &Path,
-    key_columns: &[&str],
-    defaults: &[(usize, &str)],
-) -> Result<Vec<(u64, String, Outcome, bool)>> {
-    let want = columns(key_columns);
-    let lines = match ReportFormat::from_path(path)? {
-        ReportFormat::Csv => csv_lines(path, &want)?,
-        ReportFormat::Jsonl => jsonl_lines(path, &want)?,
-        ReportFormat::Xlsx => xlsx_lines(path, &want)?,
+/// A report line read: (row, match keys, outcome, whether it reached a
+/// server).
+type ReadRow = (u64, Vec<String>, Outcome, bool);
+
+/// Every line of a report, read.
+fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
+    let want = columns(identity.columns);
+    let accepted = [want.clone(), columns(identity.legacy_columns)];
+    let (lines, layout) = match ReportFormat::from_path(path)? {
+        ReportFormat::Csv => csv_lines(path, &accepted)?,
+        ReportFormat::Jsonl => jsonl_lines(path, &accepted)?,
+        ReportFormat::Xlsx => xlsx_lines(path, &accepted)?,
     };
+    // Where each of this job's columns is in the file (an older report
+    // lacks the name columns: they read as empty).
+    let from: Vec<Option<usize>> = want
+        .iter()
+        .map(|c| accepted[layout].iter().position(|f| f == c))
+        .collect();
+    let width = accepted[layout].len();
     // Only a journal's last line, cut short by a kill before its newline,
     // may be torn; a line that ends in a newline was written whole.
     let ends_whole = last_byte(path).is_none_or(|c| c == b'\n');
@@ -102,8 +180,17 @@ fn read_rows(
     };
     let mut out = Vec::with_capacity(lines.len());
     for (n, line) in lines.into_iter().enumerate() {
+        let line = line.and_then(|cells| {
+            if cells.len() != width {
+                return Err(format!("has {} cells, not {width}", cells.len()));
+            }
+            Ok(from
+                .iter()
+                .map(|f| f.map(|i| cells[i].clone()).unwrap_or_default())
+                .collect())
+        });
         // The header is line 1 of the report.
-        match parse_line(line, n + 2, key_columns.len(), want.len(), defaults) {
+        match parse_line(line, n + 2, identity) {
             Ok(row) => out.push(row),
             Err(_) if n == last => {}
             Err(e) => return Err(e),
@@ -112,17 +199,12 @@ fn read_rows(
     Ok(out)
 }
 
-/// One line's cells as (row, resume key, outcome, reached a server).
-fn parse_line(
-    line: Line,
-    at: usize,
-    keys: usize,
-    width: usize,
-    defaults: &[(usize, &str)],
-) -> Result<(u64, String, Outcome, bool)> {
+/// One line's cells as (row, match keys, outcome, reached a server).
+fn parse_line(line: Line, at: usize, identity: &Identity) -> Result<ReadRow> {
+    // Cells in this job's layout (an older report's were moved into it).
+    let keys = identity.columns.len();
     let cells = match line {
-        Ok(c) if c.len() == width => c,
-        Ok(c) => bail!("line {at} has {} cells, not {width}", c.len()),
+        Ok(c) => c,
         Err(e) => {
             bail!("line {at} {e}; refusing the whole file, since a row skipped would be sent again")
         }
@@ -137,20 +219,28 @@ fn parse_line(
             Outcome::ALL.map(Outcome::as_str).join(", ")
         );
     };
-    let key = resume_key(&cells[1], &cells[2..2 + keys], defaults);
+    let matches = match_keys(identity, &cells[1], &cells[2..2 + keys]);
     let http = !cells[2 + keys + 2].trim().is_empty();
-    Ok((row, key, outcome, http))
+    Ok((row, matches, outcome, http))
 }
 
-fn not_ours(found: &[String], want: &[String]) -> anyhow::Error {
+fn not_ours(found: &[String], accepted: &[Vec<String>]) -> anyhow::Error {
     anyhow!(
         "it is not a report of this job (nor its journal): its columns are {}, and this job's are {}",
         found.join(","),
-        want.join(",")
+        accepted[0].join(",")
     )
 }
 
-fn csv_lines(path: &Path, want: &[String]) -> Result<Vec<Line>> {
+/// Which of the accepted headers (this job's, or its older one) this is.
+fn layout_of(header: &[String], accepted: &[Vec<String>]) -> Result<usize> {
+    accepted
+        .iter()
+        .position(|a| a == header)
+        .ok_or_else(|| not_ours(header, accepted))
+}
+
+fn csv_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Vec<Line>, usize)> {
     let mut r = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(false)
@@ -163,22 +253,22 @@ fn csv_lines(path: &Path, want: &[String]) -> Result<Vec<Line>> {
             .collect(),
         _ => bail!("it is empty or not CSV"),
     };
-    if header != want {
-        return Err(not_ours(&header, want));
-    }
-    Ok(records
+    let layout = layout_of(&header, accepted)?;
+    let lines = records
         .map(|rec| match rec {
             Ok(rec) => csv::StringRecord::from_byte_record(rec)
                 .map(|r| r.iter().map(|c| unguard(c).to_string()).collect())
                 .map_err(|_| "is not valid UTF-8".to_string()),
             Err(e) => Err(format!("cannot be read ({e})")),
         })
-        .collect())
+        .collect();
+    Ok((lines, layout))
 }
 
-fn jsonl_lines(path: &Path, want: &[String]) -> Result<Vec<Line>> {
+fn jsonl_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Vec<Line>, usize)> {
     let bytes = std::fs::read(path)?;
     let mut lines = Vec::new();
+    let mut layout = 0;
     for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -196,39 +286,45 @@ fn jsonl_lines(path: &Path, want: &[String]) -> Result<Vec<Line>> {
                 continue;
             }
         };
-        if n == 0 && (obj.len() != want.len() || want.iter().any(|w| !obj.contains_key(w))) {
-            return Err(not_ours(&obj.keys().cloned().collect::<Vec<_>>(), want));
+        if n == 0 {
+            let fits =
+                |a: &Vec<String>| obj.len() == a.len() && a.iter().all(|w| obj.contains_key(w));
+            layout = accepted
+                .iter()
+                .position(fits)
+                .ok_or_else(|| not_ours(&obj.keys().cloned().collect::<Vec<_>>(), accepted))?;
         }
         let cell = |name: &str| match obj.get(name) {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(serde_json::Value::Null) | None => String::new(),
             Some(other) => other.to_string(),
         };
-        lines.push(Ok(want.iter().map(|c| cell(c)).collect()));
+        lines.push(Ok(accepted[layout].iter().map(|c| cell(c)).collect()));
     }
-    Ok(lines)
+    Ok((lines, layout))
 }
 
-fn xlsx_lines(path: &Path, want: &[String]) -> Result<Vec<Line>> {
+fn xlsx_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Vec<Line>, usize)> {
     use calamine::{Reader, Xlsx, open_workbook};
     let mut wb: Xlsx<_> = open_workbook(path)?;
     let names = wb.sheet_names();
     let mut lines = Vec::new();
+    let mut layout = None;
     for (i, name) in names.iter().enumerate() {
         let range = wb.worksheet_range(name)?;
         let mut rows = range.rows();
         let Some(header) = rows.next() else { continue };
         let header: Vec<String> = header.iter().map(cell_text).collect();
-        if header != want {
+        match (accepted.iter().position(|a| *a == header), layout) {
+            (Some(l), None) => layout = Some(l),
+            (Some(l), Some(first)) if l == first => {}
             // The summary sheet; but a first sheet not ours is not a report.
-            if i == 0 {
-                return Err(not_ours(&header, want));
-            }
-            continue;
+            _ if i == 0 => return Err(not_ours(&header, accepted)),
+            _ => continue,
         }
         lines.extend(rows.map(|r| Ok(r.iter().map(cell_text).collect())));
     }
-    Ok(lines)
+    Ok((lines, layout.unwrap_or(0)))
 }
 
 /// The file's last byte, if it has one.
@@ -263,13 +359,16 @@ mod tests {
              2,,901,root,added,ok,200,1,\n3,,901,Admin,in_flight,,,0,\n4,,901,web,add",
         )
         .unwrap();
-        let prior = read_prior(&p, &["resource_id", "account_name"], &[]).unwrap();
-        assert_eq!(prior.done.len(), 1);
-        assert!(
-            prior
-                .done
-                .contains_key(&resume_key("", &["901".into(), "ROOT".into()], &[]))
-        );
-        assert_eq!(prior.unconfirmed.values().sum::<u32>(), 1);
+        let identity = crate::job::Job::identity(&crate::accounts::Accounts);
+        let mut prior = read_prior(&p, identity).unwrap();
+        assert_eq!(prior.done_rows(), 1);
+        let keys = |rid: &str, name: &str| {
+            let cells = [rid, "", name, ""].map(String::from);
+            match_keys(identity, "", &cells)
+        };
+        assert_eq!(prior.take_done(&keys("901", "ROOT")), Some(Outcome::Added));
+        assert_eq!(prior.take_done(&keys("901", "ROOT")), None, "used once");
+        assert!(prior.take_unconfirmed(&keys("901", "admin")));
+        assert!(!prior.take_unconfirmed(&keys("901", "web")));
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::prepare::Prepared;
+use super::resolve::Resolution;
 use crate::cli::Config;
 use crate::exit::RunEnd;
 use crate::job::Job;
@@ -29,29 +30,73 @@ pub struct Ending {
     pub aborted: Option<Abort>,
 }
 
+/// `results` holds what resolving names settled; `resolved` how it ended.
 pub fn decide<J: Job>(
     job: &J,
     cfg: &Config,
     prepared: &mut Prepared<J>,
+    mut results: Results,
+    resolved: &Resolution,
     stop: &AtomicBool,
 ) -> Decision {
-    let mut results = Results::new(prepared.data.items.len());
     if let Some(prior) = prepared.prior.take() {
         apply_prior(job, cfg, prepared, prior, &mut results);
     }
     let data = &prepared.data;
+    if let Some(abort) = &resolved.aborted {
+        // Stopped while reading the server: nothing was written.
+        let untaken = super::connect::untaken(Some(abort));
+        for i in 0..results.len() {
+            if results.is_open(i) {
+                results.set(i, RowResult::new(Outcome::NotSent, untaken.clone()));
+            }
+        }
+        let end = RunEnd {
+            aborted: true,
+            certificate_refused: matches!(abort, Abort::Certificate(_)),
+            ..RunEnd::default()
+        };
+        return Decision {
+            results,
+            to_send: None,
+            end: Ending {
+                end,
+                aborted: Some(abort.clone()),
+            },
+        };
+    }
     let to_send = (0..data.items.len() as u32).filter(|&i| results.is_open(i as usize));
     let units = plan::plan(job, &data.items, &data.orgs, to_send, cfg.chunk_size);
     log::debug!("planned {} requests", units.len());
 
-    if cfg.strict && !data.invalid.is_empty() {
-        let why = format!(
-            "not sent: --strict, and {} rows are invalid",
-            data.invalid.len()
-        );
+    let invalid = data.invalid.len() + resolved.invalid;
+    if cfg.strict && invalid > 0 {
+        let why = format!("not sent: --strict, and {invalid} rows are invalid");
+        // A live plan says what would have happened.
+        let would = |what: &str| {
+            if cfg.live_plan {
+                format!("{why}; {what}")
+            } else {
+                why.clone()
+            }
+        };
         for unit in &units {
             for &i in &unit.items {
-                results.set(i as usize, RowResult::new(Outcome::NotSent, why.clone()));
+                results.set(
+                    i as usize,
+                    RowResult::new(Outcome::NotSent, would("would be added")),
+                );
+            }
+        }
+        for (i, c) in data.items.iter().enumerate() {
+            if results.view(i).is_some_and(|(o, ..)| o == Outcome::Exists) {
+                let id = job.names(&c.item).account_id;
+                let what = if id == 0 {
+                    "exists".to_string()
+                } else {
+                    format!("exists, id {id}")
+                };
+                results.set(i, RowResult::new(Outcome::NotSent, would(&what)));
             }
         }
         let end = RunEnd {
@@ -65,7 +110,16 @@ pub fn decide<J: Job>(
         };
     }
     if cfg.dry_run {
-        plan_dry_run(&units, &mut results);
+        // Offline, names are grouped but not checked.
+        let unchecked = |unit: &Unit| {
+            !cfg.live_plan
+                && unit.items.first().is_some_and(|&i| {
+                    !job.names(&data.items[i as usize].item)
+                        .resource_name
+                        .is_empty()
+                })
+        };
+        plan_dry_run(&units, &unchecked, &mut results);
         let aborted = stop.load(Ordering::SeqCst).then_some(Abort::Interrupted);
         let end = RunEnd {
             aborted: aborted.is_some(),
@@ -85,16 +139,19 @@ pub fn decide<J: Job>(
 }
 
 /// A dry run's rows say which request would carry them.
-fn plan_dry_run(units: &[Unit], results: &mut Results) {
+fn plan_dry_run(units: &[Unit], unchecked: &dyn Fn(&Unit) -> bool, results: &mut Results) {
     for (n, unit) in units.iter().enumerate() {
         // Short: a million-row report repeats it on every row, and the
         // row's own columns say where it goes.
-        let msg = format!(
+        let mut msg = format!(
             "request {} of {} ({})",
             n + 1,
             units.len(),
             counted(unit.items.len() as u64, "row")
         );
+        if unchecked(unit) {
+            msg.push_str("; names not checked (offline dry run)");
+        }
         results.plan(&unit.items, msg);
     }
 }
@@ -106,16 +163,16 @@ fn apply_prior<J: Job>(
     job: &J,
     cfg: &Config,
     prepared: &Prepared<J>,
-    prior: Prior,
+    mut prior: Prior,
     results: &mut Results,
 ) {
     let data = &prepared.data;
-    let (mut done, mut unconfirmed) = (prior.done, prior.unconfirmed);
     for (i, c) in data.items.iter().enumerate() {
-        let key = report::resume_key(data.org_str(c), &job.key(&c.item), job.key_defaults());
-        if let Some(outcomes) = done.get_mut(&key)
-            && let Some(outcome) = outcomes.pop()
-        {
+        if !results.is_open(i) {
+            continue;
+        }
+        let keys = report::match_keys(job.identity(), data.org_str(c), &job.key(&c.item));
+        if let Some(outcome) = prior.take_done(&keys) {
             results.set(
                 i,
                 RowResult::new(
@@ -125,12 +182,7 @@ fn apply_prior<J: Job>(
             );
             continue;
         }
-        if !job.idempotent()
-            && !cfg.resend_unconfirmed
-            && let Some(n) = unconfirmed.get_mut(&key)
-            && *n > 0
-        {
-            *n -= 1;
+        if !job.idempotent() && !cfg.resend_unconfirmed && prior.take_unconfirmed(&keys) {
             results.set(i, RowResult::new(
                 Outcome::Unconfirmed,
                 "sent in an earlier run without a confirmed answer, so not sent again; check PAM360, then rerun with --resend-unconfirmed if it is missing",

@@ -25,6 +25,8 @@ pub struct Prepared<J: Job> {
     pub journal_path: PathBuf,
     /// The report's columns.
     pub header: Vec<String>,
+    /// When the run began.
+    pub started: Instant,
 }
 
 pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepared<J>> {
@@ -40,7 +42,7 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
         resume: cfg.resume.as_deref(),
         overwrite: cfg.overwrite,
         idempotent: job.idempotent(),
-        key_columns: job.key_columns(),
+        identity: job.identity(),
         dry_run: cfg.dry_run,
     })?;
     let lock = if cfg.dry_run {
@@ -55,11 +57,7 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
     // Read a resume report whole before anything is written: it may be the
     // very journal this run is about to replace.
     let prior = match &cfg.resume {
-        Some(p) => Some(report::read_prior(
-            p,
-            job.key_columns(),
-            job.key_defaults(),
-        )?),
+        Some(p) => Some(report::read_prior(p, job.identity())?),
         None => None,
     };
     let data = read_and_check(job, cfg, stop)?;
@@ -74,6 +72,7 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
         lock,
         journal_path,
         header: report::columns(job.key_columns()),
+        started,
     })
 }
 

@@ -5,34 +5,31 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::finish::{Ended, JournalEnd, Stats};
 use super::prepare::Prepared;
-use crate::cli::{Config, Target};
+use crate::cli::Config;
 use crate::collect::Collected;
 use crate::exit::RunEnd;
 use crate::job::Job;
 use crate::outcome::{Outcome, Results, RowResult};
-use crate::pam360::{Client, ClientConfig, TlsTrust};
 use crate::plan::Unit;
 use crate::progress;
 use crate::report::{Journal, JournalHandle, ReportRow};
-use crate::secret::Secret;
-use crate::send::{self, Abort, Recorder, SendConfig};
-use crate::simulator::{SimOptions, Simulator, random_token};
+use crate::send::{self, Abort, Link, Recorder};
 
 pub fn send<J: Job>(
     job: &J,
     cfg: &Config,
     prepared: &Prepared<J>,
+    link: &Link,
     mut results: Results,
     units: Vec<Unit>,
     stop: &AtomicBool,
-    started: Instant,
 ) -> Result<Ended> {
+    let started = prepared.started;
     let data = &prepared.data;
-    let (_simulator, client, token) = connect(cfg)?;
     // Rows already settled go first into the journal, so a resume of this
     // run's journal knows them too.
     let settled: Vec<ReportRow> = results
@@ -55,16 +52,10 @@ pub fn send<J: Job>(
     let sending = Instant::now();
     let sent = send::send(
         job,
-        &client,
-        token.expose(),
+        link,
         &data.items,
         &units,
-        &SendConfig {
-            concurrency: cfg.concurrency,
-            rate: cfg.rate,
-            retries: cfg.retries,
-            max_throttle: cfg.max_throttle,
-        },
+        &cfg.send_config(),
         &recorder,
         stop,
     );
@@ -116,50 +107,9 @@ pub fn send<J: Job>(
     })
 }
 
-/// The server, or a simulator started in-process for `--simulate`.
-fn connect(cfg: &Config) -> Result<(Option<Simulator>, Client, Secret)> {
-    let (simulator, url, token) = match &cfg.target {
-        Target::Simulate { inventory } => {
-            let token = random_token();
-            let sim = Simulator::start(
-                "127.0.0.1:0",
-                SimOptions {
-                    token: token.clone(),
-                    any_account: true,
-                    inventory: inventory.clone(),
-                    ..SimOptions::default()
-                },
-            )?;
-            let url = sim.url();
-            log::info!("simulating PAM360 at {url}");
-            (Some(sim), url, Secret::new(token))
-        }
-        Target::Server { url, token } => (None, url.clone(), token.clone()),
-        Target::None => bail!("no server to send to"),
-    };
-    if matches!(cfg.trust, TlsTrust::Insecure) {
-        log::warn!(
-            "--insecure: the server's certificate is not checked; anyone on the path can read the token"
-        );
-    }
-    let client = Client::new(&ClientConfig {
-        server: url,
-        token: token.clone(),
-        trust: cfg.trust.clone(),
-        timeout: cfg.timeout,
-        concurrency: cfg.concurrency,
-        // The in-process simulator is on loopback: never through a proxy.
-        no_proxy: cfg.no_proxy || simulator.is_some(),
-    })?;
-    Ok((simulator, client, token))
-}
-
 /// Rows no worker took up are `not_sent`, saying why the run stopped.
-fn settle_untaken(results: &mut Results, aborted: Option<&Abort>) {
-    let untaken = match aborted {
-        Some(a) => format!("not sent: {}", a.describe()),
-        None => "not sent".to_string(),
-    };
+pub(super) fn settle_untaken(results: &mut Results, aborted: Option<&Abort>) {
+    let untaken = super::connect::untaken(aborted);
     for i in 0..results.len() {
         if results.is_open(i) {
             results.set(i, RowResult::new(Outcome::NotSent, untaken.clone()));
@@ -167,7 +117,7 @@ fn settle_untaken(results: &mut Results, aborted: Option<&Abort>) {
     }
 }
 
-fn report_row<J: Job>(
+pub(super) fn report_row<J: Job>(
     job: &J,
     data: &Collected<J::Item>,
     i: usize,

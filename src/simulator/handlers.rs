@@ -34,6 +34,8 @@ pub(crate) struct Store {
     next_id: u64,
     /// Requests received on the API paths, answered or not.
     received: u64,
+    /// Of those, the writes (POST): reads are GETs.
+    writes: u64,
     /// When each of them arrived, in seconds since the simulator started.
     arrivals: Vec<f64>,
     /// Requests whose `INPUT_DATA` had to be read raw (not form-encoded).
@@ -146,6 +148,7 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         Err(reply) => return reply,
     };
     record_arrival(&state);
+    state.store.lock().expect("simulator store").writes += 1;
     if let Some(reply) = faults_before(&state, arrived).await {
         return reply;
     }
@@ -192,7 +195,7 @@ fn state_reply(state: &State, token_ok: bool) -> Reply {
     json_reply(
         StatusCode::OK,
         json!({"accounts": store.accounts, "requests": store.requests,
-            "received": store.received, "arrivals": store.arrivals,
+            "received": store.received, "writes": store.writes, "arrivals": store.arrivals,
             "raw_bodies": store.raw_bodies}),
     )
 }

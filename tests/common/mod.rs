@@ -97,6 +97,11 @@ impl Sim {
         self.state()["received"].as_u64().unwrap_or(0)
     }
 
+    /// Writes (POST) received, answered or not; reads are not counted.
+    pub fn writes(&self) -> u64 {
+        self.state()["writes"].as_u64().unwrap_or(0)
+    }
+
     /// The stored fields of the account `name`.
     pub fn account(&self, name: &str) -> Value {
         self.accounts()

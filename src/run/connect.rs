@@ -1,0 +1,80 @@
+//! Connecting: the server named by `--server`, or a simulator started
+//! in-process for `--simulate`; one client, token and rate limiter for
+//! every read and write of the run.
+
+use anyhow::{Result, bail};
+
+use crate::cli::{Config, Target};
+use crate::pam360::{Client, ClientConfig, TlsTrust};
+use crate::secret::Secret;
+use crate::send::{Abort, Limiter, Link};
+use crate::simulator::{SimOptions, Simulator, random_token};
+
+/// A run's way to the server; the simulator lives as long as it.
+pub struct Connected {
+    pub link: Link,
+    _simulator: Option<Simulator>,
+}
+
+/// Connects, or `None` for a run that talks to no server (an offline dry
+/// run). Nothing goes over the network yet.
+pub fn connect(cfg: &Config) -> Result<Option<Connected>> {
+    if matches!(cfg.target, Target::None) {
+        return Ok(None);
+    }
+    let (simulator, client, token) = open(cfg)?;
+    Ok(Some(Connected {
+        link: Link {
+            client,
+            token,
+            limiter: Limiter::new(cfg.rate),
+        },
+        _simulator: simulator,
+    }))
+}
+
+/// The message of rows an abort left untaken.
+pub fn untaken(aborted: Option<&Abort>) -> String {
+    match aborted {
+        Some(a) => format!("not sent: {}", a.describe()),
+        None => "not sent".to_string(),
+    }
+}
+
+/// The server, or a simulator started in-process for `--simulate`.
+fn open(cfg: &Config) -> Result<(Option<Simulator>, Client, Secret)> {
+    let (simulator, url, token) = match &cfg.target {
+        Target::Simulate { inventory } => {
+            let token = random_token();
+            let sim = Simulator::start(
+                "127.0.0.1:0",
+                SimOptions {
+                    token: token.clone(),
+                    any_account: true,
+                    inventory: inventory.clone(),
+                    ..SimOptions::default()
+                },
+            )?;
+            let url = sim.url();
+            log::info!("simulating PAM360 at {url}");
+            (Some(sim), url, Secret::new(token))
+        }
+        Target::Server { url, token } => (None, url.clone(), token.clone()),
+        Target::None => bail!("no server to send to"),
+    };
+    if matches!(cfg.trust, TlsTrust::Insecure) {
+        log::warn!(
+            "--insecure: the server's certificate is not checked; anyone on the path can read the token"
+        );
+    }
+    let client = Client::new(&ClientConfig {
+        server: url,
+        token: token.clone(),
+        trust: cfg.trust.clone(),
+        timeout: cfg.timeout,
+        concurrency: cfg.concurrency,
+        // The in-process simulator is on loopback: never through a proxy.
+        no_proxy: cfg.no_proxy || simulator.is_some(),
+    })?;
+    Ok((simulator, client, token))
+}
