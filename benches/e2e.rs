@@ -3,7 +3,7 @@
 //! prints a table of medians and ratios. `cargo bench --bench e2e`
 //! (`E2E_QUICK=1` for a smaller, faster pass; `E2E_SKIP_3M=1` to skip 3M rows;
 //! `E2E_ONLY_DRY_RUN=1` for the CSV and XLSX dry runs and their baselines
-//! alone).
+//! alone; `E2E_ONLY_LIVE=1` for the live plan by names alone).
 
 use std::io::Write;
 use std::path::Path;
@@ -71,6 +71,17 @@ fn main() {
     let mut table: Vec<Row> = Vec::new();
     let runs = if quick { 1 } else { 3 };
     let big = if quick { 200_000 } else { 1_000_000 };
+    if std::env::var_os("E2E_ONLY_LIVE").is_some() {
+        let (live, requests, offline, bound) = live_plan(dir.path(), quick, runs);
+        println!(
+            "live plan by names: {requests} reads in {}, offline dry run {}, bound {}: {}",
+            secs(live),
+            secs(offline),
+            secs(bound),
+            if live <= bound { "ok" } else { "MISSED" }
+        );
+        return;
+    }
 
     // ---- dry run of a large CSV, against a bare csv pass and Python ----
     let csv_path = dir.path().join("accounts.csv");
@@ -270,6 +281,25 @@ fn main() {
         body_us / 20_000.0 < 0.05,
     ));
     drop(sim);
+
+    // ---- a live plan by names: reads against 20 ms latency ----
+    let (live, requests, offline, bound) = live_plan(dir.path(), quick, runs);
+    table.push(row(
+        &format!("live plan by names: {requests} reads, concurrency 16, --rate 1000"),
+        secs(live),
+        &format!("bound {}", secs(bound)),
+        live / bound,
+        "≤ 1× (1.1 × reads ÷ 800/s + offline dry run)",
+        live <= bound,
+    ));
+    table.push(row(
+        "  the same input, offline dry run",
+        secs(offline),
+        "",
+        1.0,
+        "",
+        true,
+    ));
 
     // ---- the rate limiter, seen from the server ----
     let (max_in_window, limit) = rate_window(dir.path());
@@ -523,6 +553,79 @@ fn send_run(sim: &Sim, dir: &Path, n: usize, conc: usize, rate: f64) -> f64 {
     // The send phase only: start-up, reading and the report are measured by
     // the dry-run cases.
     v["requests_per_s"].as_f64().unwrap()
+}
+
+/// The live plan of issue 12: 100,000 rows by name over 2,000 resources
+/// (10,000 rows and 200 resources with `E2E_QUICK`), a simulator with 20 ms
+/// latency holding them and one account each. Returns the median wall time
+/// of the live plan, its requests, the offline dry run's median, and the
+/// bound: 1.1 × requests ÷ min(rate, concurrency ÷ latency) + offline.
+fn live_plan(dir: &Path, quick: bool, runs: usize) -> (f64, u64, f64, f64) {
+    let (rows, resources) = if quick {
+        (10_000, 200)
+    } else {
+        (100_000, 2_000)
+    };
+    let inventory = dir.join("inventory.csv");
+    let mut inv = String::from("RESOURCENAME,RESOURCEID,ACCOUNTNAME\n");
+    for r in 0..resources {
+        inv.push_str(&format!("host-{r:05},{},admin\n", 20_000 + r));
+    }
+    std::fs::write(&inventory, inv).unwrap();
+    let input = dir.join("by-name.csv");
+    let mut s = String::from("RESOURCENAME,ACCOUNTNAME,PASSWORD\n");
+    for i in 0..rows {
+        let r = i % resources;
+        // One row in fifty is an account the server holds already.
+        let name = if i % 50 == 0 && i / resources == 0 {
+            "admin".to_string()
+        } else {
+            format!("svc_{i:07}")
+        };
+        s.push_str(&format!("host-{r:05},{name},pw{i}&x\n"));
+    }
+    std::fs::write(&input, s).unwrap();
+    let sim = Sim::start(&[
+        "--latency-ms",
+        "20",
+        "--inventory",
+        inventory.to_str().unwrap(),
+    ]);
+    let summary = dir.join("live.json");
+    let mut requests = 0;
+    let mut live_once = || {
+        let start = Instant::now();
+        let out = Command::new(BIN)
+            .args(["add-accounts"])
+            .arg(&input)
+            .args([
+                "--server",
+                &sim.url(),
+                "--dry-run=server",
+                "-q",
+                "--overwrite",
+            ])
+            .args(["--concurrency", "16", "--rate", "1000"])
+            .arg("--summary-json")
+            .arg(&summary)
+            .env("PAM360_AUTHTOKEN", TOKEN)
+            .output()
+            .unwrap();
+        let took = start.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+        requests = v["requests"].as_u64().unwrap();
+        took
+    };
+    let live = median(runs, &mut live_once);
+    let offline = median(runs, || dry_run_once(&input, &mut None));
+    let bound = 1.1 * requests as f64 / f64::min(1000.0, 16.0 / 0.020) + offline;
+    (live, requests, offline, bound)
 }
 
 /// The vendor sample's way: one request after another.

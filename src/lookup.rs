@@ -16,7 +16,9 @@ use crate::secret::Scrubber;
 use crate::send::{Abort, Link, SendConfig, backoff, sleep_unless, stop_reason};
 
 /// Resources asked for per page of the list; a server may serve fewer.
-pub const PAGE: u64 = 1000;
+/// Each page is a round trip before any account can be read, so pages are
+/// large: 5,000 resources are about a megabyte of JSON.
+pub const PAGE: u64 = 5000;
 
 /// More resources than any PAM360 holds: a list that keeps bringing new
 /// ones past this is not followed further.

@@ -219,8 +219,14 @@ fn print_summary<J: Job>(
     let elapsed = stats.started.elapsed().as_secs_f64();
     if cfg.dry_run {
         let planned = ended.results.planned_requests() as u64;
+        // A live plan's reads are requests too: say how many.
+        let done = if cfg.live_plan {
+            format!("nothing written, {}", counted(stats.requests, "read"))
+        } else {
+            "nothing sent".to_string()
+        };
         eprintln!(
-            "  dry run: {} planned, nothing sent; {elapsed:.2} s",
+            "  dry run: {} planned, {done}; {elapsed:.2} s",
             counted(planned, "request")
         );
     } else {
@@ -271,6 +277,7 @@ fn write_summary_json<J: Job>(
         "requests_per_s": if stats.sending > 0.0 { stats.requests as f64 / stats.sending } else { 0.0 },
         "rows_per_s": rows_per_second(counts, stats),
         "dry_run": cfg.dry_run,
+        "live_plan": cfg.live_plan,
         "aborted": ended.aborted.as_ref().map(Abort::describe),
         "exit_code": code,
         "report": cfg.report.display().to_string(),

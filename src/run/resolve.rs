@@ -89,26 +89,36 @@ fn stand_ins<J: Job>(job: &J, data: &mut Collected<J::Item>) {
 /// compared as the duplicate check compares: NFC, lower case.
 struct NameIndex {
     by_name: HashMap<String, Vec<u64>>,
+    /// Each listed spelling → its folded name: a name typed as the server
+    /// spells it (the usual case) is found without folding it again.
+    spelled: HashMap<String, String>,
     names: Vec<String>,
 }
 
 impl NameIndex {
     fn new(list: &[Listed]) -> Self {
         let mut by_name: HashMap<String, Vec<u64>> = HashMap::new();
+        let mut spelled = HashMap::new();
         for l in list {
-            by_name.entry(fold(&l.name)).or_default().push(l.id);
+            let folded = fold(&l.name);
+            by_name.entry(folded.clone()).or_default().push(l.id);
+            spelled.insert(l.name.clone(), folded);
         }
         NameIndex {
             by_name,
+            spelled,
             names: list.iter().map(|l| l.name.clone()).collect(),
         }
     }
 
+    /// The ids listed under `name`, compared case-insensitively.
     fn find(&self, name: &str) -> &[u64] {
-        self.by_name
-            .get(&fold(name.trim()))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        let name = name.trim();
+        let found = match self.spelled.get(name) {
+            Some(folded) => self.by_name.get(folded),
+            None => self.by_name.get(&fold(name)),
+        };
+        found.map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// ` (closest: "web-001")`, when a listed name is close enough to help.
@@ -143,11 +153,21 @@ struct Stage<'s, 'r, J: Job> {
 
 impl<J: Job> Stage<'_, '_, J> {
     fn run(&mut self, data: &mut Collected<J::Item>) -> Result<(), Abort> {
-        let (resource_of, by_name) = self.resources(data)?;
+        let began = std::time::Instant::now();
+        let (resource_of, mixed) = self.resources(data)?;
+        log::debug!(
+            "resource names resolved in {:.3} s",
+            began.elapsed().as_secs_f64()
+        );
         self.accounts(data, &resource_of)?;
-        if by_name {
+        log::debug!(
+            "account lists read in {:.3} s",
+            began.elapsed().as_secs_f64()
+        );
+        if mixed {
             self.duplicates(data);
         }
+        log::debug!("names resolved in {:.3} s", began.elapsed().as_secs_f64());
         // A live plan always reads once, so a bad token, certificate or
         // redirect shows before the real run does.
         if self.cfg.live_plan && self.reader.requests.load(Ordering::Relaxed) == 0 {
@@ -176,8 +196,10 @@ impl<J: Job> Stage<'_, '_, J> {
     }
 
     /// Resolves resource names, org by org (each org's list read once).
-    /// Returns each row's resource id (0 where unknown) and whether any row
-    /// gave a name.
+    /// Returns each row's resource id (0 where unknown) and whether rows by
+    /// name and rows by id alone are mixed: only then can two rows that
+    /// differed when checked be duplicates once resolved (two names never
+    /// resolve to one id: the list's ids are distinct).
     fn resources(&mut self, data: &mut Collected<J::Item>) -> Result<(Vec<u64>, bool), Abort> {
         let job = self.job;
         let mut resource_of: Vec<u64> = data
@@ -186,11 +208,16 @@ impl<J: Job> Stage<'_, '_, J> {
             .map(|c| job.names(&c.item).resource_id)
             .collect();
         let mut orgs: Vec<u32> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        // Whether a row was compared by an id it gave when it was checked.
+        let mut by_id = false;
         for (i, c) in data.items.iter().enumerate() {
-            if self.results.is_open(i)
-                && !job.names(&c.item).resource_name.is_empty()
-                && !orgs.contains(&c.org)
-            {
+            if !self.results.is_open(i) {
+                continue;
+            }
+            let names = job.names(&c.item);
+            by_id |= names.resource_id != 0 || names.account_id != 0;
+            if !names.resource_name.is_empty() && seen.insert(c.org) {
                 orgs.push(c.org);
             }
         }
@@ -252,7 +279,7 @@ impl<J: Job> Stage<'_, '_, J> {
                 }
             }
         }
-        Ok((resource_of, !orgs.is_empty()))
+        Ok((resource_of, by_id && !orgs.is_empty()))
     }
 
     /// Reads the account lists rows need: for adding accounts (a live plan,

@@ -28,6 +28,9 @@ pub(crate) struct Store {
     index: HashMap<(String, u64, String), usize>,
     accounts: Vec<Value>,
     account_ids: HashMap<u64, usize>,
+    /// (org, resource) → indices into `accounts`: an account-list read
+    /// costs its own accounts, not the whole store, under the store's lock.
+    by_resource: HashMap<(String, u64), Vec<usize>>,
     /// Resources by (org, id): from the inventory, or made by a first add.
     pub(crate) resources: super::reads::Resources,
     requests: Vec<Value>,
@@ -73,6 +76,10 @@ impl Store {
         }));
         self.index.insert(key, n);
         self.account_ids.insert(id, n);
+        self.by_resource
+            .entry((org.to_string(), rid))
+            .or_default()
+            .push(n);
         true
     }
 
@@ -82,9 +89,12 @@ impl Store {
         org: &'a str,
         rid: u64,
     ) -> impl Iterator<Item = (u64, &'a str)> + 'a {
-        self.accounts
+        self.by_resource
+            .get(&(org.to_string(), rid))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
             .iter()
-            .filter(move |a| a["org"] == org && a["resource_id"] == rid)
+            .map(|&n| &self.accounts[n])
             .map(|a| {
                 (
                     a["account_id"].as_u64().unwrap_or(0),
