@@ -283,9 +283,16 @@ impl Account {
         cells::body_field(self.body.as_bytes(), ACCOUNTNAME as u8).unwrap_or("")
     }
 
-    /// The RESOURCENAME the input gave ("" when it gave only the id).
+    /// The RESOURCENAME the input gave ("" when it gave only the id). When
+    /// given, it is the body's first field (see `check`): a row given by id,
+    /// as each of a million may be, answers from the first byte, where a
+    /// search would walk its whole body. The slot is still checked, so no
+    /// other field can be read as the name.
     pub fn resource_name(&self) -> &str {
-        cells::body_field(self.body.as_bytes(), RESOURCENAME as u8).unwrap_or("")
+        match cells::body_fields(self.body.as_bytes()).next() {
+            Some((slot, name)) if usize::from(slot) == RESOURCENAME => name,
+            _ => "",
+        }
     }
 }
 
@@ -347,11 +354,12 @@ impl Job for Accounts {
             return Err(problems.join("; "));
         }
         let body = cells::with_scratch(|body| {
-            cells::encode_fields(&SCHEMA, &values, body);
             // Kept for lookups and the report; never sent (no wire key).
+            // First, so that `resource_name` never walks the body.
             if let Some((_, name)) = values.get(RESOURCENAME) {
                 cells::encode_field(body, RESOURCENAME as u8, name);
             }
+            cells::encode_fields(&SCHEMA, &values, body);
             if let Some(custom) = custom {
                 cells::encode_field(body, cells::JSON_SLOT, &custom.to_string());
             }
@@ -552,6 +560,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_resource_name_leads_the_body_when_given() {
+        let header = SCHEMA
+            .resolve(
+                &["PASSWORD", "ACCOUNTNAME", "RESOURCENAME"].map(String::from),
+                false,
+            )
+            .unwrap();
+        let row = RawRow {
+            line: 2,
+            record: csv::StringRecord::from(vec!["pw-secret", "svc", "web-01"]),
+            problems: Vec::new(),
+        };
+        let a = Accounts.check(&header, &row).unwrap();
+        assert_eq!(a.resource_name(), "web-01");
+        assert_eq!(a.name(), "svc");
+        assert_eq!(a.resource_id, 0);
+    }
+
+    #[test]
     fn the_name_is_read_by_its_column_never_by_its_place() {
         // A body whose first field is the password, as any reordering of
         // the encoder would make it.
@@ -565,6 +592,7 @@ mod tests {
             body: Sealed::new(body),
         };
         assert_eq!(a.name(), "svc");
+        assert_eq!(a.resource_name(), "", "the password is not a resource name");
         assert_eq!(SCHEMA.columns[ACCOUNTNAME].name, "ACCOUNTNAME");
         assert_ne!(SCHEMA.columns[ACCOUNTNAME].kind, Kind::Secret);
     }

@@ -477,3 +477,55 @@ fn an_offline_dry_run_groups_names_without_checking_them() {
     assert!(rows[0]["message"].contains("names not checked"));
     assert!(rows.iter().all(|r| r["resource_id"].is_empty()));
 }
+
+#[test]
+fn an_interrupt_while_reading_the_server_writes_nothing_and_exits_3() {
+    use std::process::{Command, Stdio};
+    // Reads are slow (2 s each): the signal lands while one is in flight.
+    let (w, sim) = setup(3, &["--latency-ms", "2000"]);
+    w.write("in.csv", "RESOURCENAME,ACCOUNTNAME\nweb-00,a\nweb-01,b\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pam360-bulk"))
+        .current_dir(w.dir.path())
+        .args(["add-accounts", "in.csv", "--server", &sim.url])
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .env_remove("PAM360_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        common::wait_for(std::time::Duration::from_secs(20), || sim.received() > 0),
+        "the first read never arrived"
+    );
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    assert_eq!(sim.writes(), 0);
+    let rows = w.report("in.report.csv");
+    assert_eq!(outcomes(&rows), ["not_sent", "not_sent"]);
+    assert!(
+        rows[0]["message"].contains("interrupted"),
+        "{}",
+        rows[0]["message"]
+    );
+    assert!(!w.path("in.report.csv.partial").exists());
+}
+
+#[test]
+fn a_resource_id_the_server_does_not_know_is_invalid_when_its_accounts_are_read() {
+    let (w, sim) = setup(3, &[]);
+    let rows = run(
+        (&w, &sim),
+        "add-accounts",
+        "RESOURCEID,ACCOUNTNAME\n999,a\n300,b\n",
+        &["--skip-existing"],
+        1,
+        "in.report.csv",
+    );
+    assert_eq!(outcomes(&rows), ["invalid", "added"]);
+    assert_eq!(rows[0]["message"], "no resource with id 999");
+    assert_eq!(sim.writes(), 1);
+}
