@@ -146,7 +146,12 @@ impl<'a> Reader<'a> {
     /// dropped; the list ends at an empty page or once `totalRows` distinct
     /// ids are seen. A page with nothing new means the paging cannot be
     /// followed: the run stops rather than plan on part of the list.
-    pub fn resources(&self, org: Option<&str>) -> Result<Vec<Listed>, Abort> {
+    /// `bar` counts the resources listed, out of `totalRows` once known.
+    pub fn resources(
+        &self,
+        org: Option<&str>,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<Vec<Listed>, Abort> {
         let whose = org.map(|o| format!(" of org \"{o}\"")).unwrap_or_default();
         let mut seen = HashSet::new();
         let mut all = Vec::new();
@@ -163,12 +168,16 @@ impl<'a> Reader<'a> {
                 }
             };
             let (page, total) = lists::resource_page(&answer);
+            if let Some(t) = total {
+                bar.set_length(t);
+            }
             if page.is_empty() {
                 break;
             }
             let served = page.len() as u64;
             let before = all.len();
             all.extend(page.into_iter().filter(|r| seen.insert(r.id)));
+            bar.inc((all.len() - before) as u64);
             if all.len() == before {
                 return Err(Abort::Listing(format!(
                     "the resource list{whose} cannot be followed: the page at STARTINDEX {start} brought no resource not seen before"

@@ -227,7 +227,17 @@ impl<J: Job> Stage<'_, '_, J> {
             "RESOURCEID"
         };
         for &org in &orgs {
-            let list = self.reader.resources(data.orgs[org as usize].as_deref())?;
+            let bar = progress::counting(
+                self.cfg.progress,
+                Some(0),
+                "reading the server",
+                "resources",
+            );
+            let list = self
+                .reader
+                .resources(data.orgs[org as usize].as_deref(), &bar);
+            bar.finish_and_clear();
+            let list = list?;
             log::info!(
                 "{} resources listed{}",
                 list.len(),
