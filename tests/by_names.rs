@@ -529,3 +529,18 @@ fn a_resource_id_the_server_does_not_know_is_invalid_when_its_accounts_are_read(
     assert_eq!(rows[0]["message"], "no resource with id 999");
     assert_eq!(sim.writes(), 1);
 }
+
+#[test]
+fn strict_sends_nothing_when_a_name_is_unknown() {
+    let (w, sim) = setup(3, &[]);
+    let rows = run(
+        (&w, &sim),
+        "add-accounts",
+        "RESOURCENAME,ACCOUNTNAME\nweb-00,a\nweb-0,b\n",
+        &["--strict"],
+        2,
+        "in.report.csv",
+    );
+    assert_eq!(outcomes(&rows), ["not_sent", "invalid"]);
+    assert_eq!(sim.writes(), 0);
+}
