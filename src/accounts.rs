@@ -1,13 +1,13 @@
 //! The add-accounts job (vendor page 000): its columns, its checks, and the
 //! `ACCOUNTLIST` request under `/resources/<RESOURCEID>/accounts`.
 
+use crate::body::{Body, Field};
 use crate::cells::{self, JsonObject, Value};
 use crate::input::RawRow;
 use crate::job::{Identity, Job, Names, Verdict, eq_lowercase, push_lowercase};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, classify, is_success};
-use crate::schema::{Column, Header, Kind, Schema, slot_of};
-use crate::secret::Sealed;
+use crate::schema::{Column, Header, Kind, Schema};
 
 const fn col(
     name: &'static str,
@@ -244,10 +244,10 @@ pub static SCHEMA: Schema = Schema {
     one_of: &[&["RESOURCEID"], &["RESOURCENAME"]],
 };
 
-const RESOURCEID: usize = slot_of(&COLUMNS, "RESOURCEID");
-const RESOURCENAME: usize = slot_of(&COLUMNS, "RESOURCENAME");
-const ACCOUNTNAME: usize = slot_of(&COLUMNS, "ACCOUNTNAME");
-const CUSTOMFIELD: usize = slot_of(&COLUMNS, "ACCOUNTCUSTOMFIELD");
+const RESOURCEID: Field = Field::of(&COLUMNS, "RESOURCEID");
+const RESOURCENAME: Field = Field::of(&COLUMNS, "RESOURCENAME");
+const ACCOUNTNAME: Field = Field::of(&COLUMNS, "ACCOUNTNAME");
+const CUSTOMFIELD: Field = Field::of(&COLUMNS, "ACCOUNTCUSTOMFIELD");
 
 /// A checked account.
 #[derive(Debug, Clone)]
@@ -258,8 +258,8 @@ pub struct Account {
     /// The server's id of the account, once known (read from the server);
     /// 0 until then.
     pub account_id: u64,
-    /// Its checked cells, compact (see [`cells::encode_field`]).
-    pub body: Sealed,
+    /// Its checked cells, compact.
+    pub body: Body,
 }
 
 /// A row's resource id. 0 while a RESOURCENAME is not resolved yet; an
@@ -280,7 +280,7 @@ impl Account {
     /// by its column and never by its place (which field comes first is the
     /// encoder's business; a password must never be read as the name).
     pub fn name(&self) -> &str {
-        cells::body_field(self.body.as_bytes(), ACCOUNTNAME as u8).unwrap_or("")
+        self.body.get(ACCOUNTNAME).unwrap_or("")
     }
 
     /// The RESOURCENAME the input gave ("" when it gave only the id). When
@@ -289,10 +289,7 @@ impl Account {
     /// search would walk its whole body. The slot is still checked, so no
     /// other field can be read as the name.
     pub fn resource_name(&self) -> &str {
-        match cells::body_fields(self.body.as_bytes()).next() {
-            Some((slot, name)) if usize::from(slot) == RESOURCENAME => name,
-            _ => "",
-        }
+        self.body.leading(RESOURCENAME).unwrap_or("")
     }
 }
 
@@ -327,15 +324,15 @@ impl Job for Accounts {
         let mut problems = Vec::new();
         let mut values = cells::Values::default();
         cells::parse_row(&SCHEMA, header, row, &mut problems, &mut values);
-        let given = |slot: usize| header.get(slot).map(|i| row.field(i)).unwrap_or("");
-        let resource_id = match values.get(RESOURCEID) {
+        let given = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
+        let resource_id = match values.get(RESOURCEID.slot()) {
             Some((Value::Int(i), _)) => *i as u64,
             _ => 0,
         };
         if given(RESOURCEID).trim().is_empty() && given(RESOURCENAME).trim().is_empty() {
-            problems.push(if header.get(RESOURCENAME).is_none() {
+            problems.push(if header.get(RESOURCENAME.slot()).is_none() {
                 "column RESOURCEID is empty; every account needs the id of its resource".into()
-            } else if header.get(RESOURCEID).is_none() {
+            } else if header.get(RESOURCEID.slot()).is_none() {
                 "column RESOURCENAME is empty; every account needs the name of its resource".into()
             } else {
                 "columns RESOURCEID and RESOURCENAME are empty; every account needs its resource's id or name".into()
@@ -347,23 +344,22 @@ impl Job for Accounts {
         let custom = custom_fields(
             header,
             row,
-            values.get(CUSTOMFIELD).map(|(v, _)| v),
+            values.get(CUSTOMFIELD.slot()).map(|(v, _)| v),
             &mut problems,
         );
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
-        let body = cells::with_scratch(|body| {
+        let body = Body::build(|body| {
             // Kept for lookups and the report; never sent (no wire key).
             // First, so that `resource_name` never walks the body.
-            if let Some((_, name)) = values.get(RESOURCENAME) {
-                cells::encode_field(body, RESOURCENAME as u8, name);
+            if let Some((_, name)) = values.get(RESOURCENAME.slot()) {
+                body.put(RESOURCENAME, name);
             }
-            cells::encode_fields(&SCHEMA, &values, body);
+            body.put_sent(&SCHEMA, &values);
             if let Some(custom) = custom {
-                cells::encode_field(body, cells::JSON_SLOT, &custom.to_string());
+                body.put(Field::JSON, &custom.to_string());
             }
-            Sealed::from_slice(body)
         });
         Ok(Account {
             resource_id,
@@ -373,7 +369,7 @@ impl Job for Accounts {
     }
 
     fn raw_key(&self, header: &Header, row: &RawRow) -> Vec<String> {
-        let cell = |slot: usize| header.get(slot).map(|i| row.field(i)).unwrap_or("");
+        let cell = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
         vec![
             cell(RESOURCEID).trim().to_string(),
             cell(RESOURCENAME).trim().to_string(),
@@ -448,7 +444,7 @@ impl Job for Accounts {
                 out.push(b',');
             }
             let mut obj = JsonObject::open(out);
-            cells::write_body_json(&SCHEMA, a.body.as_bytes(), &mut obj);
+            a.body.write_json(&SCHEMA, &mut obj);
             obj.close();
         }
         out.extend_from_slice(b"]}");
@@ -477,15 +473,7 @@ impl Job for Accounts {
     }
 
     fn secrets(&self, item: &Account) -> Vec<String> {
-        cells::body_fields(item.body.as_bytes())
-            .filter(|(slot, _)| {
-                SCHEMA
-                    .columns
-                    .get(usize::from(*slot))
-                    .is_some_and(|c| c.kind == Kind::Secret)
-            })
-            .map(|(_, text)| text.to_string())
-            .collect()
+        item.body.secrets(&SCHEMA)
     }
 
     fn reconcile(&self, answer: &Answer, items: &[&Account]) -> Vec<Verdict> {
@@ -582,18 +570,18 @@ mod tests {
     fn the_name_is_read_by_its_column_never_by_its_place() {
         // A body whose first field is the password, as any reordering of
         // the encoder would make it.
-        let password = SCHEMA.slot("PASSWORD") as u8;
-        let mut body = Vec::new();
-        cells::encode_field(&mut body, password, "hunter2-secret");
-        cells::encode_field(&mut body, ACCOUNTNAME as u8, "svc");
+        let password = Field::of(SCHEMA.columns, "PASSWORD");
         let a = Account {
             resource_id: 901,
             account_id: 0,
-            body: Sealed::new(body),
+            body: Body::build(|b| {
+                b.put(password, "hunter2-secret");
+                b.put(ACCOUNTNAME, "svc");
+            }),
         };
         assert_eq!(a.name(), "svc");
         assert_eq!(a.resource_name(), "", "the password is not a resource name");
-        assert_eq!(SCHEMA.columns[ACCOUNTNAME].name, "ACCOUNTNAME");
-        assert_ne!(SCHEMA.columns[ACCOUNTNAME].kind, Kind::Secret);
+        assert_eq!(SCHEMA.columns[ACCOUNTNAME.slot()].name, "ACCOUNTNAME");
+        assert_ne!(SCHEMA.columns[ACCOUNTNAME.slot()].kind, Kind::Secret);
     }
 }

@@ -37,6 +37,11 @@ pub const MAX_SLOTS: usize = 32;
 pub struct Values<'a>(arrayvec::ArrayVec<(u8, Value<'a>, &'a str), MAX_SLOTS>);
 
 impl<'a> Values<'a> {
+    /// (slot, text) of every present, valid value, in schema order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &'a str)> + '_ {
+        self.0.iter().map(|(s, _, t)| (usize::from(*s), *t))
+    }
+
     /// The value and text of the column at `slot`, if present and valid.
     pub fn get(&self, slot: usize) -> Option<(&Value<'a>, &'a str)> {
         self.0
@@ -346,98 +351,6 @@ fn write_str(buf: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *buf, s);
 }
 
-/// Slot of a body field that holds ready JSON (the merged custom fields).
-pub const JSON_SLOT: u8 = u8::MAX;
-
-/// Appends one field to a compact body: its slot, length, and text.
-///
-/// A checked row keeps its body this way, about the size of its CSV text,
-/// rather than as JSON (twice that): a million rows stay within twice the
-/// input's size. The JSON is written per request, from the same text,
-/// by [`write_body_json`].
-pub fn encode_field(out: &mut Vec<u8>, slot: u8, text: &str) {
-    out.push(slot);
-    let mut len = text.len();
-    loop {
-        let byte = (len & 0x7f) as u8;
-        len >>= 7;
-        if len == 0 {
-            out.push(byte);
-            break;
-        }
-        out.push(byte | 0x80);
-    }
-    out.extend_from_slice(text.as_bytes());
-}
-
-/// The fields of a compact body, in the order they were encoded.
-pub fn body_fields(body: &[u8]) -> impl Iterator<Item = (u8, &str)> {
-    let mut rest = body;
-    std::iter::from_fn(move || {
-        let (&slot, mut tail) = rest.split_first()?;
-        let mut len = 0usize;
-        let mut shift = 0;
-        loop {
-            let (&b, t) = tail.split_first()?;
-            tail = t;
-            len |= usize::from(b & 0x7f) << shift;
-            shift += 7;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        let text = tail.get(..len)?;
-        rest = &tail[len..];
-        // Encoded from `str`s only.
-        Some((slot, std::str::from_utf8(text).ok()?))
-    })
-}
-
-/// The text of the body's field for column `slot`, if the row had one.
-pub fn body_field(body: &[u8], slot: u8) -> Option<&str> {
-    body_fields(body).find(|(s, _)| *s == slot).map(|(_, t)| t)
-}
-
-/// Runs `f` with this thread's scratch buffer, emptied: bodies are encoded
-/// there and copied out at their exact size, one allocation per row, and
-/// duplicate keys are built there to be hashed. Not reentrant.
-pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    SCRATCH.with_borrow_mut(|buf| {
-        buf.clear();
-        f(buf)
-    })
-}
-
-/// Encodes every present value of the schema's body columns.
-pub fn encode_fields(schema: &Schema, values: &Values<'_>, out: &mut Vec<u8>) {
-    for (slot, _, text) in &values.0 {
-        if schema.columns[usize::from(*slot)].wire.is_some() {
-            encode_field(out, *slot, text);
-        }
-    }
-}
-
-/// Writes a compact body's fields as the members of a JSON object, with the
-/// JSON types of the vendor's samples.
-pub fn write_body_json(schema: &Schema, body: &[u8], obj: &mut JsonObject<'_>) {
-    for (slot, text) in body_fields(body) {
-        if slot == JSON_SLOT {
-            obj.raw("ACCOUNTCUSTOMFIELD", text);
-            continue;
-        }
-        let Some(column) = schema.columns.get(usize::from(slot)) else {
-            continue;
-        };
-        // The text was checked when the row was read: it parses again.
-        if let (Some(key), Ok(Some(value))) = (column.wire, parse_cell(column.kind, text)) {
-            obj.value(key, column.kind, &value);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,21 +415,6 @@ mod tests {
         assert!(parse_cell(Kind::DateTime, "31/02/2026 10:00").is_err());
         assert!(parse_cell(Kind::DateTime, "09/01/2026 17:50").is_ok());
         assert!(parse_cell(Kind::DateTime, "2026-01-09 17:50").is_err());
-    }
-
-    #[test]
-    fn compact_bodies_round_trip() {
-        let mut body = Vec::new();
-        let long = "x".repeat(300);
-        encode_field(&mut body, 1, "root");
-        encode_field(&mut body, 2, "");
-        encode_field(&mut body, 3, &long);
-        encode_field(&mut body, JSON_SLOT, "[1]");
-        let fields: Vec<(u8, &str)> = body_fields(&body).collect();
-        assert_eq!(
-            fields,
-            vec![(1, "root"), (2, ""), (3, long.as_str()), (JSON_SLOT, "[1]")]
-        );
     }
 
     #[test]

@@ -316,8 +316,12 @@ impl<J: Job> RowSink for Collector<'_, J> {
 
 /// What makes two rows duplicates, hashed once: their org and the job's key.
 fn dup_hash<J: Job>(hasher: &RandomState, job: &J, org: Option<&str>, item: &J::Item) -> u32 {
-    // The body's scratch buffer is free again once `check` has returned.
-    crate::cells::with_scratch(|key| {
+    // A buffer of this thread's own, reused from row to row.
+    thread_local! {
+        static KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    KEY.with_borrow_mut(|key| {
+        key.clear();
         crate::job::push_lowercase(org.unwrap_or(""), key);
         key.push(0xff);
         job.dup_key(item, key);

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod body;
 pub mod cells;
 pub mod cli;
 pub mod collect;

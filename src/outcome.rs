@@ -1,11 +1,25 @@
 //! What became of a row: the outcome words of the report, and the result a
 //! row carries from the sender to the report.
 
-use std::fmt;
-use std::str::FromStr;
+use strum::EnumCount;
 
-/// The final state of one input row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The final state of one input row. Its words (`added`, `not_sent`, …) come
+/// from strum: written by `Display` and `as_str`, read back by `FromStr`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumCount,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     Added,
     Exists,
@@ -21,7 +35,7 @@ pub enum Outcome {
 }
 
 /// How many outcomes there are, for counting in an array.
-pub const OUTCOMES: usize = 10;
+pub const OUTCOMES: usize = Outcome::COUNT;
 
 impl Outcome {
     pub const ALL: [Outcome; 9] = [
@@ -36,19 +50,9 @@ impl Outcome {
         Outcome::NotSent,
     ];
 
+    /// The report's word for it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Added => "added",
-            Outcome::Exists => "exists",
-            Outcome::Requested => "requested",
-            Outcome::Skipped => "skipped",
-            Outcome::Planned => "planned",
-            Outcome::Failed => "failed",
-            Outcome::Invalid => "invalid",
-            Outcome::Unconfirmed => "unconfirmed",
-            Outcome::NotSent => "not_sent",
-            Outcome::InFlight => "in_flight",
-        }
+        self.into()
     }
 
     /// Whether the row needs nothing more (exit code 0 when every row is).
@@ -70,24 +74,6 @@ impl Outcome {
             self,
             Outcome::Added | Outcome::Exists | Outcome::Requested | Outcome::Skipped
         )
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Outcome {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Outcome::ALL
-            .iter()
-            .chain(std::iter::once(&Outcome::InFlight))
-            .find(|o| o.as_str() == s)
-            .copied()
-            .ok_or_else(|| format!("unknown outcome \"{s}\""))
     }
 }
 
@@ -198,5 +184,35 @@ impl Results {
             .enumerate()
             .filter(|(_, s)| **s & !INDEX == STORED)
             .map(|(i, s)| (i, &self.stored[(s & INDEX) as usize]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_words_round_trip() {
+        let words: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(
+            words,
+            [
+                "added",
+                "exists",
+                "requested",
+                "skipped",
+                "planned",
+                "failed",
+                "invalid",
+                "unconfirmed",
+                "not_sent"
+            ]
+        );
+        for o in Outcome::ALL.iter().chain([&Outcome::InFlight]) {
+            assert_eq!(o.as_str().parse::<Outcome>(), Ok(*o));
+            assert_eq!(o.to_string(), o.as_str());
+        }
+        assert!("Added".parse::<Outcome>().is_err(), "callers fold case");
+        assert_eq!(OUTCOMES, Outcome::ALL.len() + 1);
     }
 }

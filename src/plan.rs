@@ -70,11 +70,12 @@ mod tests {
             item: Account {
                 resource_id: rid,
                 account_id: 0,
-                body: {
-                    let mut b = Vec::new();
-                    crate::cells::encode_field(&mut b, 1, name);
-                    crate::secret::Sealed::new(b)
-                },
+                body: crate::body::Body::build(|b| {
+                    b.put(
+                        crate::body::Field::of(crate::accounts::SCHEMA.columns, "ACCOUNTNAME"),
+                        name,
+                    )
+                }),
             },
         }
     }

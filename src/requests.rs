@@ -3,13 +3,13 @@
 
 use chrono::NaiveDateTime;
 
+use crate::body::{Body, Field};
 use crate::cells::{self, JsonObject, TIME_FORMAT, Value};
 use crate::input::RawRow;
 use crate::job::{Identity, Job, Names, Verdict, eq_lowercase, push_lowercase};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, is_success};
-use crate::schema::{Column, Header, Kind, Schema, slot_of};
-use crate::secret::Sealed;
+use crate::schema::{Column, Header, Kind, Schema};
 
 const fn col(name: &'static str, kind: Kind, help: &'static str, example: &'static str) -> Column {
     Column {
@@ -117,15 +117,15 @@ pub static SCHEMA: Schema = Schema {
     one_of: &[&["ACCOUNTID"], &["RESOURCENAME", "ACCOUNTNAME"]],
 };
 
-const ACCOUNTID: usize = slot_of(&COLUMNS, "ACCOUNTID");
-const RESOURCENAME: usize = slot_of(&COLUMNS, "RESOURCENAME");
-const ACCOUNTNAME: usize = slot_of(&COLUMNS, "ACCOUNTNAME");
-const ACCESS: usize = slot_of(&COLUMNS, "ACCESS");
-const STARTTIME: usize = slot_of(&COLUMNS, "STARTTIME");
-const ENDTIME: usize = slot_of(&COLUMNS, "ENDTIME");
-const REMINDERTIME: usize = slot_of(&COLUMNS, "REMINDERTIME");
-const OPTION: usize = slot_of(&COLUMNS, "RESOURCES_TO_BE_ACCESSED_OPTION");
-const SELECTED: usize = slot_of(&COLUMNS, "SELECTED_RESOURCEIDS");
+const ACCOUNTID: Field = Field::of(&COLUMNS, "ACCOUNTID");
+const RESOURCENAME: Field = Field::of(&COLUMNS, "RESOURCENAME");
+const ACCOUNTNAME: Field = Field::of(&COLUMNS, "ACCOUNTNAME");
+const ACCESS: Field = Field::of(&COLUMNS, "ACCESS");
+const STARTTIME: Field = Field::of(&COLUMNS, "STARTTIME");
+const ENDTIME: Field = Field::of(&COLUMNS, "ENDTIME");
+const REMINDERTIME: Field = Field::of(&COLUMNS, "REMINDERTIME");
+const OPTION: Field = Field::of(&COLUMNS, "RESOURCES_TO_BE_ACCESSED_OPTION");
+const SELECTED: Field = Field::of(&COLUMNS, "SELECTED_RESOURCEIDS");
 
 /// A checked password request.
 #[derive(Debug, Clone)]
@@ -134,8 +134,8 @@ pub struct Request {
     pub access: Option<&'static str>,
     pub start: Option<NaiveDateTime>,
     pub end: Option<NaiveDateTime>,
-    /// Its checked cells, compact (see [`cells::encode_field`]).
-    pub body: Sealed,
+    /// Its checked cells, compact.
+    pub body: Body,
 }
 
 /// An empty ACCESS is `now` on the server, so it is `now` wherever rows are
@@ -147,20 +147,21 @@ pub fn access_or_default(access: Option<&str>) -> &str {
 /// A request's sent fields other than ACCESS, which compares by
 /// [`access_or_default`], and the names, which compare by the account id
 /// they resolve to (or case-insensitively while they are not resolved).
-fn fields_but_access(r: &Request) -> impl Iterator<Item = (u8, &str)> {
-    cells::body_fields(r.body.as_bytes())
-        .filter(|(slot, _)| ![ACCESS, RESOURCENAME, ACCOUNTNAME].contains(&usize::from(*slot)))
+fn fields_but_access(r: &Request) -> impl Iterator<Item = (Field, &str)> {
+    r.body
+        .fields()
+        .filter(|(f, _)| ![ACCESS, RESOURCENAME, ACCOUNTNAME].contains(f))
 }
 
 impl Request {
     /// The RESOURCENAME the input gave ("" when it gave the account id).
     pub fn resource_name(&self) -> &str {
-        cells::body_field(self.body.as_bytes(), RESOURCENAME as u8).unwrap_or("")
+        self.body.get(RESOURCENAME).unwrap_or("")
     }
 
     /// The ACCOUNTNAME the input gave ("" when it gave the account id).
     pub fn account_name(&self) -> &str {
-        cells::body_field(self.body.as_bytes(), ACCOUNTNAME as u8).unwrap_or("")
+        self.body.get(ACCOUNTNAME).unwrap_or("")
     }
 }
 
@@ -202,14 +203,15 @@ impl Job for Requests {
         let mut problems = Vec::new();
         let mut values = cells::Values::default();
         cells::parse_row(&SCHEMA, header, row, &mut problems, &mut values);
-        let account_id = match values.get(ACCOUNTID) {
+        let account_id = match values.get(ACCOUNTID.slot()) {
             Some((Value::Int(i), _)) => *i as u64,
             _ => 0,
         };
-        let cell = |slot: usize| header.get(slot).map(|i| row.field(i)).unwrap_or("");
+        let cell = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
         if cell(ACCOUNTID).trim().is_empty() {
             let (resource, account) = (cell(RESOURCENAME).trim(), cell(ACCOUNTNAME));
-            let by_name = header.get(RESOURCENAME).is_some() || header.get(ACCOUNTNAME).is_some();
+            let by_name = header.get(RESOURCENAME.slot()).is_some()
+                || header.get(ACCOUNTNAME.slot()).is_some();
             if !by_name {
                 problems.push(
                     "column ACCOUNTID is empty; every request needs the id of an account".into(),
@@ -230,18 +232,18 @@ impl Job for Requests {
                 ));
             }
         }
-        let access = match values.get(ACCESS) {
+        let access = match values.get(ACCESS.slot()) {
             Some((Value::Choice(a), _)) => Some(*a),
             _ => None,
         };
-        let time = |slot: usize| match values.get(slot) {
+        let time = |f: Field| match values.get(f.slot()) {
             Some((Value::Time(t), _)) => Some(*t),
             _ => None,
         };
         let (start, end) = (time(STARTTIME), time(ENDTIME));
-        let given = |slot: usize| {
+        let given = |f: Field| {
             header
-                .get(slot)
+                .get(f.slot())
                 .is_some_and(|i| !row.field(i).trim().is_empty())
         };
         if access == Some("later") {
@@ -267,14 +269,14 @@ impl Job for Requests {
                 access.unwrap_or("empty (now)")
             ));
         }
-        if let Some((Value::Int(m), _)) = values.get(REMINDERTIME)
+        if let Some((Value::Int(m), _)) = values.get(REMINDERTIME.slot())
             && !(1..=59).contains(m)
         {
             problems.push(format!(
                 "column REMINDERTIME: \"{m}\" is not from 1 to 59 (minutes)"
             ));
         }
-        let option = match values.get(OPTION) {
+        let option = match values.get(OPTION.slot()) {
             Some((Value::Choice(o), _)) => Some(*o),
             _ => None,
         };
@@ -291,15 +293,14 @@ impl Job for Requests {
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
-        let body = cells::with_scratch(|body| {
-            cells::encode_fields(&SCHEMA, &values, body);
+        let body = Body::build(|body| {
+            body.put_sent(&SCHEMA, &values);
             // Kept for lookups and the report; never sent (no wire key).
-            for slot in [RESOURCENAME, ACCOUNTNAME] {
-                if let Some((_, name)) = values.get(slot) {
-                    cells::encode_field(body, slot as u8, name);
+            for field in [RESOURCENAME, ACCOUNTNAME] {
+                if let Some((_, name)) = values.get(field.slot()) {
+                    body.put(field, name);
                 }
             }
-            Sealed::from_slice(body)
         });
         Ok(Request {
             account_id,
@@ -321,7 +322,7 @@ impl Job for Requests {
         ]
         .iter()
         .map(|s| {
-            let cell = header.get(*s).map(|i| row.field(i)).unwrap_or("");
+            let cell = header.get(s.slot()).map(|i| row.field(i)).unwrap_or("");
             // An account name is shown as typed, like add-accounts'.
             if *s == ACCOUNTNAME { cell } else { cell.trim() }.to_string()
         })
@@ -358,8 +359,8 @@ impl Job for Requests {
             out.push(0xff);
         }
         out.extend_from_slice(access_or_default(item.access).as_bytes());
-        for (slot, text) in fields_but_access(item) {
-            out.push(slot);
+        for (field, text) in fields_but_access(item) {
+            out.push(field.slot() as u8);
             out.extend_from_slice(text.as_bytes());
             out.push(0xff);
         }
@@ -393,7 +394,7 @@ impl Job for Requests {
         // One row, one request: the planner never groups requests.
         if let Some(r) = items.first() {
             let mut obj = JsonObject::open(out);
-            cells::write_body_json(&SCHEMA, r.body.as_bytes(), &mut obj);
+            r.body.write_json(&SCHEMA, &mut obj);
             obj.close();
         }
     }

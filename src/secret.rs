@@ -1,5 +1,8 @@
 //! A string that must never be printed: the API token, and the secret cells
-//! (passwords, TOTP secrets) when they travel outside the request body.
+//! (passwords, TOTP secrets) when they travel outside the request body; and
+//! the scrubber that masks them in whatever a server sends back. (A row's
+//! cells, secrets included, live in [`crate::body::Body`], which never
+//! prints either.)
 //!
 //! `Debug` and `Display` both print `***`, so a secret that ends up in a log
 //! line, an error chain or a panic message by accident shows nothing.
@@ -31,56 +34,6 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
-    }
-}
-
-/// Bytes that may hold secrets (a request body with its passwords): usable
-/// as bytes, printed by `Debug` only as their length.
-///
-/// A million checked rows each keep one; they are carved out of shared,
-/// per-thread blocks (see [`Sealed::from_slice`]) rather than allocated one
-/// by one.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Sealed(bytes::Bytes);
-
-/// Size of the blocks small sealed values are carved from.
-const BLOCK: usize = 256 << 10;
-
-impl Sealed {
-    pub fn new(bytes: Vec<u8>) -> Self {
-        Sealed(bytes.into())
-    }
-
-    /// A copy of `bytes`, appended to this thread's current block. A block
-    /// is freed when the last value in it is. One allocation per row would
-    /// cost a million small allocations, and glibc grows each thread's heap
-    /// a page at a time, with a system call each time.
-    pub fn from_slice(bytes: &[u8]) -> Self {
-        thread_local! {
-            static BLOCK_LEFT: std::cell::RefCell<bytes::BytesMut> =
-                std::cell::RefCell::new(bytes::BytesMut::new());
-        }
-        if bytes.len() > BLOCK / 16 {
-            return Sealed(bytes::Bytes::copy_from_slice(bytes));
-        }
-        BLOCK_LEFT.with_borrow_mut(|left| {
-            if left.capacity() - left.len() < bytes.len() {
-                // The full block lives on in the values carved from it.
-                *left = bytes::BytesMut::with_capacity(BLOCK);
-            }
-            left.extend_from_slice(bytes);
-            Sealed(left.split().freeze())
-        })
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Sealed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{} bytes, not shown>", self.0.len())
     }
 }
 
@@ -225,26 +178,6 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s} {s:?}"), "*** ***");
         assert_eq!(s.expose(), "hunter2");
-    }
-
-    #[test]
-    fn sealed_bytes_never_print() {
-        let s = Sealed::new(b"{\"PASSWORD\":\"hunter2\"}".to_vec());
-        assert_eq!(format!("{s:?}"), "<22 bytes, not shown>");
-    }
-
-    #[test]
-    fn sealed_values_share_blocks_but_keep_their_own_bytes() {
-        let values: Vec<Vec<u8>> = (0..20_000u32)
-            .map(|i| i.to_string().repeat(1 + i as usize % 7).into_bytes())
-            .collect();
-        let sealed: Vec<Sealed> = values.iter().map(|v| Sealed::from_slice(v)).collect();
-        for (v, s) in values.iter().zip(&sealed) {
-            assert_eq!(s.as_bytes(), &v[..]);
-        }
-        let big = vec![7u8; BLOCK];
-        assert_eq!(Sealed::from_slice(&big).as_bytes(), &big[..]);
-        assert_eq!(Sealed::from_slice(b"").as_bytes(), b"");
     }
 
     #[test]
