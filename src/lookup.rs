@@ -5,11 +5,13 @@
 //! on what stops a write (a refused token, a redirect, a refused
 //! certificate, throttling past `--max-throttle`, an interrupt).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use crate::collect::Collected;
+use crate::job::{Names, fold};
 use crate::pam360::lists::{self, Listed, RESOURCES_PATH};
 use crate::pam360::{Answer, Attempt, Step, Tried, is_success, next_step};
 use crate::secret::Scrubber;
@@ -23,6 +25,147 @@ pub const PAGE: u64 = 5000;
 /// More resources than any PAM360 holds: a list that keeps bringing new
 /// ones past this is not followed further.
 const MOST_RESOURCES: usize = 10_000_000;
+
+/// The resources whose accounts a stage reads: each (org, resource) once,
+/// in the order rows first need them.
+#[derive(Default)]
+pub struct Wanted {
+    list: Vec<(Option<Arc<str>>, u64)>,
+    at: HashMap<(u32, u64), usize>,
+}
+
+impl Wanted {
+    /// Adds the resource `rid` of the org at `org` in `data`'s org table;
+    /// returns its place in the list.
+    pub fn add<I>(&mut self, data: &Collected<I>, org: u32, rid: u64) -> usize {
+        *self.at.entry((org, rid)).or_insert_with(|| {
+            self.list.push((data.orgs[org as usize].clone(), rid));
+            self.list.len() - 1
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The resource ids, in list order.
+    pub fn resources(&self) -> impl Iterator<Item = u64> + '_ {
+        self.list.iter().map(|(_, rid)| *rid)
+    }
+}
+
+/// The names of one list (resources of an org, or accounts of a resource),
+/// compared as the duplicate check compares: NFC, lower case.
+pub struct NameIndex {
+    by_name: HashMap<String, Vec<u64>>,
+    /// Each listed spelling → its folded name: a name typed as the server
+    /// spells it (the usual case) is found without folding it again.
+    spelled: HashMap<String, String>,
+    names: Vec<String>,
+}
+
+impl NameIndex {
+    pub fn new(list: &[Listed]) -> Self {
+        let mut by_name: HashMap<String, Vec<u64>> = HashMap::new();
+        let mut spelled = HashMap::new();
+        for l in list {
+            let folded = fold(&l.name);
+            by_name.entry(folded.clone()).or_default().push(l.id);
+            spelled.insert(l.name.clone(), folded);
+        }
+        NameIndex {
+            by_name,
+            spelled,
+            names: list.iter().map(|l| l.name.clone()).collect(),
+        }
+    }
+
+    /// The ids listed under `name`, compared case-insensitively.
+    pub fn find(&self, name: &str) -> &[u64] {
+        let name = name.trim();
+        let found = match self.spelled.get(name) {
+            Some(folded) => self.by_name.get(folded),
+            None => self.by_name.get(&fold(name)),
+        };
+        found.map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// ` (closest: "web-001")`, when a listed name is close enough to help.
+    fn closest(&self, name: &str) -> String {
+        let wanted = fold(name);
+        let best = self
+            .names
+            .iter()
+            .map(|n| (strsim::jaro_winkler(&wanted, &fold(n)), n))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        match best {
+            Some((score, n)) if score >= 0.75 => format!(" (closest: \"{n}\")"),
+            _ => String::new(),
+        }
+    }
+
+    /// The id of the row's resource in this resource list, or why there is
+    /// none: no such name, several, or another id than the row gave.
+    /// `give` names the column that would settle an ambiguity.
+    pub fn resource_id(&self, names: &Names<'_>, give: &str) -> Result<u64, String> {
+        let name = names.resource_name;
+        match self.find(name) {
+            [] => Err(format!(
+                "no resource named \"{name}\"{}",
+                self.closest(name)
+            )),
+            [id] if names.resource_id != 0 && names.resource_id != *id => Err(format!(
+                "resource \"{name}\" has id {id}, not RESOURCEID {}; fix one of them",
+                names.resource_id
+            )),
+            [id] => Ok(*id),
+            many => Err(format!(
+                "{} resources are named \"{name}\" (ids {}): give {give}",
+                many.len(),
+                ids(many)
+            )),
+        }
+    }
+
+    /// The id of the row's account in this account list, or why there is
+    /// none.
+    pub fn account_id(&self, names: &Names<'_>) -> Result<u64, String> {
+        let (account, resource) = (names.account_name, names.resource_name);
+        match self.find(account) {
+            [] => Err(format!(
+                "no account named \"{account}\" on resource \"{resource}\"{}",
+                self.closest(account)
+            )),
+            [id] if names.account_id != 0 && names.account_id != *id => Err(format!(
+                "account \"{account}\" on resource \"{resource}\" has id {id}, not ACCOUNTID {}; fix one of them",
+                names.account_id
+            )),
+            [id] => Ok(*id),
+            many => Err(format!(
+                "{} accounts are named \"{account}\" on resource \"{resource}\" (ids {}): give ACCOUNTID",
+                many.len(),
+                ids(many)
+            )),
+        }
+    }
+
+    /// Whether an account of this name is listed: `Some` of its id, 0 when
+    /// two listed accounts match the name (the id is then left empty).
+    pub fn existing(&self, account: &str) -> Option<u64> {
+        match self.find(account) {
+            [] => None,
+            [id] => Some(*id),
+            _ => Some(0),
+        }
+    }
+}
+
+fn ids(ids: &[u64]) -> String {
+    ids.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Why a read brought nothing to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +339,24 @@ impl<'a> Reader<'a> {
         Ok(all)
     }
 
+    /// The account lists of `wanted`, as name indexes, with a progress bar
+    /// of their own labelled `what`.
+    pub fn account_indexes(
+        &self,
+        wanted: &Wanted,
+        progress: bool,
+        what: &str,
+    ) -> Vec<Result<NameIndex, ReadError>> {
+        let bar =
+            crate::progress::counting(progress, Some(wanted.list.len() as u64), what, "resources");
+        let lists = self.accounts(&wanted.list, &bar);
+        bar.finish_and_clear();
+        lists
+            .into_iter()
+            .map(|l| l.map(|l| NameIndex::new(&l)))
+            .collect()
+    }
+
     /// The accounts of each (org, resource), read by up to `--concurrency`
     /// workers, in the order asked. A read that stops the run stops the
     /// others; what they did not read is `Stop` too.
@@ -233,5 +394,78 @@ impl<'a> Reader<'a> {
             .into_iter()
             .map(|r| r.unwrap_or(Err(ReadError::Stop(Abort::Interrupted))))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(entries: &[(u64, &str)]) -> NameIndex {
+        let list: Vec<Listed> = entries
+            .iter()
+            .map(|(id, name)| Listed {
+                id: *id,
+                name: name.to_string(),
+            })
+            .collect();
+        NameIndex::new(&list)
+    }
+
+    fn names<'a>(resource: &'a str, account: &'a str, rid: u64, aid: u64) -> Names<'a> {
+        Names {
+            resource_id: rid,
+            resource_name: resource,
+            account_name: account,
+            account_id: aid,
+        }
+    }
+
+    #[test]
+    fn names_match_in_any_case_and_ambiguity_is_never_guessed() {
+        let resources = index(&[(17, "db"), (42, "DB"), (5, "web-01"), (6, "Jos\u{e9}")]);
+        assert_eq!(
+            resources.resource_id(&names("WEB-01", "", 0, 0), "X"),
+            Ok(5)
+        );
+        // NFD spelling of the same name.
+        assert_eq!(
+            resources.resource_id(&names("jose\u{301}", "", 0, 0), "X"),
+            Ok(6)
+        );
+        assert_eq!(
+            resources.resource_id(&names("db", "", 0, 0), "RESOURCEID"),
+            Err("2 resources are named \"db\" (ids 17, 42): give RESOURCEID".into())
+        );
+        assert_eq!(
+            resources.resource_id(&names("web-1", "", 0, 0), "X"),
+            Err("no resource named \"web-1\" (closest: \"web-01\")".into())
+        );
+        assert_eq!(
+            resources.resource_id(&names("zzzz", "", 0, 0), "X"),
+            Err("no resource named \"zzzz\"".into())
+        );
+        assert!(
+            resources
+                .resource_id(&names("web-01", "", 6, 0), "X")
+                .unwrap_err()
+                .contains("has id 5, not RESOURCEID 6")
+        );
+        let accounts = index(&[(1001, "root"), (1002, "Admin"), (1003, "admin")]);
+        assert_eq!(accounts.account_id(&names("web", "ROOT", 0, 0)), Ok(1001));
+        assert_eq!(
+            accounts.account_id(&names("web", "root", 0, 1001)),
+            Ok(1001)
+        );
+        assert!(accounts.account_id(&names("web", "root", 0, 9)).is_err());
+        assert!(
+            accounts
+                .account_id(&names("web", "admin", 0, 0))
+                .unwrap_err()
+                .contains("give ACCOUNTID")
+        );
+        assert_eq!(accounts.existing("Root"), Some(1001));
+        assert_eq!(accounts.existing("ADMIN"), Some(0), "two match: no id");
+        assert_eq!(accounts.existing("nobody"), None);
     }
 }

@@ -180,6 +180,81 @@ static IDENTITY: Identity = Identity {
     ways: &[&[1, 2, 3, 4, 5], &[0, 3, 4, 5]],
 };
 
+/// Why a row names no account: its ACCOUNTID is empty and its names are
+/// missing (in words that fit the columns the input has).
+fn missing_account(header: &Header, row: &RawRow) -> Option<String> {
+    let cell = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
+    if !cell(ACCOUNTID).trim().is_empty() {
+        return None;
+    }
+    let (resource, account) = (cell(RESOURCENAME).trim(), cell(ACCOUNTNAME));
+    let by_name =
+        header.get(RESOURCENAME.slot()).is_some() || header.get(ACCOUNTNAME.slot()).is_some();
+    Some(if !by_name {
+        "column ACCOUNTID is empty; every request needs the id of an account".into()
+    } else if resource.is_empty() && account.is_empty() {
+        "columns ACCOUNTID, RESOURCENAME and ACCOUNTNAME are empty; every request needs an account id, or a resource and account name".into()
+    } else if resource.is_empty() || account.is_empty() {
+        let missing = if resource.is_empty() {
+            "RESOURCENAME"
+        } else {
+            "ACCOUNTNAME"
+        };
+        format!(
+            "column {missing} is empty; an account given by name needs both RESOURCENAME and ACCOUNTNAME (or give ACCOUNTID)"
+        )
+    } else {
+        return None;
+    })
+}
+
+/// The access window: `later` needs both times, the end after the start;
+/// times go with `later` only. `given` says whether a column has a cell.
+fn window_problems(
+    access: Option<&str>,
+    (start, end): (Option<NaiveDateTime>, Option<NaiveDateTime>),
+    given: &dyn Fn(Field) -> bool,
+    problems: &mut Vec<String>,
+) {
+    if access == Some("later") {
+        for (slot, name) in [(STARTTIME, "STARTTIME"), (ENDTIME, "ENDTIME")] {
+            if !given(slot) {
+                problems.push(format!(
+                    "column {name} is empty; ACCESS later needs both STARTTIME and ENDTIME (DD/MM/YYYY HH:mm)"
+                ));
+            }
+        }
+        if let (Some(s), Some(e)) = (start, end)
+            && e <= s
+        {
+            problems.push(format!(
+                "column ENDTIME: \"{}\" is not after STARTTIME \"{}\"",
+                e.format(TIME_FORMAT),
+                s.format(TIME_FORMAT)
+            ));
+        }
+    } else if given(STARTTIME) || given(ENDTIME) {
+        problems.push(format!(
+            "STARTTIME and ENDTIME are only for ACCESS later, and ACCESS is {}; set ACCESS to later or clear the times",
+            access.unwrap_or("empty (now)")
+        ));
+    }
+}
+
+/// SELECTED_RESOURCEIDS goes with option 3, and option 3 needs it.
+fn option_problem(option: Option<&str>, selected: bool) -> Option<String> {
+    match (option, selected) {
+        (Some("3"), false) => Some(
+            "column SELECTED_RESOURCEIDS is empty; RESOURCES_TO_BE_ACCESSED_OPTION 3 needs the resource ids".into(),
+        ),
+        (o, true) if o != Some("3") => Some(format!(
+            "column SELECTED_RESOURCEIDS is only for RESOURCES_TO_BE_ACCESSED_OPTION 3, and the option is {}; set it to 3 or clear the ids",
+            o.unwrap_or("empty")
+        )),
+        _ => None,
+    }
+}
+
 /// The request-passwords job.
 pub struct Requests;
 
@@ -207,31 +282,7 @@ impl Job for Requests {
             Some((Value::Int(i), _)) => *i as u64,
             _ => 0,
         };
-        let cell = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
-        if cell(ACCOUNTID).trim().is_empty() {
-            let (resource, account) = (cell(RESOURCENAME).trim(), cell(ACCOUNTNAME));
-            let by_name = header.get(RESOURCENAME.slot()).is_some()
-                || header.get(ACCOUNTNAME.slot()).is_some();
-            if !by_name {
-                problems.push(
-                    "column ACCOUNTID is empty; every request needs the id of an account".into(),
-                );
-            } else if resource.is_empty() && account.is_empty() {
-                problems.push(
-                    "columns ACCOUNTID, RESOURCENAME and ACCOUNTNAME are empty; every request needs an account id, or a resource and account name"
-                        .into(),
-                );
-            } else if resource.is_empty() || account.is_empty() {
-                let missing = if resource.is_empty() {
-                    "RESOURCENAME"
-                } else {
-                    "ACCOUNTNAME"
-                };
-                problems.push(format!(
-                    "column {missing} is empty; an account given by name needs both RESOURCENAME and ACCOUNTNAME (or give ACCOUNTID)"
-                ));
-            }
-        }
+        problems.extend(missing_account(header, row));
         let access = match values.get(ACCESS.slot()) {
             Some((Value::Choice(a), _)) => Some(*a),
             _ => None,
@@ -246,29 +297,7 @@ impl Job for Requests {
                 .get(f.slot())
                 .is_some_and(|i| !row.field(i).trim().is_empty())
         };
-        if access == Some("later") {
-            for (slot, name) in [(STARTTIME, "STARTTIME"), (ENDTIME, "ENDTIME")] {
-                if !given(slot) {
-                    problems.push(format!(
-                        "column {name} is empty; ACCESS later needs both STARTTIME and ENDTIME (DD/MM/YYYY HH:mm)"
-                    ));
-                }
-            }
-            if let (Some(s), Some(e)) = (start, end)
-                && e <= s
-            {
-                problems.push(format!(
-                    "column ENDTIME: \"{}\" is not after STARTTIME \"{}\"",
-                    e.format(TIME_FORMAT),
-                    s.format(TIME_FORMAT)
-                ));
-            }
-        } else if given(STARTTIME) || given(ENDTIME) {
-            problems.push(format!(
-                "STARTTIME and ENDTIME are only for ACCESS later, and ACCESS is {}; set ACCESS to later or clear the times",
-                access.unwrap_or("empty (now)")
-            ));
-        }
+        window_problems(access, (start, end), &given, &mut problems);
         if let Some((Value::Int(m), _)) = values.get(REMINDERTIME.slot())
             && !(1..=59).contains(m)
         {
@@ -280,16 +309,7 @@ impl Job for Requests {
             Some((Value::Choice(o), _)) => Some(*o),
             _ => None,
         };
-        match (option, given(SELECTED)) {
-            (Some("3"), false) => problems.push(
-                "column SELECTED_RESOURCEIDS is empty; RESOURCES_TO_BE_ACCESSED_OPTION 3 needs the resource ids".into(),
-            ),
-            (o, true) if o != Some("3") => problems.push(format!(
-                "column SELECTED_RESOURCEIDS is only for RESOURCES_TO_BE_ACCESSED_OPTION 3, and the option is {}; set it to 3 or clear the ids",
-                o.unwrap_or("empty")
-            )),
-            _ => {}
-        }
+        problems.extend(option_problem(option, given(SELECTED)));
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::prepare::Prepared;
 use super::resolve::Resolution;
 use crate::cli::Config;
+use crate::collect::Collected;
 use crate::exit::RunEnd;
 use crate::job::Job;
 use crate::outcome::{Outcome, Results, RowResult, counted};
@@ -44,26 +45,7 @@ pub fn decide<J: Job>(
     }
     let data = &prepared.data;
     if let Some(abort) = &resolved.aborted {
-        // Stopped while reading the server: nothing was written.
-        let untaken = super::connect::untaken(Some(abort));
-        for i in 0..results.len() {
-            if results.is_open(i) {
-                results.set(i, RowResult::new(Outcome::NotSent, untaken.clone()));
-            }
-        }
-        let end = RunEnd {
-            aborted: true,
-            certificate_refused: matches!(abort, Abort::Certificate(_)),
-            ..RunEnd::default()
-        };
-        return Decision {
-            results,
-            to_send: None,
-            end: Ending {
-                end,
-                aborted: Some(abort.clone()),
-            },
-        };
+        return stopped_reading(results, abort);
     }
     let to_send = (0..data.items.len() as u32).filter(|&i| results.is_open(i as usize));
     let units = plan::plan(job, &data.items, &data.orgs, to_send, cfg.chunk_size);
@@ -71,34 +53,7 @@ pub fn decide<J: Job>(
 
     let invalid = data.invalid.len() + resolved.invalid;
     if cfg.strict && invalid > 0 {
-        let why = format!("not sent: --strict, and {invalid} rows are invalid");
-        // A live plan says what would have happened.
-        let would = |what: &str| {
-            if cfg.live_plan {
-                format!("{why}; {what}")
-            } else {
-                why.clone()
-            }
-        };
-        for unit in &units {
-            for &i in &unit.items {
-                results.set(
-                    i as usize,
-                    RowResult::new(Outcome::NotSent, would("would be added")),
-                );
-            }
-        }
-        for (i, c) in data.items.iter().enumerate() {
-            if results.view(i).is_some_and(|(o, ..)| o == Outcome::Exists) {
-                let id = job.names(&c.item).account_id;
-                let what = if id == 0 {
-                    "exists".to_string()
-                } else {
-                    format!("exists, id {id}")
-                };
-                results.set(i, RowResult::new(Outcome::NotSent, would(&what)));
-            }
-        }
+        block_strict(job, cfg, data, &units, invalid, &mut results);
         let end = RunEnd {
             strict_blocked: true,
             ..RunEnd::default()
@@ -135,6 +90,69 @@ pub fn decide<J: Job>(
         results,
         to_send: Some(units),
         end: Ending::default(),
+    }
+}
+
+/// Stopped while reading the server: nothing was written, and every row
+/// not settled yet is `not_sent`, saying why.
+fn stopped_reading(mut results: Results, abort: &Abort) -> Decision {
+    let untaken = super::connect::untaken(Some(abort));
+    for i in 0..results.len() {
+        if results.is_open(i) {
+            results.set(i, RowResult::new(Outcome::NotSent, untaken.clone()));
+        }
+    }
+    let end = RunEnd {
+        aborted: true,
+        certificate_refused: matches!(abort, Abort::Certificate(_)),
+        ..RunEnd::default()
+    };
+    Decision {
+        results,
+        to_send: None,
+        end: Ending {
+            end,
+            aborted: Some(abort.clone()),
+        },
+    }
+}
+
+/// `--strict` with invalid rows: the rest is `not_sent`; a live plan says
+/// what would have happened ("would be added", "exists, id 1234").
+fn block_strict<J: Job>(
+    job: &J,
+    cfg: &Config,
+    data: &Collected<J::Item>,
+    units: &[Unit],
+    invalid: usize,
+    results: &mut Results,
+) {
+    let why = format!("not sent: --strict, and {invalid} rows are invalid");
+    let would = |what: &str| {
+        if cfg.live_plan {
+            format!("{why}; {what}")
+        } else {
+            why.clone()
+        }
+    };
+    for unit in units {
+        for &i in &unit.items {
+            results.set(
+                i as usize,
+                RowResult::new(Outcome::NotSent, would("would be added")),
+            );
+        }
+    }
+    for (i, c) in data.items.iter().enumerate() {
+        if results.view(i).is_some_and(|(o, ..)| o == Outcome::Exists) {
+            let id = job.names(&c.item).account_id;
+            let what = if id == 0 {
+                "exists".to_string()
+            } else {
+                format!("exists, id {id}")
+            };
+            results.set(i, RowResult::new(Outcome::NotSent, would(&what)));
+        }
     }
 }
 

@@ -7,16 +7,15 @@
 //! refused token, a list that cannot be followed) has written nothing.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::accounts::UNCHECKED;
 use crate::cli::Config;
 use crate::collect::Collected;
 use crate::job::{Job, fold};
-use crate::lookup::{ReadError, Reader};
+use crate::lookup::{ReadError, Reader, Wanted};
 use crate::outcome::{Outcome, Results, RowResult};
-use crate::pam360::lists::{self, Listed, RESOURCES_PATH};
+use crate::pam360::lists::{self, RESOURCES_PATH};
 use crate::progress;
 use crate::send::{Abort, Link};
 
@@ -83,64 +82,6 @@ fn stand_ins<J: Job>(job: &J, data: &mut Collected<J::Item>) {
             .or_insert(next);
         job.set_ids(&mut c.item, id, 0);
     }
-}
-
-/// The names of one list (resources of an org, or accounts of a resource),
-/// compared as the duplicate check compares: NFC, lower case.
-struct NameIndex {
-    by_name: HashMap<String, Vec<u64>>,
-    /// Each listed spelling → its folded name: a name typed as the server
-    /// spells it (the usual case) is found without folding it again.
-    spelled: HashMap<String, String>,
-    names: Vec<String>,
-}
-
-impl NameIndex {
-    fn new(list: &[Listed]) -> Self {
-        let mut by_name: HashMap<String, Vec<u64>> = HashMap::new();
-        let mut spelled = HashMap::new();
-        for l in list {
-            let folded = fold(&l.name);
-            by_name.entry(folded.clone()).or_default().push(l.id);
-            spelled.insert(l.name.clone(), folded);
-        }
-        NameIndex {
-            by_name,
-            spelled,
-            names: list.iter().map(|l| l.name.clone()).collect(),
-        }
-    }
-
-    /// The ids listed under `name`, compared case-insensitively.
-    fn find(&self, name: &str) -> &[u64] {
-        let name = name.trim();
-        let found = match self.spelled.get(name) {
-            Some(folded) => self.by_name.get(folded),
-            None => self.by_name.get(&fold(name)),
-        };
-        found.map(Vec::as_slice).unwrap_or(&[])
-    }
-
-    /// ` (closest: "web-001")`, when a listed name is close enough to help.
-    fn closest(&self, name: &str) -> String {
-        let wanted = fold(name);
-        let best = self
-            .names
-            .iter()
-            .map(|n| (strsim::jaro_winkler(&wanted, &fold(n)), n))
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        match best {
-            Some((score, n)) if score >= 0.75 => format!(" (closest: \"{n}\")"),
-            _ => String::new(),
-        }
-    }
-}
-
-fn ids(ids: &[u64]) -> String {
-    ids.iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 struct Stage<'s, 'r, J: Job> {
@@ -246,7 +187,7 @@ impl<J: Job> Stage<'_, '_, J> {
                     .map(|o| format!(" in org \"{o}\""))
                     .unwrap_or_default()
             );
-            let index = NameIndex::new(&list);
+            let index = crate::lookup::NameIndex::new(&list);
             let rows: Vec<usize> = (0..data.items.len())
                 .filter(|&i| {
                     let c = &data.items[i];
@@ -257,25 +198,12 @@ impl<J: Job> Stage<'_, '_, J> {
                 .collect();
             for i in rows {
                 let names = job.names(&data.items[i].item);
-                let name = names.resource_name;
-                let problem = match index.find(name) {
-                    [] => Some(format!(
-                        "no resource named \"{name}\"{}",
-                        index.closest(name)
-                    )),
-                    [id] if names.resource_id != 0 && names.resource_id != *id => Some(format!(
-                        "resource \"{name}\" has id {id}, not RESOURCEID {}; fix one of them",
-                        names.resource_id
-                    )),
-                    [id] => {
-                        resource_of[i] = *id;
+                let problem = match index.resource_id(&names, give) {
+                    Ok(id) => {
+                        resource_of[i] = id;
                         None
                     }
-                    many => Some(format!(
-                        "{} resources are named \"{name}\" (ids {}): give {give}",
-                        many.len(),
-                        ids(many)
-                    )),
+                    Err(p) => Some(p),
                 };
                 match problem {
                     Some(p) => {
@@ -302,7 +230,8 @@ impl<J: Job> Stage<'_, '_, J> {
     ) -> Result<(), Abort> {
         let job = self.job;
         let existing = !job.targets_account() && (self.cfg.live_plan || self.cfg.skip_existing);
-        let rows: Vec<usize> = (0..data.items.len())
+        let mut wanted = Wanted::default();
+        let rows: Vec<(usize, usize)> = (0..data.items.len())
             .filter(|&i| {
                 let names = job.names(&data.items[i].item);
                 self.results.is_open(i)
@@ -313,76 +242,38 @@ impl<J: Job> Stage<'_, '_, J> {
                         existing
                     }
             })
+            .map(|i| (i, wanted.add(data, data.items[i].org, resource_of[i])))
             .collect();
-        let mut wanted: Vec<(Option<Arc<str>>, u64)> = Vec::new();
-        let mut at: HashMap<(u32, u64), usize> = HashMap::new();
-        for &i in &rows {
-            {
-                let org = data.items[i].org;
-                at.entry((org, resource_of[i])).or_insert_with(|| {
-                    wanted.push((data.orgs[org as usize].clone(), resource_of[i]));
-                    wanted.len() - 1
-                });
-            }
-        }
         if wanted.is_empty() {
             return Ok(());
         }
-        let bar = progress::counting(
-            self.cfg.progress,
-            Some(wanted.len() as u64),
-            "reading the server",
-            "resources",
-        );
-        let lists = self.reader.accounts(&wanted, &bar);
-        bar.finish_and_clear();
-        let mut indexes = Vec::with_capacity(lists.len());
-        for (list, (_, rid)) in lists.into_iter().zip(&wanted) {
-            indexes.push(match list {
-                Ok(l) => Some(NameIndex::new(&l)),
-                Err(ReadError::Stop(a)) => return Err(a),
-                Err(ReadError::NoAnswer(m)) => {
-                    return Err(Abort::Listing(format!(
-                        "the accounts of resource {rid} could not be read ({m})"
-                    )));
-                }
-                Err(ReadError::Refused(_)) => None,
-            });
-        }
-        for i in rows {
-            let org = data.items[i].org;
-            let rid = resource_of[i];
-            let Some(index) = &indexes[at[&(org, rid)]] else {
-                self.invalid(i, format!("no resource with id {rid}"));
+        let indexes = self
+            .reader
+            .account_indexes(&wanted, self.cfg.progress, "reading the server");
+        let indexes = indexes
+            .into_iter()
+            .zip(wanted.resources())
+            .map(|(list, rid)| match list {
+                Ok(index) => Ok(Some(index)),
+                Err(ReadError::Stop(a)) => Err(a),
+                Err(ReadError::NoAnswer(m)) => Err(Abort::Listing(format!(
+                    "the accounts of resource {rid} could not be read ({m})"
+                ))),
+                Err(ReadError::Refused(_)) => Ok(None),
+            })
+            .collect::<Result<Vec<_>, Abort>>()?;
+        for (i, n) in rows {
+            let Some(index) = &indexes[n] else {
+                self.invalid(i, format!("no resource with id {}", resource_of[i]));
                 continue;
             };
             let names = job.names(&data.items[i].item);
-            let (account, resource) = (names.account_name, names.resource_name);
-            let found = index.find(account);
             if job.targets_account() {
-                let problem = match found {
-                    [] => Some(format!(
-                        "no account named \"{account}\" on resource \"{resource}\"{}",
-                        index.closest(account)
-                    )),
-                    [id] if names.account_id != 0 && names.account_id != *id => Some(format!(
-                        "account \"{account}\" on resource \"{resource}\" has id {id}, not ACCOUNTID {}; fix one of them",
-                        names.account_id
-                    )),
-                    [_] => None,
-                    many => Some(format!(
-                        "{} accounts are named \"{account}\" on resource \"{resource}\" (ids {}): give ACCOUNTID",
-                        many.len(),
-                        ids(many)
-                    )),
-                };
-                match problem {
-                    Some(p) => self.invalid(i, p),
-                    None => job.set_ids(&mut data.items[i].item, 0, found[0]),
+                match index.account_id(&names) {
+                    Ok(id) => job.set_ids(&mut data.items[i].item, 0, id),
+                    Err(problem) => self.invalid(i, problem),
                 }
-            } else if !found.is_empty() {
-                // Two server accounts matching one name leave the id empty.
-                let id = if found.len() == 1 { found[0] } else { 0 };
+            } else if let Some(id) = index.existing(names.account_name) {
                 job.set_ids(&mut data.items[i].item, 0, id);
                 let message = if self.cfg.dry_run {
                     "already on the server"
