@@ -368,12 +368,6 @@ impl Config {
         } else {
             Source::Path(PathBuf::from(&a.input))
         };
-        let encoding = match &a.encoding {
-            None => None,
-            Some(label) => Some(encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(
-                || usage(format!("unknown --encoding \"{label}\"; try utf-8, windows-1252, iso-8859-15 or utf-16le")),
-            )?),
-        };
         let JobOnly {
             chunk_size,
             resend_unconfirmed,
@@ -381,22 +375,7 @@ impl Config {
             verify,
         } = only;
         check_numbers(a, chunk_size)?;
-        if resend_unconfirmed && a.resume.is_none() {
-            return Err(usage("--resend-unconfirmed goes with --resume REPORT"));
-        }
-        match a.dry_run {
-            Some(DryRun::Offline) if skip_existing || verify => {
-                return Err(usage(
-                    "--skip-existing and --verify read the server, and an offline --dry-run reads nothing: use --dry-run=server for a live plan",
-                ));
-            }
-            Some(DryRun::Server) if verify => {
-                return Err(usage(
-                    "--verify reads back what was written, and a dry run writes nothing",
-                ));
-            }
-            _ => {}
-        }
+        check_combinations(a, only)?;
         let report = report_path(a, &source)?;
         crate::report::ReportFormat::from_path(&report).map_err(|e| usage(e.to_string()))?;
 
@@ -409,12 +388,7 @@ impl Config {
         let target = target(a, token_env)?;
         Ok(Config {
             source,
-            input: InputOptions {
-                format: a.format,
-                sheet: a.sheet.clone(),
-                encoding,
-                delimiter: delimiter(a.delimiter.as_deref())?,
-            },
+            input: input_options(a)?,
             ignore_unknown_columns: a.ignore_unknown_columns,
             target,
             org: a
@@ -454,6 +428,38 @@ impl Config {
             retries: self.retries,
             max_throttle: self.max_throttle,
         }
+    }
+}
+
+/// How the input is read: format, sheet, encoding, delimiter.
+fn input_options(a: &JobArgs) -> Result<InputOptions, UsageError> {
+    let encoding = match &a.encoding {
+        None => None,
+        Some(label) => Some(encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(
+            || usage(format!("unknown --encoding \"{label}\"; try utf-8, windows-1252, iso-8859-15 or utf-16le")),
+        )?),
+    };
+    Ok(InputOptions {
+        format: a.format,
+        sheet: a.sheet.clone(),
+        encoding,
+        delimiter: delimiter(a.delimiter.as_deref())?,
+    })
+}
+
+/// Options that only work together, or never do.
+fn check_combinations(a: &JobArgs, only: JobOnly) -> Result<(), UsageError> {
+    if only.resend_unconfirmed && a.resume.is_none() {
+        return Err(usage("--resend-unconfirmed goes with --resume REPORT"));
+    }
+    match a.dry_run {
+        Some(DryRun::Offline) if only.skip_existing || only.verify => Err(usage(
+            "--skip-existing and --verify read the server, and an offline --dry-run reads nothing: use --dry-run=server for a live plan",
+        )),
+        Some(DryRun::Server) if only.verify => Err(usage(
+            "--verify reads back what was written, and a dry run writes nothing",
+        )),
+        _ => Ok(()),
     }
 }
 

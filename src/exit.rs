@@ -67,101 +67,42 @@ pub fn for_error(e: &anyhow::Error) -> u8 {
 mod tests {
     use super::*;
 
+    /// A run's end from the flags set in `flags`: `d` all done, `s`
+    /// sending began, `a` aborted, `c` certificate refused, `k` strict
+    /// blocked, `o` output failed.
+    fn end(flags: &str) -> RunEnd {
+        RunEnd {
+            all_done: flags.contains('d'),
+            sending_began: flags.contains('s'),
+            aborted: flags.contains('a'),
+            certificate_refused: flags.contains('c'),
+            strict_blocked: flags.contains('k'),
+            output_failed: flags.contains('o'),
+        }
+    }
+
     #[test]
     fn every_case() {
-        let base = RunEnd::default();
         let cases = [
-            (
-                RunEnd {
-                    all_done: true,
-                    ..base
-                },
-                OK,
-            ),
-            (
-                RunEnd {
-                    all_done: true,
-                    sending_began: true,
-                    ..base
-                },
-                OK,
-            ),
-            (
-                RunEnd {
-                    sending_began: true,
-                    ..base
-                },
-                SOME_FAILED,
-            ),
-            (base, SOME_FAILED),
-            (
-                RunEnd {
-                    strict_blocked: true,
-                    ..base
-                },
-                NOTHING_SENT,
-            ),
-            (
-                RunEnd {
-                    output_failed: true,
-                    ..base
-                },
-                NOTHING_SENT,
-            ),
-            (
-                RunEnd {
-                    output_failed: true,
-                    sending_began: true,
-                    all_done: true,
-                    ..base
-                },
-                ABORTED,
-            ),
-            (
-                RunEnd {
-                    aborted: true,
-                    sending_began: true,
-                    ..base
-                },
-                ABORTED,
-            ),
+            ("d", OK),
+            ("ds", OK),
+            ("s", SOME_FAILED),
+            ("", SOME_FAILED),
+            ("k", NOTHING_SENT),
+            ("o", NOTHING_SENT),
+            // An output that fails after sending: never "nothing was sent".
+            ("osd", ABORTED),
+            ("as", ABORTED),
             // A signal during reading or a dry run: aborted, nothing sent.
-            (
-                RunEnd {
-                    aborted: true,
-                    all_done: true,
-                    ..base
-                },
-                ABORTED,
-            ),
-            (
-                RunEnd {
-                    aborted: true,
-                    certificate_refused: true,
-                    ..base
-                },
-                NOTHING_SENT,
-            ),
-            (
-                RunEnd {
-                    aborted: true,
-                    certificate_refused: true,
-                    sending_began: true,
-                    ..base
-                },
-                ABORTED,
-            ),
-            (
-                RunEnd {
-                    strict_blocked: true,
-                    output_failed: true,
-                    ..base
-                },
-                NOTHING_SENT,
-            ),
+            ("ad", ABORTED),
+            ("ac", NOTHING_SENT),
+            ("acs", ABORTED),
+            ("ko", NOTHING_SENT),
+            // Stopped while reading the server (a refused token on a read).
+            ("a", ABORTED),
         ];
-        for (end, want) in cases {
-            assert_eq!(code(&end), want, "{end:?}");
+        for (flags, want) in cases {
+            assert_eq!(code(&end(flags)), want, "{flags:?}: {:?}", end(flags));
         }
     }
 }

@@ -319,20 +319,7 @@ impl Schema {
                 }),
             }
         }
-        for (slot, col) in self.columns.iter().enumerate() {
-            if col.required && slots[slot].is_none() {
-                errors.push(HeaderError::Missing(col.name));
-            }
-        }
-        let has = |name: &str| {
-            self.columns
-                .iter()
-                .position(|c| c.name == name)
-                .is_some_and(|s| slots[s].is_some())
-        };
-        if !self.one_of.is_empty() && !self.one_of.iter().any(|set| set.iter().all(|n| has(n))) {
-            errors.push(HeaderError::MissingOneOf(self.one_of_text()));
-        }
+        errors.extend(self.missing(&slots));
         if !errors.is_empty() {
             return Err(HeaderErrors(errors));
         }
@@ -348,6 +335,28 @@ impl Schema {
             ignored,
             width: names.len(),
         })
+    }
+
+    /// Required columns the header lacks, and a missing way of naming a
+    /// row's target (`RESOURCEID` or `RESOURCENAME`).
+    fn missing(&self, slots: &[Option<usize>]) -> Vec<HeaderError> {
+        let mut errors: Vec<HeaderError> = self
+            .columns
+            .iter()
+            .zip(slots)
+            .filter(|(c, s)| c.required && s.is_none())
+            .map(|(c, _)| HeaderError::Missing(c.name))
+            .collect();
+        let has = |name: &str| {
+            self.columns
+                .iter()
+                .position(|c| c.name == name)
+                .is_some_and(|s| slots[s].is_some())
+        };
+        if !self.one_of.is_empty() && !self.one_of.iter().any(|set| set.iter().all(|n| has(n))) {
+            errors.push(HeaderError::MissingOneOf(self.one_of_text()));
+        }
+        errors
     }
 
     fn spelling(&self, slot: usize, upper: &str) -> &'static str {

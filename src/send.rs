@@ -271,33 +271,7 @@ impl<J: Job> Shared<'_, J> {
                 Next::End(result) => break Ending::Same(result),
             }
         };
-        Some(match ending {
-            Ending::Same(r) => rows
-                .iter()
-                .map(|_| RowResult {
-                    attempts,
-                    ..r.clone()
-                })
-                .collect(),
-            Ending::Verdicts(verdicts, http, earlier_processed) => verdicts
-                .into_iter()
-                .map(|v| {
-                    let mut message = scrub(&v.message);
-                    if v.outcome == Outcome::Exists && earlier_processed {
-                        message = format!(
-                            "already on the server after {attempts} attempts: an earlier attempt whose answer was lost may have stored it"
-                        );
-                    }
-                    RowResult {
-                        outcome: v.outcome,
-                        status: scrub(&v.status),
-                        http_status: Some(http),
-                        attempts,
-                        message,
-                    }
-                })
-                .collect(),
-        })
+        Some(row_results(ending, rows.len(), attempts, &scrub))
     }
 
     /// Carries out what [`next_step`] decided for one attempt.
@@ -385,6 +359,44 @@ impl<J: Job> Shared<'_, J> {
                 Abort::Unreachable(format!("{streak} requests in a row failed: {why}"))
             });
         }
+    }
+}
+
+/// Every row's result once a request has ended: the verdicts of an answer
+/// (masked), or the one result a request without an answer gives each row.
+fn row_results(
+    ending: Ending,
+    rows: usize,
+    attempts: u32,
+    scrub: &dyn Fn(&str) -> String,
+) -> Vec<RowResult> {
+    match ending {
+        Ending::Same(r) => (0..rows)
+            .map(|_| RowResult {
+                attempts,
+                ..r.clone()
+            })
+            .collect(),
+        Ending::Verdicts(verdicts, http, earlier_processed) => verdicts
+            .into_iter()
+            .map(|v| {
+                let mut message = scrub(&v.message);
+                // Only when an earlier attempt may have been acted on can
+                // "exists" mean that attempt stored it.
+                if v.outcome == Outcome::Exists && earlier_processed {
+                    message = format!(
+                        "already on the server after {attempts} attempts: an earlier attempt whose answer was lost may have stored it"
+                    );
+                }
+                RowResult {
+                    outcome: v.outcome,
+                    status: scrub(&v.status),
+                    http_status: Some(http),
+                    attempts,
+                    message,
+                }
+            })
+            .collect(),
     }
 }
 

@@ -61,92 +61,103 @@ pub enum Step {
 
 /// Decides what follows `attempt`.
 pub fn next_step(t: Tried, attempt: &Attempt) -> Step {
-    let can_retry = t.retries_left > 0;
     match attempt {
         Attempt::Redirect { location, .. } => Step::Stop {
             reason: StopReason::Redirect(location.clone()),
-            outcome: if t.maybe_processed && !t.idempotent {
-                Outcome::Unconfirmed
-            } else {
-                Outcome::NotSent
-            },
+            outcome: stopped_outcome(t),
         },
         Attempt::Failed(Failure::Certificate(e)) => Step::Stop {
             reason: StopReason::Certificate(e.clone()),
-            outcome: if t.maybe_processed && !t.idempotent {
-                Outcome::Unconfirmed
-            } else {
-                Outcome::NotSent
-            },
+            outcome: stopped_outcome(t),
         },
-        Attempt::Failed(f) => {
-            let never = f.never_sent();
-            if (never || t.idempotent) && can_retry {
-                return Step::Retry;
-            }
-            let processed = t.maybe_processed || !never;
-            let (outcome, tail) = if !processed {
-                (Outcome::NotSent, "the server did not act on it")
-            } else if t.idempotent {
-                (
-                    Outcome::Unconfirmed,
-                    "the server may have stored it; a resume sends it again, which is safe",
-                )
-            } else {
-                (Outcome::Unconfirmed, "the server may have received it")
-            };
-            Step::End {
-                outcome,
-                reason: format!("{}; {tail}", f.describe()),
-                unreachable: true,
-            }
-        }
-        Attempt::Http { http, answer, .. } => {
-            let http = *http;
-            if http == 429 {
-                return Step::Throttled;
-            }
-            let auth = answer.as_ref().is_some_and(|a| a.is_auth_failure());
-            if auth || matches!(http, 401 | 403) {
-                let msg = match answer {
-                    Some(a) if !a.message.is_empty() => a.message.clone(),
-                    _ => format!("HTTP {http}"),
-                };
-                return Step::Stop {
-                    reason: StopReason::Auth(msg),
-                    outcome: Outcome::Failed,
-                };
-            }
-            if answer.is_some() {
-                return Step::Answered;
-            }
-            // Not PAM360 JSON. A 503 was not processed; anything else may
-            // have been, so only a request that is safe to repeat is retried
-            // after a 502/504 or a 200 that is not JSON.
-            let unprocessed = http == 503;
-            let transient = matches!(http, 502 | 504) || (200..300).contains(&http);
-            if can_retry && (unprocessed || (transient && t.idempotent)) {
-                return Step::Retry;
-            }
-            let outcome = if t.idempotent || (unprocessed && !t.maybe_processed) {
-                // An account is safe to resend on resume; a 503 never reached
-                // the application.
-                Outcome::Failed
-            } else {
-                Outcome::Unconfirmed
-            };
-            let what = attempt.describe_answer();
-            let reason = if outcome == Outcome::Unconfirmed {
-                format!("{what}; the server may have acted on it: check PAM360 before resending")
-            } else {
-                what
-            };
-            Step::End {
-                outcome,
-                reason,
-                unreachable: http != 503,
-            }
-        }
+        Attempt::Failed(f) => transport_step(t, f),
+        Attempt::Http { http, answer, .. } => http_step(t, *http, answer.as_ref(), attempt),
+    }
+}
+
+/// A request the run stops at, which this attempt did not deliver: not sent,
+/// unless an earlier attempt of a request that must not be repeated may have
+/// been acted on.
+fn stopped_outcome(t: Tried) -> Outcome {
+    if t.maybe_processed && !t.idempotent {
+        Outcome::Unconfirmed
+    } else {
+        Outcome::NotSent
+    }
+}
+
+/// After a request got no HTTP answer: retried when that is safe, else
+/// ended as what the server may have done with it.
+fn transport_step(t: Tried, f: &Failure) -> Step {
+    let can_retry = t.retries_left > 0;
+    let never = f.never_sent();
+    if (never || t.idempotent) && can_retry {
+        return Step::Retry;
+    }
+    let processed = t.maybe_processed || !never;
+    let (outcome, tail) = if !processed {
+        (Outcome::NotSent, "the server did not act on it")
+    } else if t.idempotent {
+        (
+            Outcome::Unconfirmed,
+            "the server may have stored it; a resume sends it again, which is safe",
+        )
+    } else {
+        (Outcome::Unconfirmed, "the server may have received it")
+    };
+    Step::End {
+        outcome,
+        reason: format!("{}; {tail}", f.describe()),
+        unreachable: true,
+    }
+}
+
+/// After an HTTP answer: throttled, refused, answered by PAM360, or an
+/// answer that is not PAM360's.
+fn http_step(t: Tried, http: u16, answer: Option<&super::Answer>, attempt: &Attempt) -> Step {
+    let can_retry = t.retries_left > 0;
+    if http == 429 {
+        return Step::Throttled;
+    }
+    let auth = answer.as_ref().is_some_and(|a| a.is_auth_failure());
+    if auth || matches!(http, 401 | 403) {
+        let msg = match answer {
+            Some(a) if !a.message.is_empty() => a.message.clone(),
+            _ => format!("HTTP {http}"),
+        };
+        return Step::Stop {
+            reason: StopReason::Auth(msg),
+            outcome: Outcome::Failed,
+        };
+    }
+    if answer.is_some() {
+        return Step::Answered;
+    }
+    // Not PAM360 JSON. A 503 was not processed; anything else may
+    // have been, so only a request that is safe to repeat is retried
+    // after a 502/504 or a 200 that is not JSON.
+    let unprocessed = http == 503;
+    let transient = matches!(http, 502 | 504) || (200..300).contains(&http);
+    if can_retry && (unprocessed || (transient && t.idempotent)) {
+        return Step::Retry;
+    }
+    let outcome = if t.idempotent || (unprocessed && !t.maybe_processed) {
+        // An account is safe to resend on resume; a 503 never reached
+        // the application.
+        Outcome::Failed
+    } else {
+        Outcome::Unconfirmed
+    };
+    let what = attempt.describe_answer();
+    let reason = if outcome == Outcome::Unconfirmed {
+        format!("{what}; the server may have acted on it: check PAM360 before resending")
+    } else {
+        what
+    };
+    Step::End {
+        outcome,
+        reason,
+        unreachable: http != 503,
     }
 }
 

@@ -320,19 +320,7 @@ fn write_xlsx(
     let bold = Format::new()
         .set_bold()
         .set_background_color(Color::RGB(0xDDEBF7));
-    let fill = |rgb: u32| Format::new().set_background_color(Color::RGB(rgb));
-    let (green, blue, amber, red) = (
-        fill(0xC6EFCE),
-        fill(0xDDEBF7),
-        fill(0xFFEB9C),
-        fill(0xFFC7CE),
-    );
-    let outcome_format = |o: Outcome| match o {
-        Outcome::Added | Outcome::Exists | Outcome::Requested | Outcome::Skipped => &green,
-        Outcome::Planned => &blue,
-        Outcome::Unconfirmed | Outcome::NotSent | Outcome::InFlight => &amber,
-        Outcome::Failed | Outcome::Invalid => &red,
-    };
+    let fills = OutcomeFills::new();
     let last_col = (header.len() - 1) as u16;
     let outcome_col = (header.len() - 5) as u16;
     let per_sheet = SHEET_ROWS - 1;
@@ -363,7 +351,7 @@ fn write_xlsx(
                 let mut col = 0u16;
                 let mut cell = |text: &str| -> Result<()> {
                     if col == outcome_col {
-                        sheet.write_string_with_format(r, col, text, outcome_format(v.outcome))?;
+                        sheet.write_string_with_format(r, col, text, fills.of(v.outcome))?;
                     } else if numeric[usize::from(col)]
                         && let Some(n) = plain_number(text)
                     {
@@ -390,15 +378,51 @@ fn write_xlsx(
             })?;
         }
     }
+    summary_sheet(&mut wb, summary, &bold)?;
+    wb.save(path)?;
+    Ok(())
+}
+
+/// The colours of outcome cells: green done, blue planned, amber
+/// unconfirmed or not sent, red failed or invalid.
+struct OutcomeFills([rust_xlsxwriter::Format; 4]);
+
+impl OutcomeFills {
+    fn new() -> Self {
+        use rust_xlsxwriter::{Color, Format};
+        let fill = |rgb: u32| Format::new().set_background_color(Color::RGB(rgb));
+        OutcomeFills([
+            fill(0xC6EFCE),
+            fill(0xDDEBF7),
+            fill(0xFFEB9C),
+            fill(0xFFC7CE),
+        ])
+    }
+
+    fn of(&self, o: Outcome) -> &rust_xlsxwriter::Format {
+        &self.0[match o {
+            Outcome::Added | Outcome::Exists | Outcome::Requested | Outcome::Skipped => 0,
+            Outcome::Planned => 1,
+            Outcome::Unconfirmed | Outcome::NotSent | Outcome::InFlight => 2,
+            Outcome::Failed | Outcome::Invalid => 3,
+        }]
+    }
+}
+
+/// The last sheet: the run's summary, a label and a value a line.
+fn summary_sheet(
+    wb: &mut rust_xlsxwriter::Workbook,
+    summary: &[(String, String)],
+    bold: &rust_xlsxwriter::Format,
+) -> Result<()> {
     let sheet = wb.add_worksheet();
     sheet.set_name("summary")?;
     for (r, (label, value)) in summary.iter().enumerate() {
-        sheet.write_string_with_format(r as u32, 0, label, &bold)?;
+        sheet.write_string_with_format(r as u32, 0, label, bold)?;
         sheet.write_string(r as u32, 1, value)?;
     }
     sheet.set_column_width(0, 22)?;
     sheet.set_column_width(1, 60)?;
-    wb.save(path)?;
     Ok(())
 }
 

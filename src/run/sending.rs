@@ -68,8 +68,42 @@ pub fn send<J: Job>(
         Ok(Ok(j)) if !journal_failed => Some(j),
         _ => None,
     };
+    let requests = (sent.requests, sent.retries);
+    let (aborted, sending_began) = settle(&mut results, sent, journal.is_some(), stop);
+    let end = RunEnd {
+        sending_began,
+        aborted: aborted.is_some(),
+        certificate_refused: matches!(aborted, Some(Abort::Certificate(_))),
+        ..RunEnd::default()
+    };
+    Ok(Ended {
+        results,
+        stats: Stats {
+            started,
+            requests: requests.0,
+            retries: requests.1,
+            sending,
+        },
+        aborted,
+        end,
+        journal: Some(JournalEnd {
+            journal,
+            path: prepared.journal_path.clone(),
+            sending_began,
+        }),
+    })
+}
+
+/// Puts what was sent into `results`, settles the rows never taken up, and
+/// says why the run stopped (if it did) and whether sending began.
+fn settle(
+    results: &mut Results,
+    sent: send::Sent,
+    journal_whole: bool,
+    stop: &AtomicBool,
+) -> (Option<Abort>, bool) {
     let mut aborted = sent.aborted;
-    if journal.is_none() {
+    if !journal_whole {
         aborted = Some(Abort::Journal);
     }
     if aborted.is_none() && stop.load(Ordering::SeqCst) {
@@ -82,29 +116,8 @@ pub fn send<J: Job>(
     for (i, r) in sent.results {
         results.set(i as usize, r);
     }
-    settle_untaken(&mut results, aborted.as_ref());
-    let end = RunEnd {
-        sending_began,
-        aborted: aborted.is_some(),
-        certificate_refused: matches!(aborted, Some(Abort::Certificate(_))),
-        ..RunEnd::default()
-    };
-    Ok(Ended {
-        results,
-        stats: Stats {
-            started,
-            requests: sent.requests,
-            retries: sent.retries,
-            sending,
-        },
-        aborted,
-        end,
-        journal: Some(JournalEnd {
-            journal,
-            path: prepared.journal_path.clone(),
-            sending_began,
-        }),
-    })
+    settle_untaken(results, aborted.as_ref());
+    (aborted, sending_began)
 }
 
 /// Rows no worker took up are `not_sent`, saying why the run stopped.
