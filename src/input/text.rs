@@ -66,10 +66,7 @@ pub(super) fn read_sized(
             // A bad byte is reported at the row a spreadsheet shows (the
             // record's own quoted line breaks, if it has any, aside).
             Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
-                let row_no = numbers.next(reader.position().line(), b"");
-                bail!(
-                    "{name}: row {row_no} is not valid UTF-8; if the file is in another encoding, say which with --encoding (for example --encoding windows-1252)"
-                );
+                return Err(not_utf8(name, numbers.next(reader.position().line(), b"")));
             }
             Err(e) => return Err(read_error(e, name)),
         }
@@ -77,13 +74,7 @@ pub(super) fn read_sized(
         let row_no = numbers.next(reader.position().line(), bytes);
         row.line = row_no;
         last_start = (row.record.position().map(|p| p.byte()).unwrap_or(0), row_no);
-        if bytes.len() > MAX_CELL_BYTES {
-            bail!(
-                "{name}: row {row_no} holds {} bytes; rows over {} bytes (1 MiB, all cells together) are not accepted (is the file damaged?)",
-                bytes.len(),
-                MAX_CELL_BYTES
-            );
-        }
+        refuse_oversized(name, row_no, bytes.len())?;
         batch.commit(sink)?;
         records += 1;
         if records == BATCH as u64
@@ -159,6 +150,23 @@ fn decoded<'a>(input: impl Read + 'a, opts: &InputOptions) -> Result<Box<dyn Rea
         ),
         None => Box::new(input),
     })
+}
+
+/// A row that is not UTF-8, at the row a spreadsheet shows.
+fn not_utf8(name: &str, row_no: u64) -> anyhow::Error {
+    anyhow!(
+        "{name}: row {row_no} is not valid UTF-8; if the file is in another encoding, say which with --encoding (for example --encoding windows-1252)"
+    )
+}
+
+/// A row longer than any real one: a damaged file, refused whole.
+fn refuse_oversized(name: &str, row_no: u64, len: usize) -> Result<()> {
+    if len > MAX_CELL_BYTES {
+        bail!(
+            "{name}: row {row_no} holds {len} bytes; rows over {MAX_CELL_BYTES} bytes (1 MiB, all cells together) are not accepted (is the file damaged?)"
+        );
+    }
+    Ok(())
 }
 
 fn read_error(e: csv::Error, name: &str) -> anyhow::Error {

@@ -42,35 +42,7 @@ fn read_workbook(
         super::zipguard::check(path, &shown.to_string())?;
     }
     if format == Format::Xlsx {
-        let mut wb: Xlsx<_> = open_workbook(path)
-            .map_err(|e| anyhow!("{shown} is not a readable XLSX workbook: {e}"))?;
-        let sheet = pick_sheet(wb.sheets_metadata(), opts, &shown.to_string())?;
-        let others = other_sheets(wb.sheets_metadata(), &sheet);
-        let mut cells = wb
-            .worksheet_cells_reader(&sheet)
-            .map_err(|e| anyhow!("{shown}: cannot read sheet \"{sheet}\": {e}"))?;
-        let mut rows = RowBuilder::new(&shown.to_string());
-        // The metadata form only says whether a cell has a formula; the text
-        // of shared formulas is never expanded.
-        while let Some(cell) = cells
-            .next_cell_with_formula_metadata()
-            .map_err(|e| anyhow!("{shown}: sheet \"{sheet}\" is damaged: {e}"))?
-        {
-            let (r, c) = cell.pos;
-            // A formula whose saved value is empty was never calculated by the
-            // program that wrote it (a cached 0 cannot be told from a real 0).
-            let uncached = cell.value.is_empty() || cell.value.get_string() == Some("");
-            let value = if cell.formula.is_some() && uncached {
-                Err("the formula in this cell has no saved value; open the file in a spreadsheet program and save it, or paste values".to_string())
-            } else {
-                Ok(&cell.value)
-            };
-            rows.cell(r, c, value, sink)?;
-        }
-        drop(cells);
-        return rows
-            .finish(sink)
-            .map_err(|e| empty_sheet_hint(e, &sheet, &others, opts));
+        return read_xlsx(path, opts, sink);
     }
     // The format named (by --format or the extension) decides the reader,
     // never a guess from the name.
@@ -108,6 +80,39 @@ fn read_workbook(
         }
     }
     let others = other_sheets(wb.sheets_metadata(), &sheet);
+    rows.finish(sink)
+        .map_err(|e| empty_sheet_hint(e, &sheet, &others, opts))
+}
+
+/// An XLSX workbook, streamed cell by cell with each cell's formula flag.
+fn read_xlsx(path: &Path, opts: &InputOptions, sink: &mut dyn RowSink) -> Result<ReadStats> {
+    let shown = path.display();
+    let mut wb: Xlsx<_> =
+        open_workbook(path).map_err(|e| anyhow!("{shown} is not a readable XLSX workbook: {e}"))?;
+    let sheet = pick_sheet(wb.sheets_metadata(), opts, &shown.to_string())?;
+    let others = other_sheets(wb.sheets_metadata(), &sheet);
+    let mut cells = wb
+        .worksheet_cells_reader(&sheet)
+        .map_err(|e| anyhow!("{shown}: cannot read sheet \"{sheet}\": {e}"))?;
+    let mut rows = RowBuilder::new(&shown.to_string());
+    // The metadata form only says whether a cell has a formula; the text
+    // of shared formulas is never expanded.
+    while let Some(cell) = cells
+        .next_cell_with_formula_metadata()
+        .map_err(|e| anyhow!("{shown}: sheet \"{sheet}\" is damaged: {e}"))?
+    {
+        let (r, c) = cell.pos;
+        // A formula whose saved value is empty was never calculated by the
+        // program that wrote it (a cached 0 cannot be told from a real 0).
+        let uncached = cell.value.is_empty() || cell.value.get_string() == Some("");
+        let value = if cell.formula.is_some() && uncached {
+            Err("the formula in this cell has no saved value; open the file in a spreadsheet program and save it, or paste values".to_string())
+        } else {
+            Ok(&cell.value)
+        };
+        rows.cell(r, c, value, sink)?;
+    }
+    drop(cells);
     rows.finish(sink)
         .map_err(|e| empty_sheet_hint(e, &sheet, &others, opts))
 }
@@ -398,68 +403,17 @@ impl RowBuilder {
         if !self.pending.is_sorted_by_key(|(c, _)| *c) {
             self.pending.sort_by_key(|(c, _)| *c);
         }
-        let text = &self.text;
-        let cells = &self.pending;
-        let last_of_its_column =
-            |n: usize| cells.get(n + 1).is_none_or(|(next, _)| *next != cells[n].0);
+        let (text, cells) = (&self.text, &self.pending);
         match self.header {
             None => {
-                let first = cells[0].0;
-                let width = (cells[cells.len() - 1].0 - first + 1) as usize;
-                if width > MAX_COLUMNS {
-                    bail!(
-                        "{}: the header spans {width} columns; at most {MAX_COLUMNS} are accepted",
-                        self.file
-                    );
-                }
-                let mut names = vec![String::new(); width];
-                for (n, (c, v)) in cells.iter().enumerate() {
-                    if let (true, Ok(range)) = (last_of_its_column(n), v) {
-                        names[(c - first) as usize] = text[range.clone()].to_string();
-                    }
-                }
-                self.header = Some((first, width));
+                let (first, names) = header_names(&self.file, cells, text)?;
+                self.header = Some((first, names.len()));
                 sink.header(&names)?;
             }
             Some((first, width)) => {
                 let out = self.batch.next();
                 out.line = u64::from(row) + 1;
-                let mut fields = 0;
-                for (n, (c, v)) in cells.iter().enumerate() {
-                    let Some(i) = c
-                        .checked_sub(first)
-                        .map(|i| i as usize)
-                        .filter(|i| *i < width)
-                    else {
-                        out.problems.push((
-                            WHOLE_ROW,
-                            format!(
-                                "it has a value in column {}, outside the header's columns",
-                                col_letter(*c)
-                            ),
-                        ));
-                        continue;
-                    };
-                    if !last_of_its_column(n) {
-                        continue;
-                    }
-                    while fields < i {
-                        out.record.push_field("");
-                        fields += 1;
-                    }
-                    match v {
-                        Ok(range) => out.record.push_field(&text[range.clone()]),
-                        Err(why) => {
-                            out.record.push_field("");
-                            out.problems.push((i, why.clone()));
-                        }
-                    }
-                    fields += 1;
-                }
-                while fields < width {
-                    out.record.push_field("");
-                    fields += 1;
-                }
+                fill_record(out, cells, text, (first, width));
                 self.batch.commit(sink)?;
             }
         }
@@ -560,6 +514,78 @@ fn iso_datetime(s: &str) -> String {
         return d.format("%d/%m/%Y 00:00").to_string();
     }
     s.to_string()
+}
+
+/// Cells of one row: (column, its text's range in the row's text, or why
+/// it has none), sorted by column.
+type RowCells = [(u32, Result<Range<usize>, String>)];
+
+/// Whether cell `n` is the last given for its column (a cell given twice
+/// counts once, the last one, as a spreadsheet shows it).
+fn last_of_its_column(cells: &RowCells, n: usize) -> bool {
+    cells.get(n + 1).is_none_or(|(next, _)| *next != cells[n].0)
+}
+
+/// The header row's names, from its first cell's column on; and that column.
+fn header_names(file: &str, cells: &RowCells, text: &str) -> Result<(u32, Vec<String>)> {
+    let first = cells[0].0;
+    let width = (cells[cells.len() - 1].0 - first + 1) as usize;
+    if width > MAX_COLUMNS {
+        bail!("{file}: the header spans {width} columns; at most {MAX_COLUMNS} are accepted");
+    }
+    let mut names = vec![String::new(); width];
+    for (n, (c, v)) in cells.iter().enumerate() {
+        if let (true, Ok(range)) = (last_of_its_column(cells, n), v) {
+            names[(c - first) as usize] = text[range.clone()].to_string();
+        }
+    }
+    Ok((first, names))
+}
+
+/// A data row's record, one field per header column (empty where the row
+/// has no cell); a cell outside the header's columns is a problem of the row.
+fn fill_record(
+    out: &mut super::RawRow,
+    cells: &RowCells,
+    text: &str,
+    (first, width): (u32, usize),
+) {
+    let mut fields = 0;
+    for (n, (c, v)) in cells.iter().enumerate() {
+        let Some(i) = c
+            .checked_sub(first)
+            .map(|i| i as usize)
+            .filter(|i| *i < width)
+        else {
+            out.problems.push((
+                WHOLE_ROW,
+                format!(
+                    "it has a value in column {}, outside the header's columns",
+                    col_letter(*c)
+                ),
+            ));
+            continue;
+        };
+        if !last_of_its_column(cells, n) {
+            continue;
+        }
+        while fields < i {
+            out.record.push_field("");
+            fields += 1;
+        }
+        match v {
+            Ok(range) => out.record.push_field(&text[range.clone()]),
+            Err(why) => {
+                out.record.push_field("");
+                out.problems.push((i, why.clone()));
+            }
+        }
+        fields += 1;
+    }
+    while fields < width {
+        out.record.push_field("");
+        fields += 1;
+    }
 }
 
 #[cfg(test)]
