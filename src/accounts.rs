@@ -397,32 +397,19 @@ impl Job for Accounts {
         );
     }
 
-    fn key(&self, item: &Account) -> Vec<String> {
-        let mut out = Vec::new();
-        self.key_into(item, &mut out);
-        out
-    }
-
     // Rows compare by resource id once it is known, by resource name
     // before (a name not resolved yet, or an offline dry run).
     fn dup_key(&self, item: &Account, out: &mut Vec<u8>) {
+        // A tag first: a key by id and a key by name never read alike.
         if item.resource_id != 0 {
+            out.push(b'#');
             out.extend_from_slice(&item.resource_id.to_le_bytes());
         } else {
-            out.push(0xff);
+            out.push(b'n');
             push_lowercase(item.resource_name(), out);
             out.push(0xff);
         }
         push_lowercase(item.name(), out);
-    }
-
-    fn same(&self, a: &Account, b: &Account) -> bool {
-        let resource = if a.resource_id != 0 || b.resource_id != 0 {
-            a.resource_id == b.resource_id
-        } else {
-            eq_lowercase(a.resource_name(), b.resource_name())
-        };
-        resource && eq_lowercase(a.name(), b.name())
     }
 
     fn group(&self, item: &Account) -> Option<u64> {

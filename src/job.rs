@@ -80,19 +80,28 @@ pub trait Job: Sync {
     fn check(&self, header: &Header, row: &RawRow) -> Result<Self::Item, String>;
     /// The identity cells of a row as typed, for a row that is invalid.
     fn raw_key(&self, header: &Header, row: &RawRow) -> Vec<String>;
-    /// The identity cells of a checked row.
-    fn key(&self, item: &Self::Item) -> Vec<String>;
     /// The identity cells of a checked row, written into `out`'s strings
     /// (reused from row to row when a report is written).
-    fn key_into(&self, item: &Self::Item, out: &mut Vec<String>) {
-        *out = self.key(item);
+    fn key_into(&self, item: &Self::Item, out: &mut Vec<String>);
+    /// The identity cells of a checked row.
+    fn key(&self, item: &Self::Item) -> Vec<String> {
+        let mut out = Vec::new();
+        self.key_into(item, &mut out);
+        out
     }
 
     /// Appends the bytes that make two rows duplicates (besides the org):
-    /// equal keys for duplicates, hashed once per row.
+    /// equal bytes for duplicates, hashed once per row.
     fn dup_key(&self, item: &Self::Item, out: &mut Vec<u8>);
-    /// Whether two rows of the same org are duplicates.
-    fn same(&self, a: &Self::Item, b: &Self::Item) -> bool;
+    /// Whether two rows of the same org are duplicates: by their duplicate
+    /// keys, so the two can never disagree. Only rows whose key hashes are
+    /// equal are compared, so this is rarely called.
+    fn same(&self, a: &Self::Item, b: &Self::Item) -> bool {
+        let (mut ka, mut kb) = (Vec::new(), Vec::new());
+        self.dup_key(a, &mut ka);
+        self.dup_key(b, &mut kb);
+        ka == kb
+    }
 
     /// Rows with the same group (and org) share a request, up to the chunk
     /// size; `None` sends each row alone.

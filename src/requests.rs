@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use crate::body::{Body, Field};
 use crate::cells::{self, JsonObject, TIME_FORMAT, Value};
 use crate::input::RawRow;
-use crate::job::{Identity, Job, Names, Verdict, eq_lowercase, push_lowercase};
+use crate::job::{Identity, Job, Names, Verdict, push_lowercase};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, is_success};
 use crate::schema::{Column, Header, Kind, Schema};
@@ -349,12 +349,12 @@ impl Job for Requests {
         .collect()
     }
 
-    fn key(&self, item: &Request) -> Vec<String> {
+    fn key_into(&self, item: &Request, out: &mut Vec<String>) {
         let t = |t: Option<NaiveDateTime>| {
             t.map(|t| t.format(TIME_FORMAT).to_string())
                 .unwrap_or_default()
         };
-        vec![
+        *out = vec![
             if item.account_id == 0 {
                 String::new()
             } else {
@@ -365,18 +365,20 @@ impl Job for Requests {
             item.access.unwrap_or("").to_string(),
             t(item.start),
             t(item.end),
-        ]
+        ];
     }
 
     fn dup_key(&self, item: &Request, out: &mut Vec<u8>) {
+        // A tag first: a key by id and a key by names never read alike.
         if item.account_id != 0 {
+            out.push(b'#');
             out.extend_from_slice(&item.account_id.to_le_bytes());
         } else {
+            out.push(b'n');
             for name in [item.resource_name(), item.account_name()] {
-                out.push(0xff);
                 push_lowercase(name, out);
+                out.push(0xff);
             }
-            out.push(0xff);
         }
         out.extend_from_slice(access_or_default(item.access).as_bytes());
         for (field, text) in fields_but_access(item) {
@@ -384,18 +386,6 @@ impl Job for Requests {
             out.extend_from_slice(text.as_bytes());
             out.push(0xff);
         }
-    }
-
-    fn same(&self, a: &Request, b: &Request) -> bool {
-        let account = if a.account_id != 0 || b.account_id != 0 {
-            a.account_id == b.account_id
-        } else {
-            eq_lowercase(a.resource_name(), b.resource_name())
-                && eq_lowercase(a.account_name(), b.account_name())
-        };
-        account
-            && access_or_default(a.access) == access_or_default(b.access)
-            && fields_but_access(a).eq(fields_but_access(b))
     }
 
     fn group(&self, _item: &Request) -> Option<u64> {

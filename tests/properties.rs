@@ -173,8 +173,132 @@ fn check_cells<J: Job>(job: &J, cells: &[String]) -> Result<(), TestCaseError> {
     match job.check(&header, &row) {
         Ok(item) => {
             prop_assert_eq!(job.key(&item).len(), job.key_columns().len());
+            keys_agree(job, &header, &row, &item)?;
         }
         Err(why) => prop_assert!(!why.is_empty()),
     }
     Ok(())
+}
+
+/// A job's keys of one row agree: the row is a duplicate of itself and of
+/// the same row with its names in other letter cases, and the report's
+/// identity cells name it as the input did.
+fn keys_agree<J: Job>(
+    job: &J,
+    header: &pam360_bulk::schema::Header,
+    row: &RawRow,
+    item: &J::Item,
+) -> Result<(), TestCaseError> {
+    prop_assert!(job.same(item, item));
+    let mut upper = row.clone();
+    upper.record = row
+        .record
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let name = &job.schema().columns[i].name;
+            if name.ends_with("NAME") && *name != "ORGNAME" {
+                f.to_ascii_uppercase()
+            } else {
+                f.to_string()
+            }
+        })
+        .collect();
+    if let Ok(other) = job.check(header, &upper) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        job.dup_key(item, &mut a);
+        job.dup_key(&other, &mut b);
+        prop_assert_eq!(job.same(item, &other), a == b);
+        // Upper-casing a name changes nothing else a row is compared by.
+        prop_assert!(job.same(item, &other));
+    }
+    let mut reused = vec!["stale".to_string(); 9];
+    job.key_into(item, &mut reused);
+    prop_assert_eq!(&reused, &job.key(item));
+    // Names in the report are the input's, as typed.
+    let raw = job.raw_key(header, row);
+    for (col, (k, r)) in job.key_columns().iter().zip(job.key(item).iter().zip(&raw)) {
+        if col.ends_with("_name") {
+            prop_assert_eq!(k.trim(), r.trim(), "{}", col);
+        }
+    }
+    Ok(())
+}
+
+/// One valid row of `job` from (column, cell) pairs.
+fn row_of<J: Job>(job: &J, cells: &[(&str, &str)]) -> (pam360_bulk::schema::Header, RawRow) {
+    let names: Vec<String> = cells.iter().map(|(c, _)| c.to_string()).collect();
+    let header = job.schema().resolve(&names, false).unwrap();
+    let mut row = RawRow {
+        line: 2,
+        ..RawRow::default()
+    };
+    for (_, v) in cells {
+        row.record.push_field(v);
+    }
+    (header, row)
+}
+
+#[test]
+fn each_jobs_keys_agree_on_known_rows() {
+    let check = |cells: &[(&str, &str)]| {
+        let (h, r) = row_of(&Accounts, cells);
+        Accounts.check(&h, &r).unwrap()
+    };
+    let names = ["root", "Administrator", "jos\u{e9}", "svc_01"];
+    for (n, name) in names.iter().enumerate() {
+        for by_name in [false, true] {
+            let column = if by_name {
+                "RESOURCENAME"
+            } else {
+                "RESOURCEID"
+            };
+            let resource = if by_name { "web-01" } else { "901" };
+            let a = check(&[(column, resource), ("ACCOUNTNAME", name), ("PASSWORD", "p")]);
+            let upper = name.to_ascii_uppercase();
+            let other_resource = resource.to_ascii_uppercase();
+            let b = check(&[
+                (column, &other_resource),
+                ("ACCOUNTNAME", &upper),
+                ("PASSWORD", "q"),
+            ]);
+            assert!(Accounts.same(&a, &b), "{name} by name {by_name}");
+            let mut reused = vec!["stale".to_string(); 7];
+            Accounts.key_into(&a, &mut reused);
+            assert_eq!(reused, Accounts.key(&a));
+            for other in &names[n + 1..] {
+                let c = check(&[(column, resource), ("ACCOUNTNAME", other)]);
+                assert!(!Accounts.same(&a, &c), "{name} vs {other}");
+            }
+            // A row by id and a row by name are told apart until resolved.
+            let by_id = check(&[("RESOURCEID", "901"), ("ACCOUNTNAME", name)]);
+            let by_nm = check(&[("RESOURCENAME", "901"), ("ACCOUNTNAME", name)]);
+            assert!(!Accounts.same(&by_id, &by_nm));
+        }
+    }
+    let request = |cells: &[(&str, &str)]| {
+        let (h, r) = row_of(&Requests, cells);
+        Requests.check(&h, &r).unwrap()
+    };
+    let a = request(&[
+        ("RESOURCENAME", "web-01"),
+        ("ACCOUNTNAME", "root"),
+        ("REASON", "x"),
+    ]);
+    let b = request(&[
+        ("RESOURCENAME", "WEB-01"),
+        ("ACCOUNTNAME", "ROOT"),
+        ("REASON", "x"),
+    ]);
+    let c = request(&[
+        ("RESOURCENAME", "web-01"),
+        ("ACCOUNTNAME", "root"),
+        ("REASON", "y"),
+    ]);
+    let d = request(&[("ACCOUNTID", "7"), ("ACCESS", "now"), ("REASON", "x")]);
+    let e = request(&[("ACCOUNTID", "7"), ("REASON", "x")]);
+    assert!(Requests.same(&a, &b));
+    assert!(!Requests.same(&a, &c), "another reason is another request");
+    assert!(Requests.same(&d, &e), "an empty ACCESS is now");
+    assert!(!Requests.same(&a, &d));
 }
