@@ -4,7 +4,7 @@
 use crate::body::{Body, Field};
 use crate::cells::{self, JsonObject, Value};
 use crate::input::RawRow;
-use crate::job::{Identity, Job, Names, Verdict, eq_lowercase, push_lowercase};
+use crate::job::{Identity, Job, Names, Spec, Verdict, eq_lowercase, push_lowercase};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, classify, is_success};
 use crate::schema::{Column, Header, Kind, Schema};
@@ -293,12 +293,18 @@ impl Account {
     }
 }
 
-static IDENTITY: Identity = Identity {
-    columns: &["resource_id", "resource_name", "account_name", "account_id"],
-    legacy_columns: &["resource_id", "account_name"],
-    defaults: &[],
-    // By resource name, by resource id; the account by name either way.
-    ways: &[&[1, 2], &[0, 2]],
+static SPEC: Spec = Spec {
+    name: "add-accounts",
+    schema: &SCHEMA,
+    idempotent: true,
+    targets_account: false,
+    identity: Identity {
+        columns: &["resource_id", "resource_name", "account_name", "account_id"],
+        legacy_columns: &["resource_id", "account_name"],
+        defaults: &[],
+        // By resource name, by resource id; the account by name either way.
+        ways: &[&[1, 2], &[0, 2]],
+    },
 };
 
 /// The add-accounts job.
@@ -307,17 +313,8 @@ pub struct Accounts;
 impl Job for Accounts {
     type Item = Account;
 
-    fn name(&self) -> &'static str {
-        "add-accounts"
-    }
-    fn schema(&self) -> &'static Schema {
-        &SCHEMA
-    }
-    fn identity(&self) -> &'static Identity {
-        &IDENTITY
-    }
-    fn idempotent(&self) -> bool {
-        true
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     fn check(&self, header: &Header, row: &RawRow) -> Result<Account, String> {
@@ -435,10 +432,6 @@ impl Job for Accounts {
             obj.close();
         }
         out.extend_from_slice(b"]}");
-    }
-
-    fn targets_account(&self) -> bool {
-        false
     }
 
     fn names<'a>(&self, item: &'a Account) -> Names<'a> {

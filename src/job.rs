@@ -58,23 +58,48 @@ pub struct Names<'a> {
     pub account_id: u64,
 }
 
+/// What a job is, as data: the rest of the program reads it from here.
+#[derive(Debug)]
+pub struct Spec {
+    /// The subcommand's name, for messages.
+    pub name: &'static str,
+    pub schema: &'static Schema,
+    /// The report's identity columns and how `--resume` matches rows.
+    pub identity: Identity,
+    /// Whether sending a row twice does no harm. Decides retries after an
+    /// ambiguous failure and whether `unconfirmed` rows are resent on resume.
+    pub idempotent: bool,
+    /// Whether a request goes to an account (a password request) rather
+    /// than to a resource (adding accounts).
+    pub targets_account: bool,
+}
+
 /// A job: add-accounts or request-passwords.
 pub trait Job: Sync {
     /// A checked row, ready to be sent.
     type Item: Send + Sync + 'static;
 
-    /// The subcommand's name, for messages.
-    fn name(&self) -> &'static str;
-    fn schema(&self) -> &'static Schema;
-    /// The report's identity columns and how `--resume` matches rows.
-    fn identity(&self) -> &'static Identity;
+    /// What the job is (see [`Spec`]).
+    fn spec(&self) -> &'static Spec;
+    fn name(&self) -> &'static str {
+        self.spec().name
+    }
+    fn schema(&self) -> &'static Schema {
+        self.spec().schema
+    }
+    fn identity(&self) -> &'static Identity {
+        &self.spec().identity
+    }
     /// Report columns that identify a row, after `row,org`.
     fn key_columns(&self) -> &'static [&'static str] {
         self.identity().columns
     }
-    /// Whether sending a row twice does no harm. Decides retries after an
-    /// ambiguous failure and whether `unconfirmed` rows are resent on resume.
-    fn idempotent(&self) -> bool;
+    fn idempotent(&self) -> bool {
+        self.spec().idempotent
+    }
+    fn targets_account(&self) -> bool {
+        self.spec().targets_account
+    }
 
     /// Checks a row. `Err` lists every problem, each naming its column.
     fn check(&self, header: &Header, row: &RawRow) -> Result<Self::Item, String>;
@@ -118,9 +143,6 @@ pub trait Job: Sync {
     }
     /// Secret values a row sends, to mask in whatever the server echoes.
     fn secrets(&self, item: &Self::Item) -> Vec<String>;
-    /// Whether a request goes to an account (a password request) rather
-    /// than to a resource (adding accounts).
-    fn targets_account(&self) -> bool;
     /// What the row names on the server.
     fn names<'a>(&self, item: &'a Self::Item) -> Names<'a>;
     /// Records ids the server's lists gave the row (0: unchanged).

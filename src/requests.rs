@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use crate::body::{Body, Field};
 use crate::cells::{self, JsonObject, TIME_FORMAT, Value};
 use crate::input::RawRow;
-use crate::job::{Identity, Job, Names, Verdict, push_lowercase};
+use crate::job::{Identity, Job, Names, Spec, Verdict, push_lowercase};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, is_success};
 use crate::schema::{Column, Header, Kind, Schema};
@@ -165,19 +165,25 @@ impl Request {
     }
 }
 
-static IDENTITY: Identity = Identity {
-    columns: &[
-        "account_id",
-        "resource_name",
-        "account_name",
-        "access",
-        "starttime",
-        "endtime",
-    ],
-    legacy_columns: &["account_id", "access", "starttime", "endtime"],
-    defaults: &[(3, "now")],
-    // By names, by account id; with the access window either way.
-    ways: &[&[1, 2, 3, 4, 5], &[0, 3, 4, 5]],
+static SPEC: Spec = Spec {
+    name: "request-passwords",
+    schema: &SCHEMA,
+    idempotent: false,
+    targets_account: true,
+    identity: Identity {
+        columns: &[
+            "account_id",
+            "resource_name",
+            "account_name",
+            "access",
+            "starttime",
+            "endtime",
+        ],
+        legacy_columns: &["account_id", "access", "starttime", "endtime"],
+        defaults: &[(3, "now")],
+        // By names, by account id; with the access window either way.
+        ways: &[&[1, 2, 3, 4, 5], &[0, 3, 4, 5]],
+    },
 };
 
 /// Why a row names no account: its ACCOUNTID is empty and its names are
@@ -261,17 +267,8 @@ pub struct Requests;
 impl Job for Requests {
     type Item = Request;
 
-    fn name(&self) -> &'static str {
-        "request-passwords"
-    }
-    fn schema(&self) -> &'static Schema {
-        &SCHEMA
-    }
-    fn identity(&self) -> &'static Identity {
-        &IDENTITY
-    }
-    fn idempotent(&self) -> bool {
-        false
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     fn check(&self, header: &Header, row: &RawRow) -> Result<Request, String> {
@@ -407,10 +404,6 @@ impl Job for Requests {
             r.body.write_json(&SCHEMA, &mut obj);
             obj.close();
         }
-    }
-
-    fn targets_account(&self) -> bool {
-        true
     }
 
     fn names<'a>(&self, item: &'a Request) -> Names<'a> {
