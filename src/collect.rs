@@ -46,6 +46,8 @@ pub struct Collected<I> {
     /// bit set (4 bytes a row).
     order: Vec<u32>,
     pub ignored_columns: Vec<String>,
+    /// Per schema column, whether the input's header has it.
+    pub present: Vec<bool>,
 }
 
 const INVALID_BIT: u32 = 1 << 31;
@@ -79,6 +81,11 @@ impl<I> Collected<I> {
         } else {
             Entry::Valid(e)
         }
+    }
+
+    /// Whether the input's header has the schema column at `slot`.
+    pub fn has_column(&self, slot: usize) -> bool {
+        self.present.get(slot).copied().unwrap_or(false)
     }
 
     /// How many data rows were read.
@@ -121,6 +128,7 @@ impl<'a, J: Job> Collector<'a, J> {
                 invalid: Vec::new(),
                 order: Vec::new(),
                 ignored_columns: Vec::new(),
+                present: Vec::new(),
             },
         }
     }
@@ -248,6 +256,7 @@ impl<J: Job> RowSink for Collector<'_, J> {
     fn header(&mut self, names: &[String]) -> Result<()> {
         let header = self.job.schema().resolve_all(names, self.ignore_unknown)?;
         self.out.ignored_columns = header.ignored.clone();
+        self.out.present = header.slots.iter().map(Option::is_some).collect();
         self.org_column = header.get(self.job.schema().slot("ORGNAME"));
         self.header = Some(header);
         Ok(())

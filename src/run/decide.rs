@@ -49,7 +49,11 @@ pub fn decide<J: Job>(
     }
     let to_send = (0..data.items.len() as u32).filter(|&i| results.is_open(i as usize));
     let units = plan::plan(job, &data.items, &data.orgs, to_send, cfg.chunk_size);
-    log::debug!("planned {} requests", units.len());
+    log::debug!(
+        "planned {} requests at {:.3} s",
+        units.len(),
+        prepared.started.elapsed().as_secs_f64()
+    );
 
     let invalid = data.invalid.len() + resolved.invalid;
     if cfg.strict && invalid > 0 {
@@ -75,6 +79,10 @@ pub fn decide<J: Job>(
                 })
         };
         plan_dry_run(&units, &unchecked, &mut results);
+        log::debug!(
+            "dry-run plan written at {:.3} s",
+            prepared.started.elapsed().as_secs_f64()
+        );
         let aborted = stop.load(Ordering::SeqCst).then_some(Abort::Interrupted);
         let end = RunEnd {
             aborted: aborted.is_some(),

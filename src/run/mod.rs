@@ -41,7 +41,15 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     let link = connected.as_ref().map(|c| &c.link);
     let mut results = Results::new(prepared.data.items.len());
     let resolved = resolve::resolve(job, cfg, &mut prepared.data, &mut results, link, stop);
+    log::debug!(
+        "resolved at {:.3} s",
+        prepared.started.elapsed().as_secs_f64()
+    );
     let decision = decide::decide(job, cfg, &mut prepared, results, &resolved, stop);
+    log::debug!(
+        "decided at {:.3} s",
+        prepared.started.elapsed().as_secs_f64()
+    );
     let mut ended = match (decision.to_send, link) {
         (Some(units), Some(link)) => {
             sending::send(job, cfg, &prepared, link, decision.results, units, stop)?
@@ -54,6 +62,10 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     if let (true, Some(link)) = (cfg.verify, link) {
         verify::verify(job, cfg, &mut prepared.data, &mut ended, link, stop);
     }
+    log::debug!(
+        "finishing at {:.3} s",
+        prepared.started.elapsed().as_secs_f64()
+    );
     let (code, written, journal) = finish::finish(job, cfg, prepared.data, ended);
     if let Some(journal) = journal {
         journal.done(written);
