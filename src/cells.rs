@@ -138,10 +138,17 @@ pub fn cell_text(kind: Kind, raw: &str) -> &str {
 /// One cell. `Ok(None)` for an empty cell (the server's default applies);
 /// `Err` says what is allowed.
 pub fn parse_cell(kind: Kind, raw: &str) -> Result<Option<Value<'_>>, String> {
+    // One pass over the bytes for what is rare: an ASCII control byte (line
+    // breaks included) or any non-ASCII byte. Only then are the slower
+    // checks below needed.
+    let (control, non_ascii) = raw.bytes().fold((false, false), |(c, n), b| {
+        (c | (b < 0x20) | (b == 0x7f), n | (b >= 0x80))
+    });
     // Only free text (NOTES, REASON) and custom fields may span lines: a line
     // break anywhere else is most likely a quote left open, which swallowed
     // the rows after it into this cell.
-    if !matches!(kind, Kind::Verbatim | Kind::CustomFields)
+    if control
+        && !matches!(kind, Kind::Verbatim | Kind::CustomFields)
         && raw.bytes().any(|b| b == b'\n' || b == b'\r')
     {
         return Err("holds a line break: is a quote left open on this row?".into());
@@ -150,6 +157,8 @@ pub fn parse_cell(kind: Kind, raw: &str) -> Result<Option<Value<'_>>, String> {
     if matches!(kind, Kind::Secret | Kind::Verbatim) {
         return Ok((!raw.is_empty()).then_some(Value::Str(raw)));
     }
+    // A control character: an ASCII one, or a non-ASCII one (C1, U+0085…).
+    let has_control = |t: &str| control || (non_ascii && t.chars().any(char::is_control));
     if kind == Kind::Name {
         if raw.is_empty() {
             return Ok(None);
@@ -160,12 +169,7 @@ pub fn parse_cell(kind: Kind, raw: &str) -> Result<Option<Value<'_>>, String> {
                     .into(),
             );
         }
-        let control = if raw.is_ascii() {
-            raw.bytes().any(|b| b.is_ascii_control())
-        } else {
-            raw.chars().any(char::is_control)
-        };
-        if control {
+        if has_control(raw) {
             return Err("holds a control character (tab, line break or similar); remove it".into());
         }
         return Ok(Some(Value::Str(raw)));
@@ -175,7 +179,8 @@ pub fn parse_cell(kind: Kind, raw: &str) -> Result<Option<Value<'_>>, String> {
         return Ok(None);
     }
     match kind {
-        Kind::Text if s.chars().any(char::is_control) => {
+        // Trimming may have removed the only control byte (a tab at an end).
+        Kind::Text if has_control(s) && s.chars().any(char::is_control) => {
             Err("holds a control character (tab, NUL or similar); remove it".into())
         }
         Kind::Text => Ok(Some(Value::Str(s))),
