@@ -177,6 +177,18 @@ impl Results {
         }
     }
 
+    /// Row `i`'s result, owned.
+    pub fn get(&self, i: usize) -> Option<RowResult> {
+        let (outcome, status, http_status, attempts, message) = self.view(i)?;
+        Some(RowResult {
+            outcome,
+            status: status.to_string(),
+            http_status,
+            attempts,
+            message: message.to_string(),
+        })
+    }
+
     /// Rows with a stored result, and the result.
     pub fn stored(&self) -> impl Iterator<Item = (usize, &RowResult)> {
         self.state

@@ -41,6 +41,13 @@ pub fn resolve<J: Job>(
     link: Option<&Link>,
     stop: &AtomicBool,
 ) -> Resolution {
+    // An input without RESOURCENAME names nothing: unless a live plan or
+    // --skip-existing asks what exists, there is nothing to read, and a
+    // million rows are not walked for names they cannot have.
+    let by_name = data.has_column(job.schema().slot("RESOURCENAME"));
+    if !by_name && !cfg.live_plan && !cfg.skip_existing {
+        return Resolution::default();
+    }
     let Some(link) = link else {
         stand_ins(job, data);
         return Resolution::default();
@@ -67,9 +74,7 @@ pub fn resolve<J: Job>(
 /// An offline dry run groups rows by lower-cased resource name: rows of one
 /// name get one stand-in id (never shown, never sent).
 fn stand_ins<J: Job>(job: &J, data: &mut Collected<J::Item>) {
-    // Rows given by id only (an input without RESOURCENAME) are not walked:
-    // a million of them would cost a look at every row's body.
-    if job.targets_account() || !data.has_column(job.schema().slot("RESOURCENAME")) {
+    if job.targets_account() {
         return;
     }
     let mut ids: HashMap<(u32, String), u64> = HashMap::new();

@@ -37,7 +37,7 @@ pub fn verify<J: Job>(
     ended.stats.retries += reader.retries.load(Ordering::Relaxed);
     let mut unverified = 0usize;
     for (i, n) in rows {
-        let Some(before) = stored(&ended.results, i) else {
+        let Some(before) = ended.results.get(i) else {
             continue;
         };
         let after = match &lists[n] {
@@ -90,18 +90,6 @@ fn written<J: Job>(
         }
     }
     (wanted, rows)
-}
-
-/// Row `i`'s result, owned.
-fn stored(results: &Results, i: usize) -> Option<RowResult> {
-    let (outcome, status, http_status, attempts, message) = results.view(i)?;
-    Some(RowResult {
-        outcome,
-        status: status.to_string(),
-        http_status,
-        attempts,
-        message: message.to_string(),
-    })
 }
 
 /// What reading back says of one row, and the account id to record.
