@@ -61,22 +61,34 @@ pub struct NameIndex {
     /// Each listed spelling → its folded name: a name typed as the server
     /// spells it (the usual case) is found without folding it again.
     spelled: HashMap<String, String>,
-    names: Vec<String>,
+    /// (listed name, folded) for suggestions.
+    names: Vec<(String, String)>,
+    /// Suggestions already worked out, by the folded name asked for: rows
+    /// repeat names, and each suggestion compares against the whole list.
+    closest: std::cell::RefCell<HashMap<String, String>>,
 }
+
+/// Distinct unknown names a list works out suggestions for; past this, the
+/// message names no closest (an input of a million unknown names against a
+/// large list would otherwise compare every pair).
+const MOST_SUGGESTIONS: usize = 1000;
 
 impl NameIndex {
     pub fn new(list: &[Listed]) -> Self {
         let mut by_name: HashMap<String, Vec<u64>> = HashMap::new();
         let mut spelled = HashMap::new();
+        let mut names = Vec::with_capacity(list.len());
         for l in list {
             let folded = fold(&l.name);
             by_name.entry(folded.clone()).or_default().push(l.id);
-            spelled.insert(l.name.clone(), folded);
+            spelled.insert(l.name.clone(), folded.clone());
+            names.push((l.name.clone(), folded));
         }
         NameIndex {
             by_name,
             spelled,
-            names: list.iter().map(|l| l.name.clone()).collect(),
+            names,
+            closest: Default::default(),
         }
     }
 
@@ -93,15 +105,24 @@ impl NameIndex {
     /// ` (closest: "web-001")`, when a listed name is close enough to help.
     fn closest(&self, name: &str) -> String {
         let wanted = fold(name);
+        let mut known = self.closest.borrow_mut();
+        if let Some(s) = known.get(&wanted) {
+            return s.clone();
+        }
+        if known.len() >= MOST_SUGGESTIONS {
+            return String::new();
+        }
         let best = self
             .names
             .iter()
-            .map(|n| (strsim::jaro_winkler(&wanted, &fold(n)), n))
+            .map(|(n, folded)| (strsim::jaro_winkler(&wanted, folded), n))
             .max_by(|a, b| a.0.total_cmp(&b.0));
-        match best {
+        let suggestion = match best {
             Some((score, n)) if score >= 0.75 => format!(" (closest: \"{n}\")"),
             _ => String::new(),
-        }
+        };
+        known.insert(wanted, suggestion.clone());
+        suggestion
     }
 
     /// The id of the row's resource in this resource list, or why there is
@@ -467,5 +488,21 @@ mod tests {
         assert_eq!(accounts.existing("Root"), Some(1001));
         assert_eq!(accounts.existing("ADMIN"), Some(0), "two match: no id");
         assert_eq!(accounts.existing("nobody"), None);
+        // Suggestions are bounded: past MOST_SUGGESTIONS distinct unknown
+        // names, none is worked out (a repeated one is remembered).
+        for n in 0..MOST_SUGGESTIONS {
+            let _ = resources.resource_id(&names(&format!("zz{n}"), "", 0, 0), "X");
+        }
+        assert_eq!(
+            resources.resource_id(&names("web-011", "", 0, 0), "X"),
+            Err("no resource named \"web-011\"".into())
+        );
+        assert!(
+            resources
+                .resource_id(&names("web-1", "", 0, 0), "X")
+                .unwrap_err()
+                .contains("closest"),
+            "remembered"
+        );
     }
 }
