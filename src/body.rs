@@ -179,11 +179,7 @@ impl Body {
         }
     }
 
-    /// Its size in bytes.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
+    /// Whether it holds no field.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -202,6 +202,19 @@ pub enum ReadError {
 /// The accounts of one resource, or why they could not be read.
 pub type AccountList = Result<Vec<Listed>, ReadError>;
 
+impl ReadError {
+    /// How a read the run cannot go on without ends it: its own stop, or
+    /// `what` named as what could not be read.
+    pub fn abort(self, what: &str) -> Abort {
+        match self {
+            ReadError::Stop(a) => a,
+            ReadError::Refused(m) | ReadError::NoAnswer(m) => {
+                Abort::Listing(format!("{what} could not be read ({m})"))
+            }
+        }
+    }
+}
+
 /// Reads the server; counts its requests for the summary.
 pub struct Reader<'a> {
     link: &'a Link,
@@ -322,15 +335,9 @@ impl<'a> Reader<'a> {
         let mut start = 0u64;
         loop {
             let input = lists::page_input(start, PAGE);
-            let answer = match self.get(RESOURCES_PATH, org, Some(&input)) {
-                Ok(a) => a,
-                Err(ReadError::Stop(a)) => return Err(a),
-                Err(ReadError::Refused(m) | ReadError::NoAnswer(m)) => {
-                    return Err(Abort::Listing(format!(
-                        "the resource list{whose} could not be read ({m})"
-                    )));
-                }
-            };
+            let answer = self
+                .get(RESOURCES_PATH, org, Some(&input))
+                .map_err(|e| e.abort(&format!("the resource list{whose}")))?;
             let (page, total) = lists::resource_page(&answer);
             if let Some(t) = total {
                 bar.set_length(t);
@@ -381,7 +388,7 @@ impl<'a> Reader<'a> {
     /// The accounts of each (org, resource), read by up to `--concurrency`
     /// workers, in the order asked. A read that stops the run stops the
     /// others; what they did not read is `Stop` too.
-    pub fn accounts(
+    fn accounts(
         &self,
         wanted: &[(Option<Arc<str>>, u64)],
         bar: &indicatif::ProgressBar,

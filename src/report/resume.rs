@@ -56,49 +56,38 @@ impl Prior {
     }
 
     /// How many rows it holds done.
+    #[cfg(test)]
     pub fn done_rows(&self) -> usize {
         self.rows.iter().filter(|r| r.outcome.is_done()).count()
     }
 }
 
-/// The resume key of a row: its org and identity cells, compared as the
-/// server would: NFC, lower case, and an empty cell that has a server-side
-/// default (`defaults`: key cell index → value, e.g. ACCESS → `now`) as
-/// that default.
-pub fn resume_key(org: &str, key: &[String], defaults: &[(usize, &str)]) -> String {
-    let mut k = Vec::with_capacity(64);
-    push_lowercase(org, &mut k);
-    for (i, cell) in key.iter().enumerate() {
-        k.push(0x1f);
-        let cell = match defaults.iter().find(|(d, _)| *d == i) {
-            Some((_, default)) if cell.trim().is_empty() => default,
-            _ => cell.as_str(),
-        };
-        push_lowercase(cell, &mut k);
-    }
-    String::from_utf8(k).unwrap_or_default()
-}
-
 /// Every key a row with these identity cells matches by: one per way of
 /// its job's [`Identity`] that the row fills (by name, by id).
+///
+/// A key is the way's number, the org and the way's cells, compared as the
+/// server would: NFC, lower case, and an empty cell that has a server-side
+/// default (ACCESS → `now`) as that default.
 pub fn match_keys(identity: &Identity, org: &str, cells: &[String]) -> Vec<String> {
     let mut keys = Vec::with_capacity(identity.ways.len());
     for (w, way) in identity.ways.iter().enumerate() {
         if cells.get(way[0]).is_none_or(|c| c.trim().is_empty()) {
             continue;
         }
-        // The way's cells, an empty one standing for its default.
-        let picked: Vec<String> = way
-            .iter()
-            .map(|&i| {
-                let cell = cells.get(i).map(String::as_str).unwrap_or("");
-                match identity.defaults.iter().find(|(d, _)| *d == i) {
-                    Some((_, default)) if cell.trim().is_empty() => default.to_string(),
-                    _ => cell.to_string(),
-                }
-            })
-            .collect();
-        keys.push(format!("{w}\u{1e}{}", resume_key(org, &picked, &[])));
+        let mut k = Vec::with_capacity(64);
+        k.push(b'0' + w as u8);
+        k.push(0x1e);
+        push_lowercase(org, &mut k);
+        for &i in way.iter() {
+            let cell = cells.get(i).map(String::as_str).unwrap_or("");
+            let cell = match identity.defaults.iter().find(|(d, _)| *d == i) {
+                Some((_, default)) if cell.trim().is_empty() => default,
+                _ => cell,
+            };
+            k.push(0x1f);
+            push_lowercase(cell, &mut k);
+        }
+        keys.push(String::from_utf8(k).unwrap_or_default());
     }
     keys
 }

@@ -121,18 +121,9 @@ impl<J: Job> Stage<'_, '_, J> {
         if self.cfg.live_plan && self.reader.requests.load(Ordering::Relaxed) == 0 {
             let org = data.items.first().and_then(|c| data.org(c).cloned());
             let input = lists::page_input(0, 1);
-            match self
-                .reader
+            self.reader
                 .get(RESOURCES_PATH, org.as_deref(), Some(&input))
-            {
-                Ok(_) => {}
-                Err(ReadError::Stop(a)) => return Err(a),
-                Err(ReadError::Refused(m) | ReadError::NoAnswer(m)) => {
-                    return Err(Abort::Listing(format!(
-                        "the resource list could not be read ({m})"
-                    )));
-                }
-            }
+                .map_err(|e| e.abort("the resource list"))?;
         }
         Ok(())
     }
@@ -262,11 +253,9 @@ impl<J: Job> Stage<'_, '_, J> {
             .zip(wanted.resources())
             .map(|(list, rid)| match list {
                 Ok(index) => Ok(Some(index)),
-                Err(ReadError::Stop(a)) => Err(a),
-                Err(ReadError::NoAnswer(m)) => Err(Abort::Listing(format!(
-                    "the accounts of resource {rid} could not be read ({m})"
-                ))),
+                // PAM360 answered Failed: no such resource; its rows are invalid.
                 Err(ReadError::Refused(_)) => Ok(None),
+                Err(e) => Err(e.abort(&format!("the accounts of resource {rid}"))),
             })
             .collect::<Result<Vec<_>, Abort>>()?;
         for (i, n) in rows {
