@@ -326,7 +326,8 @@ impl Job for Accounts {
             Some((Value::Int(i), _)) => *i as u64,
             _ => 0,
         };
-        if given(RESOURCEID).trim().is_empty() && given(RESOURCENAME).trim().is_empty() {
+        if cells::trim(given(RESOURCEID)).is_empty() && cells::trim(given(RESOURCENAME)).is_empty()
+        {
             problems.push(if header.get(RESOURCENAME.slot()).is_none() {
                 "column RESOURCEID is empty; every account needs the id of its resource".into()
             } else if header.get(RESOURCEID.slot()).is_none() {

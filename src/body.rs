@@ -56,8 +56,14 @@ impl Writer<'_> {
     /// Appends one field.
     pub fn put(&mut self, field: Field, text: &str) {
         let out = &mut *self.0;
-        out.push(field.0);
         let mut len = text.len();
+        // Nearly every cell is shorter than 128 bytes: its length is one byte.
+        if len < 0x80 {
+            out.extend_from_slice(&[field.0, len as u8]);
+            out.extend_from_slice(text.as_bytes());
+            return;
+        }
+        out.push(field.0);
         loop {
             let byte = (len & 0x7f) as u8;
             len >>= 7;
@@ -86,27 +92,30 @@ impl Body {
     /// when the last body in it is: a million small allocations would each
     /// cost, and glibc grows a thread's heap a page at a time.
     pub fn build(fill: impl FnOnce(&mut Writer<'_>)) -> Body {
+        /// A thread's scratch buffer and what is left of its current block,
+        /// together: one thread-local look-up per body.
+        #[derive(Default)]
+        struct Builder {
+            scratch: Vec<u8>,
+            left: bytes::BytesMut,
+        }
         thread_local! {
-            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-            static BLOCK_LEFT: std::cell::RefCell<bytes::BytesMut> =
-                std::cell::RefCell::new(bytes::BytesMut::new());
+            static BUILDER: std::cell::RefCell<Builder> = std::cell::RefCell::default();
         }
         // `fill` gets a Writer only, so it cannot build a body of its own
-        // inside this one and borrow the scratch buffer twice.
-        SCRATCH.with_borrow_mut(|buf| {
-            buf.clear();
-            fill(&mut Writer(buf));
-            if buf.len() > BLOCK / 16 {
-                return Body(bytes::Bytes::copy_from_slice(buf));
+        // inside this one and borrow the builder twice.
+        BUILDER.with_borrow_mut(|Builder { scratch, left }| {
+            scratch.clear();
+            fill(&mut Writer(scratch));
+            if scratch.len() > BLOCK / 16 {
+                return Body(bytes::Bytes::copy_from_slice(scratch));
             }
-            BLOCK_LEFT.with_borrow_mut(|left| {
-                if left.capacity() - left.len() < buf.len() {
-                    // The full block lives on in the bodies carved from it.
-                    *left = bytes::BytesMut::with_capacity(BLOCK);
-                }
-                left.extend_from_slice(buf);
-                Body(left.split().freeze())
-            })
+            if left.capacity() - left.len() < scratch.len() {
+                // The full block lives on in the bodies carved from it.
+                *left = bytes::BytesMut::with_capacity(BLOCK);
+            }
+            left.extend_from_slice(scratch);
+            Body(left.split().freeze())
         })
     }
 
@@ -221,10 +230,14 @@ mod tests {
     #[test]
     fn compact_bodies_round_trip() {
         let long = "x".repeat(300);
+        // Lengths on both sides of one length byte's limit (127, 128).
+        let (short, over) = ("y".repeat(127), "z".repeat(128));
         let b = Body::build(|w| {
             w.put(Field(1), "root");
             w.put(Field(2), "");
             w.put(Field(3), &long);
+            w.put(Field(4), &short);
+            w.put(Field(5), &over);
             w.put(Field::JSON, "[1]");
         });
         let fields: Vec<(Field, &str)> = b.fields().collect();
@@ -234,6 +247,8 @@ mod tests {
                 (Field(1), "root"),
                 (Field(2), ""),
                 (Field(3), long.as_str()),
+                (Field(4), short.as_str()),
+                (Field(5), over.as_str()),
                 (Field::JSON, "[1]")
             ]
         );
