@@ -121,21 +121,31 @@ impl Body {
 
     /// The text of `field`, if the row had it.
     pub fn get(&self, field: Field) -> Option<&str> {
-        self.fields().find(|(f, _)| *f == field).map(|(_, t)| t)
+        // Only the field asked for is turned into text: the ones walked
+        // past are never looked at.
+        let (_, text) = self.raw_fields().find(|(f, _)| *f == field)?;
+        std::str::from_utf8(text).ok()
     }
 
     /// The text of `field` when it is the body's first field. A job that
     /// writes a field first (an account's RESOURCENAME) reads it so without
     /// walking the body; any other field first reads as absent.
     pub fn leading(&self, field: Field) -> Option<&str> {
-        match self.fields().next() {
-            Some((f, t)) if f == field => Some(t),
+        match self.raw_fields().next() {
+            Some((f, t)) if f == field => std::str::from_utf8(t).ok(),
             _ => None,
         }
     }
 
     /// The fields, in the order they were written.
     pub fn fields(&self) -> impl Iterator<Item = (Field, &str)> {
+        // Written from `str`s only.
+        self.raw_fields()
+            .map_while(|(f, t)| Some((f, std::str::from_utf8(t).ok()?)))
+    }
+
+    /// The fields' bytes, in the order they were written.
+    fn raw_fields(&self) -> impl Iterator<Item = (Field, &[u8])> {
         let mut rest = &self.0[..];
         std::iter::from_fn(move || {
             let (&slot, mut tail) = rest.split_first()?;
@@ -152,8 +162,7 @@ impl Body {
             }
             let text = tail.get(..len)?;
             rest = &tail[len..];
-            // Written from `str`s only.
-            Some((Field(slot), std::str::from_utf8(text).ok()?))
+            Some((Field(slot), text))
         })
     }
 

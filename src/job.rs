@@ -157,7 +157,9 @@ pub trait Job: Sync {
 /// path that appends the very same bytes.
 pub fn push_lowercase(s: &str, out: &mut Vec<u8>) {
     if s.is_ascii() {
-        out.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
+        let start = out.len();
+        out.extend_from_slice(s.as_bytes());
+        out[start..].make_ascii_lowercase();
     } else {
         // Unicode-normalised (NFC) first: an `é` typed as `e` + accent is
         // the same name to the server, and so the same key here.
