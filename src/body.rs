@@ -57,12 +57,8 @@ impl Writer<'_> {
     pub fn put(&mut self, field: Field, text: &str) {
         let out = &mut *self.0;
         let mut len = text.len();
-        // Nearly every cell is shorter than 128 bytes: its length is one byte.
-        if len < 0x80 {
-            out.extend_from_slice(&[field.0, len as u8]);
-            out.extend_from_slice(text.as_bytes());
-            return;
-        }
+        // Room for the slot, the longest length and the text at once.
+        out.reserve(1 + 10 + len);
         out.push(field.0);
         loop {
             let byte = (len & 0x7f) as u8;

@@ -208,8 +208,6 @@ fn parse_scanned(kind: Kind, raw: &str, rare: Rare) -> Result<Option<Value<'_>>,
     if kind == Kind::Secret {
         return Ok((!raw.is_empty()).then_some(Value::Str(raw)));
     }
-    // A control character: an ASCII one, or a non-ASCII one (C1, U+0085…).
-    let has_control = |t: &str| control || (non_ascii && t.chars().any(char::is_control));
     if kind == Kind::Name {
         if raw.is_empty() {
             return Ok(None);
@@ -220,7 +218,8 @@ fn parse_scanned(kind: Kind, raw: &str, rare: Rare) -> Result<Option<Value<'_>>,
                     .into(),
             );
         }
-        if has_control(raw) {
+        // An ASCII control byte, or a non-ASCII control character (C1, U+0085…).
+        if control || (non_ascii && raw.chars().any(char::is_control)) {
             return Err("holds a control character (tab, line break or similar); remove it".into());
         }
         return Ok(Some(Value::Str(raw)));
@@ -230,8 +229,9 @@ fn parse_scanned(kind: Kind, raw: &str, rare: Rare) -> Result<Option<Value<'_>>,
         return Ok(None);
     }
     match kind {
-        // Trimming may have removed the only control byte (a tab at an end).
-        Kind::Text if has_control(s) && s.chars().any(char::is_control) => {
+        // Looked for in the trimmed text: trimming may have removed the only
+        // control byte (a tab at an end).
+        Kind::Text if (control || non_ascii) && s.chars().any(char::is_control) => {
             Err("holds a control character (tab, NUL or similar); remove it".into())
         }
         Kind::Text => Ok(Some(Value::Str(s))),
