@@ -264,7 +264,7 @@ pub struct Account {
 
 /// A row's resource id. 0 while a RESOURCENAME is not resolved yet; an
 /// offline dry run, which cannot resolve names, groups rows by name under
-/// stand-in ids with [`ResourceId::UNCHECKED`] set, which never show.
+/// stand-in ids with [`UNCHECKED`] set, which never show.
 pub type ResourceId = u64;
 
 /// The bit of a stand-in resource id (offline dry run by names).

@@ -1,7 +1,7 @@
 //! Reading one cell by its column's [`Kind`], and writing checked values as
 //! the JSON types of the vendor's samples.
 //!
-//! Both jobs go through [`parse_row`] and [`write_body_json`]: a column's kind,
+//! Both jobs go through [`parse_row`] and [`JsonObject`]: a column's kind,
 //! not the job, decides how its cell is read and sent.
 
 use chrono::NaiveDateTime;

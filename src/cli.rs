@@ -1,6 +1,10 @@
 //! Command-line definitions (clap) and their validation into one [`Config`]
 //! per job run. No clap type is used beyond this file.
 
+// The doc comments of clap's types are the help text a user reads, not
+// rustdoc: `<RESOURCEID>` and a bare URL are meant as written.
+#![allow(rustdoc::invalid_html_tags, rustdoc::bare_urls)]
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -199,6 +203,9 @@ pub struct FaultArgs {
     /// Count STARTINDEX from 1 instead of 0.
     #[arg(long)]
     pub one_based_paging: bool,
+    /// Seconds a client may take over its request's headers or stay idle between requests.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub slow_client_secs: u64,
 }
 
 #[derive(Debug, Args)]

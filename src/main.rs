@@ -126,6 +126,7 @@ fn simulate(s: &pam360_bulk::cli::SimArgs) -> anyhow::Result<ExitCode> {
             hide_accounts: f.hide_account.clone(),
             page_cap: f.page_cap,
             one_based_paging: f.one_based_paging,
+            slow_client: std::time::Duration::from_secs(f.slow_client_secs.clamp(1, 86_400)),
         },
     )?;
     println!("PAM360 simulator listening on {}", sim.url());

@@ -1,7 +1,7 @@
 //! The reconciliation report: one row per input row in input order, in
 //! CSV, JSONL or XLSX. Its journal (`<report>.partial`, written as answers
-//! arrive) is in [`journal`]; reading a report back for `--resume` is in
-//! [`resume`].
+//! arrive) is in `journal`; reading a report back for `--resume` is in
+//! `resume`.
 
 mod journal;
 mod resume;

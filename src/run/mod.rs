@@ -1,15 +1,15 @@
 //! One job run, as a script of stages:
 //!
-//! 1. [`prepare`]: check every output path, lock the journal, read the
+//! 1. `prepare`: check every output path, lock the journal, read the
 //!    `--resume` report whole, read and check the whole input.
-//! 2. [`connect`]: the server (or the in-process simulator); no request yet.
-//! 3. [`resolve`]: names into ids, and what is already on the server, by
+//! 2. `connect`: the server (or the in-process simulator); no request yet.
+//! 3. `resolve`: names into ids, and what is already on the server, by
 //!    reading it (reads only).
-//! 4. [`decide`]: what earlier runs did, `--strict`, dry runs, the plan of
+//! 4. `decide`: what earlier runs did, `--strict`, dry runs, the plan of
 //!    requests: what is left to send.
-//! 5. [`sending`]: journal, send, and settle every row sent.
-//! 6. [`verify`]: with `--verify`, read back what was written.
-//! 7. [`finish`]: the report in input order, the summary, the exit code.
+//! 5. `sending`: journal, send, and settle every row sent.
+//! 6. `verify`: with `--verify`, read back what was written.
+//! 7. `finish`: the report in input order, the summary, the exit code.
 //!
 //! Problems with single rows are data (report rows); an `Err` from here is a
 //! problem with the whole run, before anything was sent (exit 2). A run that

@@ -55,6 +55,9 @@ pub struct SimOptions {
     pub page_cap: Option<usize>,
     /// STARTINDEX counts from 1 (public sources disagree).
     pub one_based_paging: bool,
+    /// Longest a client may take over a TLS handshake or a request's
+    /// headers, or stay idle between requests (tests set it short).
+    pub slow_client: Duration,
 }
 
 /// HTTPS for the simulator.
@@ -84,6 +87,7 @@ impl Default for SimOptions {
             hide_accounts: Vec::new(),
             page_cap: None,
             one_based_paging: false,
+            slow_client: SLOW_CLIENT,
         }
     }
 }
@@ -242,7 +246,8 @@ async fn accept_loop(
             match acceptor {
                 // A client that refuses our certificate ends here.
                 Some(acceptor) => {
-                    let handshake = tokio::time::timeout(SLOW_CLIENT, acceptor.accept(stream));
+                    let handshake =
+                        tokio::time::timeout(state.opts.slow_client, acceptor.accept(stream));
                     if let Ok(Ok(tls)) = handshake.await {
                         serve(tls, state).await;
                     }
@@ -257,6 +262,7 @@ async fn serve<S>(io: S, state: Arc<State>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let slow_client = state.opts.slow_client;
     let service = service_fn(move |req| {
         let state = state.clone();
         async move { handlers::handle(state, req).await }
@@ -269,14 +275,14 @@ where
     let _ = http1::Builder::new()
         .keep_alive(true)
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(SLOW_CLIENT)
+        .header_read_timeout(slow_client)
         .serve_connection(TokioIo::new(io), service)
         .await;
 }
 
 /// Longest a client may take over a TLS handshake or a request's headers,
-/// or stay idle between requests.
-const SLOW_CLIENT: Duration = Duration::from_secs(10);
+/// or stay idle between requests, unless told otherwise.
+pub const SLOW_CLIENT: Duration = Duration::from_secs(10);
 
 /// A fresh self-signed certificate, its PEM written to `tls.cert_out`.
 fn tls_acceptor(tls: &SimTls) -> Result<(tokio_rustls::TlsAcceptor, String)> {

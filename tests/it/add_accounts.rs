@@ -1,9 +1,7 @@
 //! add-accounts through the binary against the simulator: inputs, wire
 //! format, outcomes, exit codes, and what must never leak.
 
-mod common;
-
-use common::{Cell, Sim, TOKEN, Work, outcomes, xlsx};
+use crate::common::{Cell, Sim, TOKEN, Work, outcomes, xlsx};
 use predicates::prelude::*;
 use serde_json::json;
 

@@ -1,10 +1,8 @@
 //! The first hour of a new administrator: proxies, European CSV, header
 //! errors, help, the manual, logs that show requests, progress, words.
 
-mod common;
-
-use common::rogue::{Rogue, http};
-use common::{Sim, Work, code, outcomes, stderr};
+use crate::common::rogue::{Rogue, http};
+use crate::common::{Sim, Work, code, outcomes, stderr};
 
 #[test]
 fn a_proxy_in_the_environment_is_never_used_for_loopback_or_the_simulator() {

@@ -1,9 +1,7 @@
 //! TLS: verified by default, `--ca-cert`, `--pin-sha256` (also for a CN-only
 //! certificate), and `--insecure` with its warning.
 
-mod common;
-
-use common::{Sim, Work, outcomes};
+use crate::common::{Sim, Work, outcomes};
 use predicates::prelude::*;
 
 const INPUT: &str = "RESOURCEID,ACCOUNTNAME,PASSWORD\n901,root,pw\n901,admin,pw\n";

@@ -2,9 +2,7 @@
 //! snapshots), templates that round-trip, XLSX reports that hold what CSV
 //! reports hold, clean stderr in cron, completions and the man page.
 
-mod common;
-
-use common::{Sim, Work, outcomes, read_report};
+use crate::common::{Sim, Work, outcomes, read_report};
 use predicates::prelude::*;
 
 fn help(args: &[&str]) -> String {

@@ -2,13 +2,11 @@
 //! 503s, throttling and a server that goes away, through the binary against
 //! the simulator.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Sim, TOKEN, Work, outcomes, read_report, wait_for};
+use crate::common::{Sim, TOKEN, Work, outcomes, read_report, wait_for};
 
 /// `n` accounts over `resources` resources.
 fn inventory(n: usize, resources: usize) -> String {

@@ -1,9 +1,7 @@
 //! Options a user reaches for: a token file, a sheet by name, TSV input,
 //! skipping unknown columns.
 
-mod common;
-
-use common::{Sim, TOKEN, Work, outcomes};
+use crate::common::{Sim, TOKEN, Work, outcomes};
 use predicates::prelude::*;
 
 #[test]

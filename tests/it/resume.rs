@@ -2,9 +2,7 @@
 //! and reordered inputs; password requests that may have reached the server
 //! are held back unless `--resend-unconfirmed`.
 
-mod common;
-
-use common::{Sim, TOKEN, Work, outcomes, read_report};
+use crate::common::{Sim, TOKEN, Work, outcomes, read_report};
 use predicates::prelude::*;
 
 #[test]

@@ -3,9 +3,7 @@
 //! predicts the real run, `--skip-existing`, `--verify`, password requests
 //! by name, and reads that stop the run before any write.
 
-mod common;
-
-use common::{Sim, TOKEN, Work, code, outcomes, stderr};
+use crate::common::{Sim, TOKEN, Work, code, outcomes, stderr};
 
 /// An inventory: web-00 … web-NN (ids 300…), two resources named "db" in
 /// two letter cases, and accounts on some of them.
@@ -348,7 +346,7 @@ fn a_refused_token_on_a_read_stops_the_run_before_any_write() {
 #[test]
 fn a_resource_list_whose_paging_cannot_be_followed_stops_the_run() {
     // A server that serves the same first page whatever STARTINDEX says.
-    use common::rogue::{Rogue, json};
+    use crate::common::rogue::{Rogue, json};
     let rogue = Rogue::start("127.0.0.1", |_, _| {
         json(serde_json::json!({"operation": {
             "name": "GET RESOURCES",
@@ -494,7 +492,7 @@ fn an_interrupt_while_reading_the_server_writes_nothing_and_exits_3() {
         .spawn()
         .unwrap();
     assert!(
-        common::wait_for(std::time::Duration::from_secs(20), || sim.received() > 0),
+        crate::common::wait_for(std::time::Duration::from_secs(20), || sim.received() > 0),
         "the first read never arrived"
     );
     let sent = Command::new("kill")

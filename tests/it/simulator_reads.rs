@@ -3,13 +3,11 @@
 //! resource's accounts with their ids, an inventory loaded at start, and an
 //! account it can hide from reads.
 
-mod common;
-
-use common::{Sim, TOKEN, Work};
+use crate::common::{Sim, TOKEN, Work};
 use serde_json::Value;
 
 fn get(sim: &Sim, path: &str, org: Option<&str>) -> Value {
-    let mut req = common::http_client()
+    let mut req = crate::common::http_client()
         .get(format!("{}{path}", sim.url))
         .header("AUTHTOKEN", TOKEN);
     if let Some(org) = org {
@@ -123,7 +121,7 @@ fn a_resource_lists_its_accounts_with_ids_including_added_ones_and_can_hide_one(
 #[test]
 fn reads_need_the_token() {
     let sim = Sim::start(&[]);
-    let body = common::http_client()
+    let body = crate::common::http_client()
         .get(format!("{}/restapi/json/v1/resources", sim.url))
         .send()
         .unwrap()
@@ -158,7 +156,7 @@ fn simulate_inventory_starts_the_in_process_simulator_with_the_server_state() {
         String::from_utf8_lossy(&out.stderr)
     );
     let rows = w.report("in.report.csv");
-    assert_eq!(common::outcomes(&rows), ["exists", "added"]);
+    assert_eq!(crate::common::outcomes(&rows), ["exists", "added"]);
     // Without --simulate it is refused.
     let out = w
         .cmd()

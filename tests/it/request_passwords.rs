@@ -2,9 +2,7 @@
 //! the wire types, outcomes in input order, and retries that never raise a
 //! request twice.
 
-mod common;
-
-use common::{Cell, Sim, Work, outcomes, xlsx};
+use crate::common::{Cell, Sim, Work, outcomes, xlsx};
 use serde_json::json;
 
 const HEADER: &str = "ACCOUNTID,REASON,ACCESS,STARTTIME,ENDTIME,REMINDERTIME,RESOURCES_TO_BE_ACCESSED_OPTION,SELECTED_RESOURCEIDS";
