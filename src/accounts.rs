@@ -4,7 +4,8 @@
 use crate::body::{Body, Field};
 use crate::cells::{self, JsonObject, Value};
 use crate::input::RawRow;
-use crate::job::{Identity, Job, Names, Spec, Verdict, eq_lowercase, push_lowercase};
+use crate::job::{Identity, Job, Names, Spec, Verdict};
+use crate::names::{eq_fold, push_fold, server_eq};
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, classify, is_success};
 use crate::schema::{Column, Header, Kind, Schema};
@@ -404,10 +405,10 @@ impl Job for Accounts {
             out.extend_from_slice(&item.resource_id.to_le_bytes());
         } else {
             out.push(b'n');
-            push_lowercase(item.resource_name(), out);
+            push_fold(item.resource_name(), out);
             out.push(0xff);
         }
-        push_lowercase(item.name(), out);
+        push_fold(item.name(), out);
     }
 
     fn group(&self, item: &Account) -> Option<u64> {
@@ -453,6 +454,10 @@ impl Job for Accounts {
         }
     }
 
+    fn body<'a>(&self, item: &'a Account) -> &'a Body {
+        &item.body
+    }
+
     fn secrets(&self, item: &Account) -> Vec<String> {
         item.body.secrets(&SCHEMA)
     }
@@ -460,7 +465,7 @@ impl Job for Accounts {
     fn reconcile(&self, answer: &Answer, items: &[&Account]) -> Vec<Verdict> {
         let statuses = answer.account_statuses();
         for (name, _) in &statuses {
-            if !items.iter().any(|a| eq_lowercase(a.name(), name)) {
+            if !items.iter().any(|a| server_eq(a.name(), name)) {
                 log::info!(
                     "the server answered for account \"{name}\", which this request did not send"
                 );
@@ -468,27 +473,55 @@ impl Job for Accounts {
         }
         items
             .iter()
-            .map(|a| match statuses.iter().find(|(n, _)| eq_lowercase(a.name(), n)) {
-                Some((_, status)) => Verdict {
-                    outcome: classify(status),
-                    status: status.clone(),
-                    message: match classify(status) {
-                        Outcome::Failed => format!("the server refused the account: {status}"),
-                        _ => String::new(),
-                    },
-                },
-                None if !is_success(&answer.status) => Verdict {
-                    outcome: Outcome::Failed,
-                    status: answer.status.clone(),
-                    message: format!("the server refused the request: {}", answer.message),
-                },
-                None => Verdict {
-                    outcome: Outcome::Unconfirmed,
-                    status: answer.status.clone(),
-                    message: "the server answered but did not name this account; check it in PAM360 (a resume sends it again, which is safe)".into(),
-                },
+            .map(|a| {
+                // The answer's names as the server compares them; an entry
+                // that is exactly another sent account's name is that one's.
+                let mine: Vec<&String> = statuses
+                    .iter()
+                    .filter(|(n, _)| {
+                        server_eq(a.name(), n)
+                            && (n == a.name() || !items.iter().any(|o| o.name() == n))
+                    })
+                    .map(|(_, status)| status)
+                    .collect();
+                verdict(answer, &mine)
             })
             .collect()
+    }
+}
+
+/// One account's verdict from the STATUS texts the answer gave it.
+fn verdict(answer: &Answer, statuses: &[&String]) -> Verdict {
+    match statuses {
+        [] if !is_success(&answer.status) => Verdict {
+            outcome: Outcome::Failed,
+            status: answer.status.clone(),
+            message: format!("the server refused the request: {}", answer.message),
+        },
+        [] => Verdict {
+            outcome: Outcome::Unconfirmed,
+            status: answer.status.clone(),
+            message: "the server answered but did not name this account; check it in PAM360 (a resume sends it again, which is safe)".into(),
+        },
+        [first, rest @ ..] if rest.iter().all(|s| classify(s) == classify(first)) => Verdict {
+            outcome: classify(first),
+            status: first.to_string(),
+            message: match classify(first) {
+                Outcome::Failed => format!("the server refused the account: {first}"),
+                _ => String::new(),
+            },
+        },
+        // Named twice with different verdicts: no verdict can be trusted,
+        // and an account is safe to send again.
+        many => Verdict {
+            outcome: Outcome::Failed,
+            status: many
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            message: "the server named this account more than once in its answer, with different verdicts; read as failed (a resume sends it again, which is safe)".into(),
+        },
     }
 }
 
@@ -511,7 +544,7 @@ fn custom_fields(
         let clash = list.iter().any(|f| {
             f.get("CUSTOMLABEL")
                 .and_then(|l| l.as_str())
-                .is_some_and(|l| eq_lowercase(l, label))
+                .is_some_and(|l| eq_fold(l, label))
         });
         if clash {
             problems.push(format!(

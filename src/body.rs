@@ -199,6 +199,39 @@ impl Body {
     }
 }
 
+/// The columns in which two bodies differ, in schema order, each once.
+pub fn differences(schema: &Schema, a: &Body, b: &Body) -> Vec<&'static str> {
+    let name = |f: Field| {
+        if f == Field::JSON {
+            "ACCOUNTCUSTOMFIELD"
+        } else {
+            schema.columns.get(f.slot()).map_or("?", |c| c.name)
+        }
+    };
+    let mut differ: Vec<(usize, &'static str)> = Vec::new();
+    for (x, y) in [(a, b), (b, a)] {
+        for (f, text) in x.fields() {
+            if y.get(f) != Some(text) && !differ.iter().any(|(_, n)| *n == name(f)) {
+                differ.push((f.slot(), name(f)));
+            }
+        }
+    }
+    differ.sort();
+    differ.into_iter().map(|(_, n)| n).collect()
+}
+
+/// "duplicate of row N", saying which row is kept and how the two differ.
+pub fn duplicate_message(first_row: u64, differ: &[&str]) -> String {
+    if differ.is_empty() {
+        format!("duplicate of row {first_row} (identical; row {first_row} is kept)")
+    } else {
+        format!(
+            "duplicate of row {first_row} (row {first_row} is kept; this row differs in {})",
+            differ.join(", ")
+        )
+    }
+}
+
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<body of {} bytes, not shown>", self.0.len())

@@ -250,9 +250,9 @@ fn parse_scanned(kind: Kind, raw: &str, rare: Rare) -> Result<Option<Value<'_>>,
             _ => Err("is not a positive whole number".into()),
         },
         Kind::IdList => parse_id_list(s).map(|l| Some(Value::List(l))),
-        Kind::DateTime => NaiveDateTime::parse_from_str(s, TIME_FORMAT)
+        Kind::DateTime => parse_time(s)
             .map(|t| Some(Value::Time(t)))
-            .map_err(|_| "is not a real date and time in the form DD/MM/YYYY HH:mm (for example 09/01/2026 17:50)".into()),
+            .ok_or_else(|| "is not a real date and time in the form DD/MM/YYYY HH:mm, from 1970 to 9999 (for example 09/01/2026 17:50)".into()),
         Kind::Choice(allowed) => allowed
             .iter()
             .find(|a| a.eq_ignore_ascii_case(s))
@@ -261,6 +261,19 @@ fn parse_scanned(kind: Kind, raw: &str, rare: Rare) -> Result<Option<Value<'_>>,
         Kind::CustomFields => parse_custom_fields(s).map(|v| Some(Value::Json(v))),
         Kind::Secret | Kind::Verbatim | Kind::Name => unreachable!("handled above"),
     }
+}
+
+/// A date and time `DD/MM/YYYY HH:mm` that is real: the year written with
+/// four digits and from 1970 to 9999. chrono alone reads `01/03/27` as the
+/// year 27 and a spreadsheet date past 9999 as `+10113`.
+pub fn parse_time(s: &str) -> Option<NaiveDateTime> {
+    use chrono::Datelike;
+    let year = s.split(' ').next()?.rsplit('/').next()?;
+    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let t = NaiveDateTime::parse_from_str(s, TIME_FORMAT).ok()?;
+    (1970..=9999).contains(&t.year()).then_some(t)
 }
 
 /// `true/false`, `yes/no`, `1/0` in any case (a workbook boolean cell reads
@@ -518,6 +531,17 @@ mod tests {
         assert!(parse_cell(Kind::DateTime, "31/02/2026 10:00").is_err());
         assert!(parse_cell(Kind::DateTime, "09/01/2026 17:50").is_ok());
         assert!(parse_cell(Kind::DateTime, "2026-01-09 17:50").is_err());
+        for bad in [
+            "01/03/27 10:00",
+            "01/01/0000 10:00",
+            "31/12/1969 23:59",
+            "19/09/+10113 00:00",
+            "01/01/10000 00:00",
+        ] {
+            assert!(parse_cell(Kind::DateTime, bad).is_err(), "{bad}");
+        }
+        assert!(parse_cell(Kind::DateTime, "01/01/1970 00:00").is_ok());
+        assert!(parse_cell(Kind::DateTime, "31/12/9999 23:59").is_ok());
     }
 
     #[test]

@@ -164,7 +164,7 @@ pub struct FaultArgs {
     /// Milliseconds of delay before each answer.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Answer Details as a list of one-key objects.
+    /// Answer Details in the other shape public clients saw: added accounts as a list of one-key objects, an account list inside a list.
     #[arg(long)]
     pub list_shape: bool,
     /// Accept password requests for any ACCOUNTID.
@@ -393,6 +393,7 @@ impl Config {
             ));
         }
         let target = target(a, token_env)?;
+        check_org(a.org.as_deref())?;
         Ok(Config {
             source,
             input: input_options(a)?,
@@ -435,6 +436,18 @@ impl Config {
             retries: self.retries,
             max_throttle: self.max_throttle,
         }
+    }
+}
+
+/// `--org` (or `PAM360_ORG`) goes into a header of every request: a control
+/// character (a tab, DEL, a line break) there would make every request
+/// fail, or be read by the server as something else.
+fn check_org(org: Option<&str>) -> Result<(), UsageError> {
+    match org {
+        Some(o) if o.chars().any(char::is_control) => Err(usage(
+            "--org (or PAM360_ORG) holds a control character (a tab, a line break, DEL or similar); give the organisation's name as PAM360 shows it",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -501,8 +514,8 @@ fn check_numbers(a: &JobArgs, chunk_size: usize) -> Result<(), UsageError> {
     Ok(())
 }
 
-/// `--report`, or `<input stem>.report.csv` (`.dry-run.report.csv`) beside
-/// the input.
+/// `--report`, or `<input stem>.report.csv` (`.dry-run.report.csv` for an
+/// offline dry run, `.plan.report.csv` for a live plan) beside the input.
 fn report_path(a: &JobArgs, source: &Source) -> Result<PathBuf, UsageError> {
     Ok(match (&a.report, source) {
         (Some(r), _) => r.clone(),
@@ -514,10 +527,12 @@ fn report_path(a: &JobArgs, source: &Source) -> Result<PathBuf, UsageError> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "input".into());
-            let name = if a.dry_run.is_some() {
-                format!("{stem}.dry-run.report.csv")
-            } else {
-                format!("{stem}.report.csv")
+            // An offline dry run and a live plan each have their own
+            // default, so that one never replaces the other.
+            let name = match a.dry_run {
+                Some(DryRun::Offline) => format!("{stem}.dry-run.report.csv"),
+                Some(DryRun::Server) => format!("{stem}.plan.report.csv"),
+                None => format!("{stem}.report.csv"),
             };
             p.with_file_name(name)
         }
@@ -646,6 +661,11 @@ fn check_url(url: &str, allow_http: bool) -> Result<(), UsageError> {
             "--server {url} is not a URL ({e}); write it like https://pam360.example.com:8282"
         ))
     })?;
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(usage(format!(
+            "--server {url} has a query or a #fragment; give the PAM360 address alone, like https://pam360.example.com:8282"
+        )));
+    }
     match parsed.scheme() {
         "https" => Ok(()),
         "http" => {
@@ -682,5 +702,7 @@ mod tests {
         assert!(check_url("http://pam360.example.com", true).is_ok());
         assert!(check_url("https://pam360.example.com:8282", false).is_ok());
         assert!(check_url("ftp://x", true).is_err());
+        assert!(check_url("https://pam.example.com#x", false).is_err());
+        assert!(check_url("https://pam.example.com/?a=1", false).is_err());
     }
 }

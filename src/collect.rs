@@ -155,7 +155,7 @@ impl<'a, J: Job> Collector<'a, J> {
         let same_org = |a: u32, b: u32| {
             a == b
                 || match (&orgs[a as usize], &orgs[b as usize]) {
-                    (Some(a), Some(b)) => crate::job::eq_lowercase(a, b),
+                    (Some(a), Some(b)) => crate::names::eq_fold(a, b),
                     _ => false,
                 }
         };
@@ -201,7 +201,10 @@ impl<'a, J: Job> Collector<'a, J> {
                         row: c.row.into(),
                         org: c.org,
                         key: job.key(&c.item),
-                        message: format!("duplicate of row {}", out.items[first as usize].row),
+                        message: crate::body::duplicate_message(
+                            out.items[first as usize].row.into(),
+                            &job.differences(&out.items[first as usize].item, &c.item),
+                        ),
                     });
                 }
                 None => {
@@ -331,7 +334,7 @@ fn dup_hash<J: Job>(hasher: &RandomState, job: &J, org: Option<&str>, item: &J::
     }
     KEY.with_borrow_mut(|key| {
         key.clear();
-        crate::job::push_lowercase(org.unwrap_or(""), key);
+        crate::names::push_fold(org.unwrap_or(""), key);
         key.push(0xff);
         job.dup_key(item, key);
         (hasher.hash_one(&key[..]) >> 32) as u32
@@ -419,7 +422,11 @@ mod tests {
                     let r = &data.invalid[n as usize];
                     assert_eq!(r.row, line);
                     if !message.is_empty() {
-                        assert_eq!(&r.message, message, "row {line}");
+                        assert!(
+                            r.message.starts_with(&format!("{message} (")),
+                            "row {line}: {}",
+                            r.message
+                        );
                         assert_eq!(r.key[2], rows[i].field(1), "the account_name cell");
                         assert_eq!(data.org_name(r.org), rows[i].field(2));
                     }

@@ -3,8 +3,6 @@
 //! Everything else (reading, checking order, duplicates, planning, sending,
 //! retrying, reporting, resuming) is written once against this trait.
 
-use unicode_normalization::UnicodeNormalization;
-
 use crate::input::RawRow;
 use crate::outcome::Outcome;
 use crate::pam360::Answer;
@@ -143,6 +141,14 @@ pub trait Job: Sync {
     }
     /// Secret values a row sends, to mask in whatever the server echoes.
     fn secrets(&self, item: &Self::Item) -> Vec<String>;
+    /// The row's checked cells.
+    fn body<'a>(&self, item: &'a Self::Item) -> &'a crate::body::Body;
+    /// The columns in which two rows' cells differ, in schema order (a
+    /// secret is named, never shown): what "duplicate of row N" says of
+    /// the row it drops.
+    fn differences(&self, a: &Self::Item, b: &Self::Item) -> Vec<&'static str> {
+        crate::body::differences(self.schema(), self.body(a), self.body(b))
+    }
     /// What the row names on the server.
     fn names<'a>(&self, item: &'a Self::Item) -> Names<'a>;
     /// Records ids the server's lists gave the row (0: unchanged).
@@ -150,63 +156,4 @@ pub trait Job: Sync {
 
     /// Reads a JSON answer into one verdict per sent row, in order.
     fn reconcile(&self, answer: &Answer, items: &[&Self::Item]) -> Vec<Verdict>;
-}
-
-/// Appends the UTF-8 bytes of `s` lower-cased as the duplicate check does
-/// (Unicode, not only ASCII). ASCII text, the usual case, takes a byte-wise
-/// path that appends the very same bytes.
-pub fn push_lowercase(s: &str, out: &mut Vec<u8>) {
-    if s.is_ascii() {
-        let start = out.len();
-        out.extend_from_slice(s.as_bytes());
-        out[start..].make_ascii_lowercase();
-    } else {
-        // Unicode-normalised (NFC) first: an `é` typed as `e` + accent is
-        // the same name to the server, and so the same key here.
-        let mut buf = [0u8; 4];
-        for c in s.nfc().flat_map(char::to_lowercase) {
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-        }
-    }
-}
-
-/// Compares as the duplicate check does, without allocating.
-pub fn eq_lowercase(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        return a.eq_ignore_ascii_case(b);
-    }
-    a.nfc()
-        .flat_map(char::to_lowercase)
-        .eq(b.nfc().flat_map(char::to_lowercase))
-}
-
-/// `s` as keys compare it: NFC, lower case.
-pub fn fold(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    push_lowercase(s, &mut out);
-    String::from_utf8(out).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(s: &str) -> Vec<u8> {
-        let mut v = Vec::new();
-        push_lowercase(s, &mut v);
-        v
-    }
-
-    #[test]
-    fn ascii_and_unicode_paths_agree() {
-        // U+212A KELVIN SIGN lower-cases to an ASCII 'k'.
-        assert_eq!(key("\u{212A}ELVIN"), key("kelvin"));
-        assert!(eq_lowercase("\u{212A}ELVIN", "Kelvin"));
-        assert_eq!(key("Administrator"), key("ADMINISTRATOR"));
-        assert_eq!(key("Ärger"), key("äRGER"));
-        // NFD and NFC spellings are one name.
-        assert_eq!(key("jose\u{301}"), key("JOSÉ"));
-        assert!(eq_lowercase("jose\u{301}", "José"));
-        assert_ne!(key("ab"), key("abc"));
-    }
 }

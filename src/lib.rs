@@ -8,6 +8,17 @@
 
 #![forbid(unsafe_code)]
 
+/// `eprintln!` that never panics: when the reader of stderr has gone
+/// (`2>&1 | head`), the run still finishes, writes its report and exits
+/// with the code it earned. What could not be said is lost, nothing else.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod accounts;
 pub mod body;
 pub mod cells;
@@ -18,6 +29,7 @@ pub mod input;
 pub mod job;
 pub mod lookup;
 pub mod manual;
+pub mod names;
 pub mod outcome;
 pub mod outputs;
 pub mod pam360;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::collect::Collected;
-use crate::job::{Names, fold};
+use crate::names::{fold, numbers, server_key};
 use crate::pam360::lists::{self, Listed, RESOURCES_PATH};
 use crate::pam360::{Answer, Attempt, Step, Tried, is_success, next_step};
 use crate::secret::Scrubber;
@@ -54,18 +54,30 @@ impl Wanted {
     }
 }
 
+/// What a list says of one name, as the server compares names (see
+/// [`crate::names`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found<'a> {
+    /// Exactly one entry has the name.
+    One(u64),
+    /// None has it.
+    Missing,
+    /// Several have it: their ids.
+    Several(&'a [u64]),
+    /// The server lists the id that has the name under another name too:
+    /// the list contradicts itself, so neither name can be trusted.
+    Conflict { id: u64, names: [&'a str; 2] },
+}
+
 /// The names of one list (resources of an org, or accounts of a resource),
-/// compared as the duplicate check compares: NFC, lower case.
+/// compared as the server compares them.
 pub struct NameIndex {
     by_name: HashMap<String, Vec<u64>>,
-    /// Each listed spelling → its folded name: a name typed as the server
-    /// spells it (the usual case) is found without folding it again.
-    spelled: HashMap<String, String>,
-    /// (listed name, folded) for suggestions.
-    names: Vec<(String, String)>,
-    /// Suggestions already worked out, by the folded name asked for: rows
-    /// repeat names, and each suggestion compares against the whole list.
-    closest: std::cell::RefCell<HashMap<String, String>>,
+    /// Each id's name, as first listed.
+    name_of: HashMap<u64, String>,
+    /// Ids listed under two names, with the first two.
+    conflicts: HashMap<u64, [String; 2]>,
+    suggest: Suggestions,
 }
 
 /// Distinct unknown names a list works out suggestions for; past this, the
@@ -73,112 +85,192 @@ pub struct NameIndex {
 /// large list would otherwise compare every pair).
 const MOST_SUGGESTIONS: usize = 1000;
 
-impl NameIndex {
-    pub fn new(list: &[Listed]) -> Self {
-        let mut by_name: HashMap<String, Vec<u64>> = HashMap::new();
-        let mut spelled = HashMap::new();
-        let mut names = Vec::with_capacity(list.len());
+/// The time all suggestions of a list may take together: a list of
+/// 200,000 names whose numbers say little (names without any) must not
+/// hold a run that only wants to report its unknown names.
+const SUGGESTION_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// "closest" suggestions for names a list lacks. Only a listed name whose
+/// numbers are the same numbers (see [`crate::names::numbers`]) can be
+/// offered: `web-1` may suggest `web-01`, `lnx-prod-350` never
+/// `lnx-prod-530`, which is another host. Names are grouped by their
+/// numbers once, so a suggestion compares against its group only.
+struct Suggestions {
+    /// (listed name, folded) by the numbers in them.
+    groups: HashMap<String, Vec<(String, String)>>,
+    /// Suggestions already worked out, by the folded name asked for: rows
+    /// repeat names.
+    known: std::cell::RefCell<HashMap<String, Option<String>>>,
+    /// When the first suggestion began, for [`SUGGESTION_TIME`].
+    began: std::cell::Cell<Option<Instant>>,
+}
+
+impl Suggestions {
+    fn new(list: &[Listed]) -> Self {
+        let mut groups: HashMap<String, Vec<(String, String)>> = HashMap::new();
         for l in list {
-            let folded = fold(&l.name);
-            by_name.entry(folded.clone()).or_default().push(l.id);
-            spelled.insert(l.name.clone(), folded.clone());
-            names.push((l.name.clone(), folded));
+            groups
+                .entry(numbers(&l.name))
+                .or_default()
+                .push((l.name.clone(), fold(&l.name)));
         }
-        NameIndex {
-            by_name,
-            spelled,
-            names,
-            closest: Default::default(),
+        Suggestions {
+            groups,
+            known: Default::default(),
+            began: Default::default(),
         }
     }
 
-    /// The ids listed under `name`, compared case-insensitively.
-    pub fn find(&self, name: &str) -> &[u64] {
-        let name = name.trim();
-        let found = match self.spelled.get(name) {
-            Some(folded) => self.by_name.get(folded),
-            None => self.by_name.get(&fold(name)),
-        };
-        found.map(Vec::as_slice).unwrap_or(&[])
-    }
-
-    /// ` (closest: "web-001")`, when a listed name is close enough to help.
-    fn closest(&self, name: &str) -> String {
+    /// The listed name closest to `name`, if one is close enough to help
+    /// and has the same numbers; `None` too once the budget is spent or
+    /// the run is stopping.
+    fn closest(&self, name: &str, stop: &AtomicBool) -> Option<String> {
         let wanted = fold(name);
-        let mut known = self.closest.borrow_mut();
+        let mut known = self.known.borrow_mut();
         if let Some(s) = known.get(&wanted) {
             return s.clone();
         }
-        if known.len() >= MOST_SUGGESTIONS {
-            return String::new();
+        let began = *self.began.get().get_or_insert_with(Instant::now);
+        self.began.set(Some(began));
+        if known.len() >= MOST_SUGGESTIONS || began.elapsed() > SUGGESTION_TIME {
+            return None;
         }
-        let best = self
-            .names
+        let mut best: Option<(f64, &str)> = None;
+        for (n, (listed, folded)) in self
+            .groups
+            .get(&numbers(name))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
             .iter()
-            .map(|(n, folded)| (strsim::jaro_winkler(&wanted, folded), n))
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        let suggestion = match best {
-            Some((score, n)) if score >= 0.75 => format!(" (closest: \"{n}\")"),
-            _ => String::new(),
-        };
+            .enumerate()
+        {
+            if n % 512 == 0 && (stop.load(Ordering::Relaxed) || began.elapsed() > SUGGESTION_TIME) {
+                return None;
+            }
+            let score = strsim::jaro_winkler(&wanted, folded);
+            if best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, listed));
+            }
+        }
+        let suggestion = best
+            .filter(|(score, _)| *score >= 0.75)
+            .map(|(_, n)| n.to_string());
         known.insert(wanted, suggestion.clone());
         suggestion
     }
+}
 
-    /// The id of the row's resource in this resource list, or why there is
-    /// none: no such name, several, or another id than the row gave.
-    /// `give` names the column that would settle an ambiguity.
-    pub fn resource_id(&self, names: &Names<'_>, give: &str) -> Result<u64, String> {
-        let name = names.resource_name;
-        match self.find(name) {
-            [] => Err(format!(
-                "no resource named \"{name}\"{}",
-                self.closest(name)
-            )),
-            [id] if names.resource_id != 0 && names.resource_id != *id => Err(format!(
-                "resource \"{name}\" has id {id}, not RESOURCEID {}; fix one of them",
-                names.resource_id
-            )),
-            [id] => Ok(*id),
-            many => Err(format!(
-                "{} resources are named \"{name}\" (ids {}): give {give}",
-                many.len(),
-                ids(many)
-            )),
+impl NameIndex {
+    pub fn new(list: &[Listed]) -> Self {
+        let mut by_name: HashMap<String, Vec<u64>> = HashMap::new();
+        let mut name_of: HashMap<u64, (&str, String)> = HashMap::new();
+        let mut conflicts = HashMap::new();
+        for l in list {
+            let key = server_key(&l.name);
+            match name_of.get(&l.id) {
+                // The same entry again (pages that overlap): nothing new.
+                Some((_, k)) if *k == key => continue,
+                Some((first, _)) => {
+                    conflicts
+                        .entry(l.id)
+                        .or_insert_with(|| [first.to_string(), l.name.clone()]);
+                }
+                None => {
+                    name_of.insert(l.id, (&l.name, key.clone()));
+                }
+            }
+            by_name.entry(key).or_default().push(l.id);
+        }
+        let name_of = name_of
+            .into_iter()
+            .map(|(id, (name, _))| (id, name.to_string()))
+            .collect();
+        NameIndex {
+            by_name,
+            name_of,
+            conflicts,
+            suggest: Suggestions::new(list),
         }
     }
 
-    /// The id of the row's account in this account list, or why there is
-    /// none.
-    pub fn account_id(&self, names: &Names<'_>) -> Result<u64, String> {
-        let (account, resource) = (names.account_name, names.resource_name);
+    /// What the list says of `name`.
+    pub fn find(&self, name: &str) -> Found<'_> {
+        let ids = self
+            .by_name
+            .get(&server_key(name))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if let Some((id, [a, b])) = ids
+            .iter()
+            .find_map(|id| self.conflicts.get(id).map(|n| (*id, n)))
+        {
+            return Found::Conflict {
+                id,
+                names: [a.as_str(), b.as_str()],
+            };
+        }
+        match ids {
+            [] => Found::Missing,
+            [id] => Found::One(*id),
+            many => Found::Several(many),
+        }
+    }
+
+    /// Every (id, name) of the list, each id once.
+    pub fn entries(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.name_of.iter().map(|(id, n)| (*id, n.as_str()))
+    }
+
+    /// The name listed for `id`, if the list has it.
+    pub fn name_of(&self, id: u64) -> Option<&str> {
+        self.name_of.get(&id).map(String::as_str)
+    }
+
+    /// ` (closest: "web-001")`, when a listed name is close enough to help.
+    pub fn closest(&self, name: &str, stop: &AtomicBool) -> String {
+        self.suggest
+            .closest(name, stop)
+            .map(|n| format!(" (closest: \"{n}\")"))
+            .unwrap_or_default()
+    }
+
+    /// Whether an account of this name is listed: `Some` of its id, or of
+    /// `None` when two listed accounts match the name (no id to give).
+    pub fn existing(&self, account: &str) -> Option<Option<u64>> {
         match self.find(account) {
-            [] => Err(format!(
-                "no account named \"{account}\" on resource \"{resource}\"{}",
-                self.closest(account)
-            )),
-            [id] if names.account_id != 0 && names.account_id != *id => Err(format!(
-                "account \"{account}\" on resource \"{resource}\" has id {id}, not ACCOUNTID {}; fix one of them",
-                names.account_id
-            )),
-            [id] => Ok(*id),
-            many => Err(format!(
-                "{} accounts are named \"{account}\" on resource \"{resource}\" (ids {}): give ACCOUNTID",
-                many.len(),
-                ids(many)
-            )),
+            Found::Missing => None,
+            Found::One(id) => Some(Some(id)),
+            Found::Several(_) | Found::Conflict { .. } => Some(None),
         }
     }
+}
 
-    /// Whether an account of this name is listed: `Some` of its id, 0 when
-    /// two listed accounts match the name (the id is then left empty).
-    pub fn existing(&self, account: &str) -> Option<u64> {
-        match self.find(account) {
-            [] => None,
-            [id] => Some(*id),
-            _ => Some(0),
-        }
-    }
+/// The message of a name a list does not settle on one id, or `None` for
+/// one id. `what` names the kind of entry ("resource", "account"), `place`
+/// where it was looked for (` on resource "web-01"`), `give` the column
+/// that settles an ambiguity.
+pub fn unsettled(
+    found: &Found<'_>,
+    index: &NameIndex,
+    name: &str,
+    (what, place, give): (&str, &str, &str),
+    stop: &AtomicBool,
+) -> Option<String> {
+    Some(match found {
+        Found::One(_) => return None,
+        Found::Missing => format!(
+            "no {what} named \"{name}\"{place}{}",
+            index.closest(name, stop)
+        ),
+        Found::Several(many) => format!(
+            "{} {what}s are named \"{name}\"{place} (ids {}): give {give}",
+            many.len(),
+            ids(many)
+        ),
+        Found::Conflict { id, names: [a, b] } => format!(
+            "the server lists id {id} as {a} and {b}{place}: which one is meant cannot be told; fix the names in PAM360, or give {give}"
+        ),
+    })
 }
 
 fn ids(ids: &[u64]) -> String {
@@ -197,6 +289,8 @@ pub enum ReadError {
     Refused(String),
     /// No PAM360 answer after the retries.
     NoAnswer(String),
+    /// A PAM360 answer whose list could not be read (neither shape).
+    Unreadable(String),
 }
 
 /// The accounts of one resource, or why they could not be read.
@@ -208,7 +302,7 @@ impl ReadError {
     pub fn abort(self, what: &str) -> Abort {
         match self {
             ReadError::Stop(a) => a,
-            ReadError::Refused(m) | ReadError::NoAnswer(m) => {
+            ReadError::Refused(m) | ReadError::NoAnswer(m) | ReadError::Unreadable(m) => {
                 Abort::Listing(format!("{what} could not be read ({m})"))
             }
         }
@@ -236,13 +330,20 @@ impl<'a> Reader<'a> {
             halted: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
-            // A read carries no secret but the token.
-            scrubber: Scrubber::new(std::iter::once(link.token.expose())),
+            // A read carries no secret but the token (and a proxy's password).
+            scrubber: Scrubber::new(
+                std::iter::once(link.token.expose()).chain(link.client.secrets()),
+            ),
         }
     }
 
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst) || self.halted.load(Ordering::SeqCst)
+    }
+
+    /// The run's stop flag (a signal), for work between reads.
+    pub fn stop_flag(&self) -> &AtomicBool {
+        self.stop
     }
 
     /// One GET until it has a PAM360 answer or may not be tried again.
@@ -255,6 +356,7 @@ impl<'a> Reader<'a> {
         let scrub = |t: &str| self.scrubber.scrub(t);
         let mut tried = Tried {
             idempotent: true,
+            read: true,
             retries_left: self.cfg.retries,
             maybe_processed: false,
         };
@@ -330,7 +432,11 @@ impl<'a> Reader<'a> {
         bar: &indicatif::ProgressBar,
     ) -> Result<Vec<Listed>, Abort> {
         let whose = org.map(|o| format!(" of org \"{o}\"")).unwrap_or_default();
-        let mut seen = HashSet::new();
+        // Entries are kept once per (id, name as the server compares it):
+        // an id listed under a second name is kept, for NameIndex to
+        // refuse; the paging counts distinct ids.
+        let mut ids = HashSet::new();
+        let mut entries = HashSet::new();
         let mut all = Vec::new();
         let mut start = 0u64;
         loop {
@@ -346,18 +452,23 @@ impl<'a> Reader<'a> {
                 break;
             }
             let served = page.len() as u64;
-            let before = all.len();
-            all.extend(page.into_iter().filter(|r| seen.insert(r.id)));
-            bar.inc((all.len() - before) as u64);
-            if all.len() == before {
+            let before = ids.len();
+            for r in page {
+                ids.insert(r.id);
+                if entries.insert((r.id, server_key(&r.name))) {
+                    all.push(r);
+                }
+            }
+            bar.inc((ids.len() - before) as u64);
+            if ids.len() == before {
                 return Err(Abort::Listing(format!(
                     "the resource list{whose} cannot be followed: the page at STARTINDEX {start} brought no resource not seen before"
                 )));
             }
-            if total.is_some_and(|t| all.len() as u64 >= t) {
+            if total.is_some_and(|t| ids.len() as u64 >= t) {
                 break;
             }
-            if all.len() > MOST_RESOURCES {
+            if ids.len() > MOST_RESOURCES {
                 return Err(Abort::Listing(format!(
                     "the resource list{whose} goes on past {MOST_RESOURCES} resources"
                 )));
@@ -405,9 +516,13 @@ impl<'a> Reader<'a> {
                             return;
                         };
                         let path = crate::pam360::accounts_path(*id);
-                        let read = self
-                            .get(&path, org.as_deref(), None)
-                            .map(|a| lists::account_list(&a));
+                        let read = self.get(&path, org.as_deref(), None).and_then(|a| {
+                            lists::account_list(&a).ok_or_else(|| {
+                                ReadError::Unreadable(format!(
+                                    "the account list of resource {id} could not be read"
+                                ))
+                            })
+                        });
                         if matches!(read, Err(ReadError::Stop(_))) {
                             self.halted.store(true, Ordering::SeqCst);
                         }
@@ -440,76 +555,88 @@ mod tests {
         NameIndex::new(&list)
     }
 
-    fn names<'a>(resource: &'a str, account: &'a str, rid: u64, aid: u64) -> Names<'a> {
-        Names {
-            resource_id: rid,
-            resource_name: resource,
-            account_name: account,
-            account_id: aid,
-        }
+    fn said(index: &NameIndex, name: &str) -> Option<String> {
+        let stop = AtomicBool::new(false);
+        unsettled(&index.find(name), index, name, ("resource", "", "X"), &stop)
     }
 
     #[test]
-    fn names_match_in_any_case_and_ambiguity_is_never_guessed() {
-        let resources = index(&[(17, "db"), (42, "DB"), (5, "web-01"), (6, "Jos\u{e9}")]);
+    fn names_match_as_the_server_compares_them_and_ambiguity_is_never_guessed() {
+        let resources = index(&[
+            (17, "db"),
+            (42, "DB"),
+            (5, "web-01"),
+            (6, "Jos\u{e9}"),
+            (9, "ΟΔΥΣΣΕΥΣ"),
+        ]);
+        assert_eq!(resources.find("WEB-01"), Found::One(5));
+        assert_eq!(resources.find(" web-01 "), Found::One(5), "trimmed");
+        // An NFD spelling is another name to PAM360; a final sigma is not.
+        assert_eq!(resources.find("jose\u{301}"), Found::Missing);
+        assert_eq!(resources.find("οδυσσευς"), Found::One(9));
         assert_eq!(
-            resources.resource_id(&names("WEB-01", "", 0, 0), "X"),
-            Ok(5)
-        );
-        // NFD spelling of the same name.
-        assert_eq!(
-            resources.resource_id(&names("jose\u{301}", "", 0, 0), "X"),
-            Ok(6)
-        );
-        assert_eq!(
-            resources.resource_id(&names("db", "", 0, 0), "RESOURCEID"),
-            Err("2 resources are named \"db\" (ids 17, 42): give RESOURCEID".into())
-        );
-        assert_eq!(
-            resources.resource_id(&names("web-1", "", 0, 0), "X"),
-            Err("no resource named \"web-1\" (closest: \"web-01\")".into())
+            said(&resources, "db").as_deref(),
+            Some("2 resources are named \"db\" (ids 17, 42): give X")
         );
         assert_eq!(
-            resources.resource_id(&names("zzzz", "", 0, 0), "X"),
-            Err("no resource named \"zzzz\"".into())
+            said(&resources, "web-1").as_deref(),
+            Some("no resource named \"web-1\" (closest: \"web-01\")")
         );
-        assert!(
-            resources
-                .resource_id(&names("web-01", "", 6, 0), "X")
-                .unwrap_err()
-                .contains("has id 5, not RESOURCEID 6")
+        assert_eq!(
+            said(&resources, "zzzz").as_deref(),
+            Some("no resource named \"zzzz\"")
         );
+        assert_eq!(resources.name_of(42), Some("DB"));
         let accounts = index(&[(1001, "root"), (1002, "Admin"), (1003, "admin")]);
-        assert_eq!(accounts.account_id(&names("web", "ROOT", 0, 0)), Ok(1001));
-        assert_eq!(
-            accounts.account_id(&names("web", "root", 0, 1001)),
-            Ok(1001)
-        );
-        assert!(accounts.account_id(&names("web", "root", 0, 9)).is_err());
-        assert!(
-            accounts
-                .account_id(&names("web", "admin", 0, 0))
-                .unwrap_err()
-                .contains("give ACCOUNTID")
-        );
-        assert_eq!(accounts.existing("Root"), Some(1001));
-        assert_eq!(accounts.existing("ADMIN"), Some(0), "two match: no id");
+        assert_eq!(accounts.existing("Root"), Some(Some(1001)));
+        assert_eq!(accounts.existing("ADMIN"), Some(None), "two match: no id");
         assert_eq!(accounts.existing("nobody"), None);
-        // Suggestions are bounded: past MOST_SUGGESTIONS distinct unknown
-        // names, none is worked out (a repeated one is remembered).
-        for n in 0..MOST_SUGGESTIONS {
-            let _ = resources.resource_id(&names(&format!("zz{n}"), "", 0, 0), "X");
-        }
+    }
+
+    #[test]
+    fn an_id_listed_under_two_names_settles_neither() {
+        let list = index(&[(17, "web-01"), (17, "web-1"), (17, "WEB-01"), (18, "db")]);
         assert_eq!(
-            resources.resource_id(&names("web-011", "", 0, 0), "X"),
-            Err("no resource named \"web-011\"".into())
+            list.find("web-1"),
+            Found::Conflict {
+                id: 17,
+                names: ["web-01", "web-1"]
+            }
         );
+        assert!(matches!(list.find("web-01"), Found::Conflict { .. }));
+        assert_eq!(list.find("db"), Found::One(18));
         assert!(
-            resources
-                .resource_id(&names("web-1", "", 0, 0), "X")
-                .unwrap_err()
-                .contains("closest"),
-            "remembered"
+            said(&list, "web-01")
+                .unwrap()
+                .contains("the server lists id 17 as web-01 and web-1")
         );
+    }
+
+    #[test]
+    fn suggestions_keep_the_numbers_and_are_bounded() {
+        let list = index(&[
+            (1, "lnx-prod-530"),
+            (2, "WIN-APP-300"),
+            (3, "web-001"),
+            (4, "dbb"),
+        ]);
+        let stop = AtomicBool::new(false);
+        assert_eq!(list.closest("lnx-prod-350", &stop), "");
+        assert_eq!(list.closest("WIN-APP-003", &stop), "");
+        assert_eq!(list.closest("web-1", &stop), " (closest: \"web-001\")");
+        assert_eq!(list.closest("db", &stop), " (closest: \"dbb\")");
+        // A stopping run works none out.
+        stop.store(true, Ordering::SeqCst);
+        assert_eq!(list.closest("web-01", &stop), "");
+        // Past MOST_SUGGESTIONS distinct unknown names, none is worked out
+        // (a repeated one is remembered).
+        let stop = AtomicBool::new(false);
+        let list = index(&[(3, "web-001")]);
+        assert_ne!(list.closest("web-1", &stop), "");
+        for n in 0..MOST_SUGGESTIONS {
+            let _ = list.closest(&format!("zz{n}"), &stop);
+        }
+        assert_eq!(list.closest("web-0001", &stop), "");
+        assert_ne!(list.closest("web-1", &stop), "", "remembered");
     }
 }

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!(
+        pam360_bulk::say!(
             "pam360-bulk: internal error{at}; please report it (the input is not shown here on purpose)"
         );
     }));
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("pam360-bulk: error: {e:#}");
+            pam360_bulk::say!("pam360-bulk: error: {e:#}");
             ExitCode::from(pam360_bulk::exit::for_error(&e))
         }
     }
@@ -92,10 +92,10 @@ fn run_job<J: Job>(job: &J, args: &JobArgs, only: JobOnly) -> anyhow::Result<Exi
     // at once (the journal on disk still says what was sent).
     ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
-            eprintln!("pam360-bulk: stopped at once by a second signal; resume from the .partial journal");
+            pam360_bulk::say!("pam360-bulk: stopped at once by a second signal; resume from the .partial journal");
             std::process::exit(130);
         }
-        eprintln!(
+        pam360_bulk::say!(
             "pam360-bulk: stopping: finishing what is in flight; the rest is reported not_sent (a second signal stops at once)"
         );
     })

@@ -71,9 +71,10 @@ fn writable(p: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Refuses unsafe or unwritable outputs (exit 2); warns about a report it
-/// will replace.
-pub fn check(o: &Outputs<'_>) -> Result<()> {
+/// Refuses unsafe or unwritable outputs (exit 2). `Ok(true)` when an
+/// existing report is to be replaced with a warning, which the caller gives
+/// once nothing else can refuse the run.
+pub fn check(o: &Outputs<'_>) -> Result<bool> {
     let journal = report::journal_path(o.report);
     let mut named: Vec<(&str, &Path)> = vec![("--report", o.report)];
     if !o.dry_run {
@@ -105,10 +106,7 @@ pub fn check(o: &Outputs<'_>) -> Result<()> {
     }
     if o.report.exists() && !o.overwrite && !resumes_from(o) {
         if o.idempotent {
-            log::warn!(
-                "replacing the existing report {} (pass --overwrite to say so and silence this)",
-                o.report.display()
-            );
+            return Ok(true);
         } else {
             match report::reached_server(o.report, o.identity) {
                 Ok(false) => {}
@@ -124,6 +122,20 @@ pub fn check(o: &Outputs<'_>) -> Result<()> {
             }
         }
     }
+    Ok(false)
+}
+
+/// Writes `bytes` to `path` by replacing it: into a private temporary file
+/// in its folder, synced, then renamed over it. A symlink at `path` is
+/// replaced, never followed, and a reader never sees half a file.
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".pam360-bulk")
+        .tempfile_in(folder(path))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 

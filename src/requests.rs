@@ -6,7 +6,8 @@ use chrono::NaiveDateTime;
 use crate::body::{Body, Field};
 use crate::cells::{self, JsonObject, TIME_FORMAT, Value};
 use crate::input::RawRow;
-use crate::job::{Identity, Job, Names, Spec, Verdict, push_lowercase};
+use crate::job::{Identity, Job, Names, Spec, Verdict};
+use crate::names::push_fold;
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, is_success};
 use crate::schema::{Column, Header, Kind, Schema};
@@ -214,6 +215,17 @@ fn missing_account(header: &Header, row: &RawRow) -> Option<String> {
     })
 }
 
+/// An ACCOUNTNAME beside an ACCOUNTID names an account whose id can only
+/// be checked under its resource: without RESOURCENAME the row could go to
+/// another account than the name says.
+fn unchecked_name(header: &Header, row: &RawRow) -> Option<String> {
+    let cell = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
+    let (id, resource, account) = (cell(ACCOUNTID), cell(RESOURCENAME), cell(ACCOUNTNAME));
+    (!id.trim().is_empty() && !account.is_empty() && resource.trim().is_empty()).then(|| {
+        "ACCOUNTNAME beside ACCOUNTID cannot be checked without its resource: give RESOURCENAME too, or the id alone".to_string()
+    })
+}
+
 /// The access window: `later` needs both times, the end after the start;
 /// times go with `later` only. `given` says whether a column has a cell.
 fn window_problems(
@@ -280,6 +292,7 @@ impl Job for Requests {
             _ => 0,
         };
         problems.extend(missing_account(header, row));
+        problems.extend(unchecked_name(header, row));
         let access = match values.get(ACCESS.slot()) {
             Some((Value::Choice(a), _)) => Some(*a),
             _ => None,
@@ -373,7 +386,7 @@ impl Job for Requests {
         } else {
             out.push(b'n');
             for name in [item.resource_name(), item.account_name()] {
-                push_lowercase(name, out);
+                push_fold(name, out);
                 out.push(0xff);
             }
         }
@@ -419,6 +432,10 @@ impl Job for Requests {
         if account_id != 0 {
             item.account_id = account_id;
         }
+    }
+
+    fn body<'a>(&self, item: &'a Request) -> &'a Body {
+        &item.body
     }
 
     fn secrets(&self, _item: &Request) -> Vec<String> {

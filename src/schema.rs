@@ -312,7 +312,11 @@ impl Schema {
                     slots[slot] = Some(idx);
                     spelled[slot] = self.spelling(slot, &upper);
                 }
-                None if ignore_unknown => ignored.push(trimmed.to_string()),
+                // A near-miss (`PASWORD`) is never ignored: skipping it
+                // would drop every password of the file without a word.
+                None if ignore_unknown && !self.near_miss(&upper) => {
+                    ignored.push(trimmed.to_string())
+                }
                 None => errors.push(HeaderError::Unknown {
                     name: trimmed.to_string(),
                     suggestion: self.closest(&upper),
@@ -367,6 +371,14 @@ impl Schema {
         }
     }
 
+    /// Whether `upper` is within two edits of a known name or alias.
+    fn near_miss(&self, upper: &str) -> bool {
+        self.columns
+            .iter()
+            .flat_map(|c| std::iter::once(c.name).chain(c.alias))
+            .any(|name| strsim::levenshtein(upper, name) <= 2)
+    }
+
     /// The known name nearest to a misspelt one, when it is near enough to help.
     fn closest(&self, upper: &str) -> Option<String> {
         let mut best: Option<(f64, &str)> = None;
@@ -416,6 +428,23 @@ mod tests {
                 suggestion: Some("PASSWORD".into())
             }
         );
+    }
+
+    #[test]
+    fn a_near_miss_is_refused_even_when_unknown_columns_are_ignored() {
+        let e = SCHEMA
+            .resolve(&names(&["RESOURCEID", "ACCOUNTNAME", "PASWORD"]), true)
+            .unwrap_err();
+        assert!(matches!(e, HeaderError::Unknown { .. }), "{e}");
+        assert!(
+            SCHEMA
+                .resolve(&names(&["RESOURCEID", "ACCOUNTNAME", "COMAN_SET"]), true)
+                .is_err()
+        );
+        let h = SCHEMA
+            .resolve(&names(&["RESOURCEID", "ACCOUNTNAME", "Owner email"]), true)
+            .unwrap();
+        assert_eq!(h.ignored, ["Owner email"]);
     }
 
     #[test]

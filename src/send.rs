@@ -46,23 +46,40 @@ pub enum Abort {
     Throttled,
     /// SIGINT or SIGTERM.
     Interrupted,
-    /// The server's certificate was refused.
+    /// The server's certificate was refused before anything was answered.
     Certificate(String),
+    /// The server's certificate failed after requests were answered.
+    CertificateChanged,
     /// The resource list could not be read whole (names cannot be resolved).
     Listing(String),
 }
 
 impl Abort {
+    /// What happened and what to do, for a run that was sending.
     pub fn describe(&self) -> String {
+        self.describe_in(false)
+    }
+
+    /// What happened and what to do; a dry run is run again, never
+    /// resumed (it wrote nothing to resume).
+    pub fn describe_in(&self, dry_run: bool) -> String {
+        let again = |real: &str| {
+            if dry_run {
+                "run the dry run again".to_string()
+            } else {
+                real.to_string()
+            }
+        };
         match self {
             Abort::Auth(m) => format!("the server refused the API token ({m}); check PAM360_AUTHTOKEN or --token-file, and that this host may use the API"),
-            Abort::Unreachable(m) => format!("the server is unreachable or not PAM360 ({m}); the rest was not sent. When it is back, run again with --resume naming this report"),
-            Abort::TimedOut(m) => format!("the server did not answer in time ({m}); the rest was not sent. Raise --timeout, or run again later with --resume naming this report"),
+            Abort::Unreachable(m) => format!("the server is unreachable or not PAM360 ({m}); the rest was not sent. When it is back, {}", again("run again with --resume naming this report")),
+            Abort::TimedOut(m) => format!("the server did not answer in time ({m}); the rest was not sent. Raise --timeout, or {}", again("run again later with --resume naming this report")),
             Abort::Redirect(l) => format!("the server answered with a redirect to {l}, which is never followed (the token would go with it): check --server, which must be the PAM360 address itself (https, host and port)"),
             Abort::Journal => "the journal could not be written (is the disk full?); sending stopped and the rest was not sent".into(),
-            Abort::Throttled => "the server kept answering 429 (too many requests) for longer than --max-throttle; lower --rate, then --resume".into(),
-            Abort::Interrupted => "interrupted; what was in flight finished, the rest was not sent. Run again with --resume naming this report".into(),
+            Abort::Throttled => format!("the server kept answering 429 (too many requests) for longer than --max-throttle; lower --rate, then {}", again("--resume")),
+            Abort::Interrupted => format!("interrupted; what was in flight finished, the rest was not sent. {}", if dry_run { "Nothing was written to the server; run the dry run again".to_string() } else { "Run again with --resume naming this report".to_string() }),
             Abort::Certificate(m) => format!("{m}; nothing was sent. {}", crate::pam360::certificate_hint(m)),
+            Abort::CertificateChanged => "the server's certificate failed verification after requests were sent: another certificate than the one this run trusted (--pin-sha256, --ca-cert) answers now, from another server or from something in between. The rest was not sent. Find out why with the PAM360 administrator before trusting any new certificate".into(),
             Abort::Listing(m) => format!("{m}; nothing was written, since names cannot be resolved on part of the list"),
         }
     }
@@ -220,12 +237,17 @@ impl<J: Job> Shared<'_, J> {
                     let secrets: Vec<String> =
                         rows.iter().flat_map(|r| self.job.secrets(r)).collect();
                     let secrets = secrets.iter().map(String::as_str);
-                    Scrubber::new(secrets.chain(std::iter::once(self.token)))
+                    Scrubber::new(
+                        secrets
+                            .chain(std::iter::once(self.token))
+                            .chain(self.client.secrets()),
+                    )
                 })
                 .scrub(text)
         };
         let mut tried = Tried {
             idempotent: self.job.idempotent(),
+            read: false,
             retries_left: self.cfg.retries,
             maybe_processed: false,
         };
@@ -443,6 +465,10 @@ pub(crate) fn stop_reason(reason: StopReason, scrub: &dyn Fn(&str) -> String) ->
             );
             (Abort::Redirect(location), message)
         }
+        StopReason::CertificateChanged => (
+            Abort::CertificateChanged,
+            "not sent: the server's certificate changed after requests were sent".to_string(),
+        ),
         StopReason::Certificate(e) => (
             Abort::Certificate(scrub(&e)),
             "the server's certificate was refused".to_string(),

@@ -50,7 +50,7 @@ pub fn write(schema: &Schema, job: &str, out: Option<&Path>, force: bool) -> Res
     if !schema.one_of.is_empty() {
         required.push(schema.one_of_text());
     }
-    eprintln!(
+    crate::say!(
         "wrote {}: the header row of {job}, {} columns ({} required). Fill in one row each, delete the columns you do not need, then check it with:\n  pam360-bulk {job} {} --dry-run",
         path.display(),
         schema.columns.len(),

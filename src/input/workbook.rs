@@ -456,8 +456,13 @@ fn cell_text(d: &impl DataType, out: &mut String) -> Result<(), String> {
     if let Some(s) = d.get_string() {
         out.push_str(s);
     } else if let Some(f) = d.get_float() {
-        if f.fract() == 0.0 && f.abs() < 1e15 {
+        if f.fract() == 0.0 && f.abs() < EXACT {
             let _ = write!(out, "{}", f as i64);
+        } else if f.abs() >= EXACT {
+            // Past 2^53 a spreadsheet number is not exact (9007199254740993
+            // is stored as …992): written as 9.007199254740994e15, it reads
+            // as no whole number, so no id is rounded silently.
+            let _ = write!(out, "{f:e}");
         } else {
             let _ = write!(out, "{f}");
         }
@@ -478,6 +483,9 @@ fn cell_text(d: &impl DataType, out: &mut String) -> Result<(), String> {
 }
 
 const TIME_FORMAT: &str = "%d/%m/%Y %H:%M";
+
+/// 2^53: below it, every whole number is exact in a spreadsheet cell.
+const EXACT: f64 = 9_007_199_254_740_992.0;
 
 fn round_to_minute(dt: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     use chrono::Timelike;
@@ -603,6 +611,14 @@ mod tests {
         assert_eq!(text(Data::Float(901.0)).unwrap(), "901");
         assert_eq!(text(Data::Float(901.5)).unwrap(), "901.5");
         assert_eq!(text(Data::Float(-3.0)).unwrap(), "-3");
+        assert_eq!(
+            text(Data::Float(9_007_199_254_740_991.0)).unwrap(),
+            "9007199254740991"
+        );
+        assert_eq!(
+            text(Data::Float(9_007_199_254_740_994.0)).unwrap(),
+            "9.007199254740994e15"
+        );
         assert_eq!(text(Data::Int(12)).unwrap(), "12");
         assert_eq!(text(Data::Bool(true)).unwrap(), "true");
         assert_eq!(text(Data::String("0012345".into())).unwrap(), "0012345");

@@ -56,8 +56,12 @@ pub enum Attempt {
         /// is not PAM360 JSON. Such a body is never quoted: an HTML error
         /// page may echo the request, passwords and all.
         content_type: String,
-        /// The body's size in bytes.
+        /// The body's size in bytes (what was read of it, when cut off).
         size: usize,
+        /// Set when the body was larger than an answer may be (the cap, in
+        /// bytes), or than the answers in flight may hold together: it was
+        /// cut off there and not read.
+        cut_off: Option<usize>,
         /// `Retry-After`, capped at [`MAX_RETRY_AFTER`].
         retry_after: Option<Duration>,
     },
@@ -66,6 +70,43 @@ pub enum Attempt {
     Redirect { http: u16, location: String },
     /// No HTTP answer.
     Failed(Failure),
+}
+
+/// The largest answer to a write that is read: a PAM360 answer names the
+/// accounts of one request, a few kilobytes.
+pub const WRITE_ANSWER_CAP: usize = 8 << 20;
+/// The largest page of a read: 5,000 resources are about a megabyte.
+pub const READ_ANSWER_CAP: usize = 64 << 20;
+/// What the answers in flight together may hold, whatever `--concurrency`.
+pub const IN_FLIGHT_CAP: usize = 128 << 20;
+
+fn mib(bytes: usize) -> String {
+    format!("{} MiB", bytes >> 20)
+}
+
+/// The bytes the answers being read hold together, bounded by
+/// [`IN_FLIGHT_CAP`]: an answer that would take the total past it is cut
+/// off, as one over its own cap is. Nobody waits for room, so nothing can
+/// wait on each other.
+#[derive(Debug, Default)]
+pub struct AnswerBudget {
+    held: std::sync::atomic::AtomicUsize,
+}
+
+impl AnswerBudget {
+    /// Takes `n` bytes; false (and nothing taken) when that would pass the cap.
+    fn take(&self, n: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        self.held
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                (held + n <= IN_FLIGHT_CAP).then_some(held + n)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        self.held.fetch_sub(n, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Longest pause one `Retry-After` may impose.
@@ -102,6 +143,11 @@ impl Attempt {
             } => format!("HTTP {http} {}", a.status),
             Attempt::Http {
                 http,
+                cut_off: Some(cap),
+                ..
+            } => format!("HTTP {http}, an answer over {} cut off", mib(*cap)),
+            Attempt::Http {
+                http,
                 content_type,
                 size,
                 ..
@@ -114,6 +160,15 @@ impl Attempt {
     /// An HTTP answer in words, without quoting its body.
     pub fn describe_answer(&self) -> String {
         match self {
+            Attempt::Http {
+                http,
+                answer: None,
+                cut_off: Some(cap),
+                ..
+            } => format!(
+                "the server answered HTTP {http} with more than {}, more than any PAM360 answer here; it was cut off there and not read",
+                mib(*cap)
+            ),
             Attempt::Http {
                 http,
                 answer: None,
@@ -150,12 +205,19 @@ pub enum Failure {
     Timeout,
     /// Sent, then the connection broke (reset, closed mid-answer).
     Broken(String),
+    /// The certificate failed verification after earlier requests of the
+    /// run were answered over verified connections: it changed. Nothing of
+    /// it is quoted (its fingerprint would read as one to pin).
+    CertificateChanged,
 }
 
 impl Failure {
     /// Whether the request surely never reached the server.
     pub fn never_sent(&self) -> bool {
-        matches!(self, Failure::Connect(_) | Failure::Certificate(_))
+        matches!(
+            self,
+            Failure::Connect(_) | Failure::Certificate(_) | Failure::CertificateChanged
+        )
     }
 
     pub fn describe(&self) -> String {
@@ -164,6 +226,9 @@ impl Failure {
             Failure::Certificate(e) => format!("the server's certificate was refused: {e}"),
             Failure::Timeout => "no answer before the timeout".into(),
             Failure::Broken(e) => format!("the connection broke: {e}"),
+            Failure::CertificateChanged => {
+                "the server's certificate failed verification after requests were sent".into()
+            }
         }
     }
 }
@@ -174,6 +239,12 @@ pub struct Client {
     server: String,
     /// The proxy used, for messages (without credentials).
     proxy: Option<String>,
+    /// The proxy's password, masked in every message like the token.
+    proxy_password: Option<String>,
+    budget: AnswerBudget,
+    /// Whether any request got an answer over a verified connection: a
+    /// certificate that fails after that has changed.
+    answered: std::sync::atomic::AtomicBool,
 }
 
 impl Client {
@@ -237,8 +308,17 @@ impl Client {
         Ok(Client {
             http,
             server: cfg.server.trim_end_matches('/').to_string(),
+            proxy_password: proxy.as_deref().and_then(proxy_password),
             proxy: proxy.as_deref().map(shown_proxy),
+            budget: AnswerBudget::default(),
+            answered: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Secrets of the connection itself (a proxy's password), to mask in
+    /// whatever is logged or reported, as the token is.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.proxy_password.as_deref().into_iter()
     }
 
     /// Posts `INPUT_DATA` to `path` and sorts out what came back.
@@ -247,7 +327,7 @@ impl Client {
             .http
             .post(format!("{}{path}", self.server))
             .form(&[("INPUT_DATA", input_data)]);
-        self.execute(req, org)
+        self.execute(req, org, WRITE_ANSWER_CAP)
     }
 
     /// Reads `path`, with `INPUT_DATA` in the query string when given (the
@@ -257,17 +337,31 @@ impl Client {
         if let Some(input) = input_data {
             req = req.query(&[("INPUT_DATA", input)]);
         }
-        self.execute(req, org)
+        self.execute(req, org, READ_ANSWER_CAP)
     }
 
-    fn execute(&self, mut req: reqwest::blocking::RequestBuilder, org: Option<&str>) -> Attempt {
+    fn execute(
+        &self,
+        mut req: reqwest::blocking::RequestBuilder,
+        org: Option<&str>,
+        cap: usize,
+    ) -> Attempt {
         if let Some(org) = org {
             req = req.header("orgName", org);
         }
+        use std::sync::atomic::Ordering;
         let resp = match req.send() {
             Ok(r) => r,
-            Err(e) => return Attempt::Failed(self.failure(&e)),
+            Err(e) => {
+                return Attempt::Failed(match self.failure(&e) {
+                    Failure::Certificate(_) if self.answered.load(Ordering::SeqCst) => {
+                        Failure::CertificateChanged
+                    }
+                    f => f,
+                });
+            }
         };
+        self.answered.store(true, Ordering::SeqCst);
         let http = resp.status().as_u16();
         let header = |name| {
             resp.headers()
@@ -284,16 +378,63 @@ impl Client {
         let content_type = header(reqwest::header::CONTENT_TYPE)
             .map(|c| printable(&c, 80))
             .unwrap_or_default();
-        let body = match resp.bytes() {
-            Ok(b) => b,
-            Err(e) => return Attempt::Failed(failure(&e)),
+        let (body, taken) = match self.read_capped(resp, cap) {
+            Ok(read) => read,
+            Err(e) => {
+                // The body broke off, or did not come in time.
+                let inner = e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>());
+                return Attempt::Failed(match inner {
+                    Some(re) => failure(re),
+                    None if e.kind() == std::io::ErrorKind::TimedOut => Failure::Timeout,
+                    None => Failure::Broken(e.to_string()),
+                });
+            }
         };
-        Attempt::Http {
+        let cut_off = body.is_none().then_some(cap.min(IN_FLIGHT_CAP));
+        let attempt = Attempt::Http {
             http,
-            answer: Answer::parse(&body),
+            answer: body.as_deref().and_then(Answer::parse),
             content_type,
-            size: body.len(),
+            size: body.as_ref().map_or(taken, Vec::len),
+            cut_off,
             retry_after,
+        };
+        self.budget.give_back(taken);
+        attempt
+    }
+
+    /// Reads a body of at most `cap` bytes, within the in-flight budget:
+    /// `None` when it is larger (what was read is dropped, the connection
+    /// with it). Returns the bytes taken from the budget, to give back once
+    /// the answer is read.
+    fn read_capped(
+        &self,
+        mut resp: reqwest::blocking::Response,
+        cap: usize,
+    ) -> std::io::Result<(Option<Vec<u8>>, usize)> {
+        use std::io::Read;
+        if resp.content_length().is_some_and(|n| n > cap as u64) {
+            return Ok((None, 0));
+        }
+        let mut body = Vec::new();
+        let mut chunk = vec![0u8; 64 << 10];
+        let mut taken = 0usize;
+        loop {
+            let n = match resp.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.budget.give_back(taken);
+                    return Err(e);
+                }
+            };
+            if n == 0 {
+                return Ok((Some(body), taken));
+            }
+            if body.len() + n > cap || !self.budget.take(n) {
+                return Ok((None, taken));
+            }
+            taken += n;
+            body.extend_from_slice(&chunk[..n]);
         }
     }
 }
@@ -317,18 +458,17 @@ impl Client {
 /// The proxy for `server`, as curl picks it: `https_proxy` or
 /// `HTTPS_PROXY` for https, `http_proxy` (lower case only: a web server's
 /// CGI can set `HTTP_PROXY` from a request header) for http, none for a
-/// host `NO_PROXY`/`no_proxy` names, and never for loopback.
+/// host `NO_PROXY`/`no_proxy` names (by name, domain, `*` or an address
+/// range such as `10.0.0.0/8`), and never for loopback. A proxy given
+/// without a scheme (`user:pass@host:port`) is `http://`, as curl reads it.
 pub fn proxy_for(server: &str, env: impl Fn(&str) -> Option<String>) -> Option<String> {
     let url = reqwest::Url::parse(server).ok()?;
     let host = url
         .host_str()?
         .trim_matches(['[', ']'])
         .to_ascii_lowercase();
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if loopback {
+    let ip = host.parse::<std::net::IpAddr>().ok();
+    if host == "localhost" || ip.is_some_and(|ip| ip.is_loopback()) {
         return None;
     }
     let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
@@ -336,6 +476,12 @@ pub fn proxy_for(server: &str, env: impl Fn(&str) -> Option<String>) -> Option<S
         .or_else(|| get("NO_PROXY"))
         .unwrap_or_default();
     for entry in no_proxy.split(',').map(|e| e.trim().to_ascii_lowercase()) {
+        if let (Some(ip), Ok(net)) = (ip, entry.parse::<ipnet::IpNet>()) {
+            if net.contains(&ip) {
+                return None;
+            }
+            continue;
+        }
         let entry = entry.trim_start_matches("*.").trim_start_matches('.');
         if entry == "*"
             || (!entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}"))))
@@ -343,22 +489,36 @@ pub fn proxy_for(server: &str, env: impl Fn(&str) -> Option<String>) -> Option<S
             return None;
         }
     }
-    match url.scheme() {
+    let proxy = match url.scheme() {
         "https" => get("https_proxy").or_else(|| get("HTTPS_PROXY")),
         _ => get("http_proxy"),
-    }
+    }?;
+    let proxy = proxy.trim();
+    Some(if proxy.contains("://") {
+        proxy.to_string()
+    } else {
+        format!("http://{proxy}")
+    })
 }
 
-/// A proxy URL for messages: any `user:password@` left out.
+/// A proxy URL for messages: its password left out (the user name may
+/// show, as curl shows it).
 pub fn shown_proxy(p: &str) -> String {
     match reqwest::Url::parse(p) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
+        Ok(mut u) if u.has_host() => {
             let _ = u.set_password(None);
             u.to_string().trim_end_matches('/').to_string()
         }
-        Err(_) => "(not a URL)".to_string(),
+        _ => "(a proxy that is not a URL)".to_string(),
     }
+}
+
+/// The password of a proxy URL (decoded), to mask wherever it might be
+/// echoed; the scrubber masks its encoded spellings too.
+pub fn proxy_password(p: &str) -> Option<String> {
+    let u = reqwest::Url::parse(p).ok()?;
+    let pw = percent_encoding::percent_decode_str(u.password()?).decode_utf8_lossy();
+    Some(pw.into_owned())
 }
 
 /// Reads `Retry-After`: seconds, or an HTTP date. Capped at
@@ -538,4 +698,21 @@ pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
     let digits: String = text.trim().chars().filter(|c| *c != ':').collect();
     let bytes = hex::decode(digits).ok()?;
     bytes.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_in_flight_never_hold_more_than_the_cap_together() {
+        let b = AnswerBudget::default();
+        assert!(b.take(READ_ANSWER_CAP));
+        assert!(b.take(READ_ANSWER_CAP));
+        // A third full page would pass 128 MiB: it is cut off, not waited for.
+        assert!(!b.take(1));
+        b.give_back(READ_ANSWER_CAP);
+        assert!(b.take(READ_ANSWER_CAP - 1));
+        assert!(!b.take(2));
+    }
 }

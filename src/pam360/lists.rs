@@ -39,19 +39,29 @@ pub fn resource_page(answer: &Answer) -> (Vec<Listed>, Option<u64>) {
     (entries, answer.total_rows)
 }
 
-/// The accounts of a resource: `Details."ACCOUNT LIST"`.
-pub fn account_list(answer: &Answer) -> Vec<Listed> {
-    answer
-        .details
-        .as_ref()
-        .and_then(|d| d.get("ACCOUNT LIST"))
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|e| entry(e, "ACCOUNT ID", "ACCOUNT NAME"))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The accounts of a resource: `Details."ACCOUNT LIST"`, with `Details`
+/// an object, or a list of such objects (the other shape PAM360 answers
+/// in). `None` when neither shape holds an account list: an empty list is
+/// a list, a missing one is not.
+pub fn account_list(answer: &Answer) -> Option<Vec<Listed>> {
+    let lists: Vec<&Vec<Value>> = match answer.details.as_ref()? {
+        Value::Object(d) => vec![d.get("ACCOUNT LIST")?.as_array()?],
+        Value::Array(entries) => entries
+            .iter()
+            .filter_map(|e| e.get("ACCOUNT LIST")?.as_array())
+            .collect(),
+        _ => return None,
+    };
+    if lists.is_empty() {
+        return None;
+    }
+    Some(
+        lists
+            .into_iter()
+            .flatten()
+            .filter_map(|e| entry(e, "ACCOUNT ID", "ACCOUNT NAME"))
+            .collect(),
+    )
 }
 
 fn entry(e: &Value, id_key: &str, name_key: &str) -> Option<Listed> {
@@ -110,13 +120,19 @@ mod tests {
                 "ACCOUNT LIST":[{"ACCOUNT ID":"1001","ACCOUNT NAME":"root"}]}}}"#,
         )
         .unwrap();
-        assert_eq!(
-            account_list(&accounts),
-            vec![Listed {
-                id: 1001,
-                name: "root".into()
-            }]
-        );
+        let root = vec![Listed {
+            id: 1001,
+            name: "root".into(),
+        }];
+        assert_eq!(account_list(&accounts), Some(root.clone()));
+        let listed = Answer::parse(
+            br#"{"operation":{"result":{"status":"Success"},"Details":[{"RESOURCE ID":"17",
+                "ACCOUNT LIST":[{"ACCOUNT ID":"1001","ACCOUNT NAME":"root"}]}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(account_list(&listed), Some(root));
+        let none = Answer::parse(br#"{"operation":{"result":{"status":"Success"}}}"#).unwrap();
+        assert_eq!(account_list(&none), None, "no list is not an empty list");
         let input: Value = serde_json::from_str(&page_input(0, 500)).unwrap();
         assert_eq!(input["operation"]["Details"]["STARTINDEX"], "0");
         assert_eq!(input["operation"]["Details"]["LIMIT"], "500");

@@ -9,7 +9,7 @@ mod policy;
 
 pub use client::{
     Attempt, Client, ClientConfig, Failure, MAX_RETRY_AFTER, TlsTrust, parse_fingerprint,
-    proxy_for, retry_after, shown_proxy,
+    proxy_for, proxy_password, retry_after, shown_proxy,
 };
 pub use policy::{Step, StopReason, Tried, next_step};
 
@@ -239,7 +239,29 @@ mod tests {
         );
         assert_eq!(
             shown_proxy("http://user:pw@proxy:3128"),
-            "http://proxy:3128"
+            "http://user@proxy:3128"
+        );
+        // No scheme: http://, as curl reads it; the password never shows.
+        let bare: &[(&str, &str)] = &[("HTTPS_PROXY", "user:s3cret@10.1.1.1:3128")];
+        let p = proxy_for("https://pam.example.com", env(bare)).unwrap();
+        assert_eq!(p, "http://user:s3cret@10.1.1.1:3128");
+        assert_eq!(shown_proxy(&p), "http://user@10.1.1.1:3128");
+        assert_eq!(proxy_password(&p).as_deref(), Some("s3cret"));
+        assert_eq!(proxy_password("http://u:a%40b@p:1").as_deref(), Some("a@b"));
+        // NO_PROXY address ranges, as curl takes them.
+        let cidr: &[(&str, &str)] = &[
+            ("https_proxy", "http://p:1"),
+            ("NO_PROXY", "10.0.0.0/8, fd00::/8"),
+        ];
+        assert_eq!(proxy_for("https://10.20.30.40:8282", env(cidr)), None);
+        assert_eq!(proxy_for("https://[fd00::5]:8282", env(cidr)), None);
+        assert_eq!(
+            proxy_for("https://11.0.0.1:8282", env(cidr)).as_deref(),
+            Some("http://p:1")
+        );
+        assert_eq!(
+            proxy_for("https://pam.example.com", env(cidr)).as_deref(),
+            Some("http://p:1")
         );
     }
 

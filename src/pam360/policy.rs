@@ -17,6 +17,8 @@ use crate::outcome::Outcome;
 pub struct Tried {
     /// Whether sending the request twice does no harm.
     pub idempotent: bool,
+    /// Whether it only reads (stores nothing, whatever becomes of it).
+    pub read: bool,
     /// Retries still allowed.
     pub retries_left: u32,
     /// Whether an earlier attempt may have been acted on.
@@ -32,6 +34,8 @@ pub enum StopReason {
     Redirect(String),
     /// The server's certificate was refused.
     Certificate(String),
+    /// The server's certificate failed after requests were answered.
+    CertificateChanged,
 }
 
 /// The next step for one request.
@@ -70,6 +74,10 @@ pub fn next_step(t: Tried, attempt: &Attempt) -> Step {
             reason: StopReason::Certificate(e.clone()),
             outcome: stopped_outcome(t),
         },
+        Attempt::Failed(Failure::CertificateChanged) => Step::Stop {
+            reason: StopReason::CertificateChanged,
+            outcome: stopped_outcome(t),
+        },
         Attempt::Failed(f) => transport_step(t, f),
         Attempt::Http { http, answer, .. } => http_step(t, *http, answer.as_ref(), attempt),
     }
@@ -95,6 +103,18 @@ fn transport_step(t: Tried, f: &Failure) -> Step {
         return Step::Retry;
     }
     let processed = t.maybe_processed || !never;
+    if t.read {
+        // A read stores nothing: its failure says only what happened.
+        let reason = match f {
+            Failure::Timeout => "the server did not answer in time (--timeout)".to_string(),
+            f => f.describe(),
+        };
+        return Step::End {
+            outcome: Outcome::NotSent,
+            reason,
+            unreachable: true,
+        };
+    }
     let (outcome, tail) = if !processed {
         (Outcome::NotSent, "the server did not act on it")
     } else if t.idempotent {
@@ -175,6 +195,7 @@ mod tests {
             }),
             content_type: "text/html".into(),
             size: 10,
+            cut_off: None,
             retry_after: None,
         }
     }
@@ -182,6 +203,7 @@ mod tests {
     fn tried(idempotent: bool, retries_left: u32, maybe_processed: bool) -> Tried {
         Tried {
             idempotent,
+            read: false,
             retries_left,
             maybe_processed,
         }

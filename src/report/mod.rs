@@ -7,7 +7,7 @@ mod journal;
 mod resume;
 
 pub use journal::{Journal, JournalHandle, journal_path};
-pub use resume::{Prior, match_keys, reached_server, read_prior};
+pub use resume::{Prior, match_keys, reached_server, read_prior, way_tag};
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

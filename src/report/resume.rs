@@ -7,7 +7,8 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::{ReportFormat, columns, unguard};
-use crate::job::{Identity, push_lowercase};
+use crate::job::Identity;
+use crate::names::push_fold;
 use crate::outcome::Outcome;
 
 /// What an earlier run's report (or journal) says, by row content.
@@ -55,11 +56,21 @@ impl Prior {
         None
     }
 
+    /// Whether it holds nothing to match.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     /// How many rows it holds done.
     #[cfg(test)]
     pub fn done_rows(&self) -> usize {
         self.rows.iter().filter(|r| r.outcome.is_done()).count()
     }
+}
+
+/// How the keys of way `way` begin (see [`match_keys`]).
+pub fn way_tag(way: usize) -> char {
+    char::from(b'0' + way as u8)
 }
 
 /// Every key a row with these identity cells matches by: one per way of
@@ -75,9 +86,9 @@ pub fn match_keys(identity: &Identity, org: &str, cells: &[String]) -> Vec<Strin
             continue;
         }
         let mut k = Vec::with_capacity(64);
-        k.push(b'0' + w as u8);
+        k.push(way_tag(w) as u8);
         k.push(0x1e);
-        push_lowercase(org, &mut k);
+        push_fold(org, &mut k);
         for &i in way.iter() {
             let cell = cells.get(i).map(String::as_str).unwrap_or("");
             let cell = match identity.defaults.iter().find(|(d, _)| *d == i) {
@@ -85,7 +96,7 @@ pub fn match_keys(identity: &Identity, org: &str, cells: &[String]) -> Vec<Strin
                 _ => cell,
             };
             k.push(0x1f);
-            push_lowercase(cell, &mut k);
+            push_fold(cell, &mut k);
         }
         keys.push(String::from_utf8(k).unwrap_or_default());
     }

@@ -34,9 +34,9 @@ pub fn connect(cfg: &Config) -> Result<Option<Connected>> {
 }
 
 /// The message of rows an abort left untaken.
-pub fn untaken(aborted: Option<&Abort>) -> String {
+pub fn untaken(aborted: Option<&Abort>, dry_run: bool) -> String {
     match aborted {
-        Some(a) => format!("not sent: {}", a.describe()),
+        Some(a) => format!("not sent: {}", a.describe_in(dry_run)),
         None => "not sent".to_string(),
     }
 }

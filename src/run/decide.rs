@@ -40,12 +40,9 @@ pub fn decide<J: Job>(
     resolved: &Resolution,
     stop: &AtomicBool,
 ) -> Decision {
-    if let Some(prior) = prepared.prior.take() {
-        apply_prior(job, cfg, prepared, prior, &mut results);
-    }
     let data = &prepared.data;
     if let Some(abort) = &resolved.aborted {
-        return stopped_reading(results, abort);
+        return stopped_reading(results, abort, cfg.dry_run);
     }
     let to_send = (0..data.items.len() as u32).filter(|&i| results.is_open(i as usize));
     let units = plan::plan(job, &data.items, &data.orgs, to_send, cfg.chunk_size);
@@ -103,8 +100,8 @@ pub fn decide<J: Job>(
 
 /// Stopped while reading the server: nothing was written, and every row
 /// not settled yet is `not_sent`, saying why.
-fn stopped_reading(mut results: Results, abort: &Abort) -> Decision {
-    let untaken = super::connect::untaken(Some(abort));
+fn stopped_reading(mut results: Results, abort: &Abort, dry_run: bool) -> Decision {
+    let untaken = super::connect::untaken(Some(abort), dry_run);
     for i in 0..results.len() {
         if results.is_open(i) {
             results.set(i, RowResult::new(Outcome::NotSent, untaken.clone()));
@@ -182,37 +179,51 @@ fn plan_dry_run(units: &[Unit], unchecked: &dyn Fn(&Unit) -> bool, results: &mut
     }
 }
 
-/// Marks rows an earlier run did (`skipped`) or may have done (`unconfirmed`
-/// password requests, held back unless `--resend-unconfirmed`). Each done
-/// row of the earlier report is used once.
-fn apply_prior<J: Job>(
+/// Marks open rows an earlier run did (`skipped`) or may have done
+/// (`unconfirmed` password requests, held back unless
+/// `--resend-unconfirmed`). Each done row of the earlier report is used
+/// once. Run before names are resolved (rows matched by the names and ids
+/// they hold), and again after (by the ids the names resolved to).
+pub fn apply_prior<J: Job>(
     job: &J,
     cfg: &Config,
-    prepared: &Prepared<J>,
-    mut prior: Prior,
+    data: &Collected<J::Item>,
+    prior: &mut Prior,
     results: &mut Results,
 ) {
-    let data = &prepared.data;
-    for (i, c) in data.items.iter().enumerate() {
-        if !results.is_open(i) {
-            continue;
-        }
-        let keys = report::match_keys(job.identity(), data.org_str(c), &job.key(&c.item));
-        if let Some(outcome) = prior.take_done(&keys) {
-            results.set(
-                i,
-                RowResult::new(
-                    Outcome::Skipped,
-                    format!("done in an earlier run ({outcome})"),
-                ),
-            );
-            continue;
-        }
-        if !job.idempotent() && !cfg.resend_unconfirmed && prior.take_unconfirmed(&keys) {
-            results.set(i, RowResult::new(
-                Outcome::Unconfirmed,
-                "sent in an earlier run without a confirmed answer, so not sent again; check PAM360, then rerun with --resend-unconfirmed if it is missing",
-            ));
+    if prior.is_empty() {
+        return;
+    }
+    // Way by way (by names, then by ids), each over every row: a row given
+    // by name takes the done row of its own name before a row that names
+    // the same id another way can (each done row is used once).
+    for way in 0..job.identity().ways.len() {
+        let tag = report::way_tag(way);
+        for (i, c) in data.items.iter().enumerate() {
+            if !results.is_open(i) {
+                continue;
+            }
+            let keys = report::match_keys(job.identity(), data.org_str(c), &job.key(&c.item));
+            let keys: Vec<String> = keys.into_iter().filter(|k| k.starts_with(tag)).collect();
+            if keys.is_empty() {
+                continue;
+            }
+            if let Some(outcome) = prior.take_done(&keys) {
+                results.set(
+                    i,
+                    RowResult::new(
+                        Outcome::Skipped,
+                        format!("done in an earlier run ({outcome})"),
+                    ),
+                );
+                continue;
+            }
+            if !job.idempotent() && !cfg.resend_unconfirmed && prior.take_unconfirmed(&keys) {
+                results.set(i, RowResult::new(
+                    Outcome::Unconfirmed,
+                    "sent in an earlier run without a confirmed answer, so not sent again; check PAM360, then rerun with --resend-unconfirmed if it is missing",
+                ));
+            }
         }
     }
 }

@@ -116,9 +116,10 @@ pub fn finish<J: Job>(
     );
     end.output_failed = !errors.is_empty();
     let code = crate::exit::code(&end);
-    print_summary(job, cfg, &counts, &ended, &end, errors.is_empty());
+    let ignored = &data.ignored_columns;
+    print_summary(job, cfg, &counts, &ended, &end, errors.is_empty(), ignored);
     if let Some(path) = &cfg.summary_json
-        && let Err(e) = write_summary_json(job, cfg, &counts, &ended, code, path)
+        && let Err(e) = write_summary_json(job, cfg, &counts, &ended, code, path, ignored)
     {
         errors.push(format!(
             "cannot write --summary-json {}: {e:#}",
@@ -181,7 +182,7 @@ fn write_report<J: Job>(
     summary.push(("retries".into(), ended.stats.retries.to_string()));
     summary.push(("dry run".into(), cfg.dry_run.to_string()));
     if let Some(a) = &ended.aborted {
-        summary.push(("stopped".into(), a.describe()));
+        summary.push(("stopped".into(), a.describe_in(cfg.dry_run)));
     }
     let header = report::columns(job.key_columns());
     report::write(&cfg.report, &header, &rows, &summary)
@@ -209,12 +210,13 @@ fn print_summary<J: Job>(
     ended: &Ended,
     end: &RunEnd,
     report_written: bool,
+    ignored: &[String],
 ) {
     let total: u64 = counts.iter().sum();
     let stats = &ended.stats;
-    eprintln!("pam360-bulk {}: {}", job.name(), counted(total, "row"));
+    crate::say!("pam360-bulk {}: {}", job.name(), counted(total, "row"));
     for (o, n) in seen(counts) {
-        eprintln!("  {:<12} {n:>9}", o.as_str());
+        crate::say!("  {:<12} {n:>9}", o.as_str());
     }
     let elapsed = stats.started.elapsed().as_secs_f64();
     if cfg.dry_run {
@@ -225,12 +227,12 @@ fn print_summary<J: Job>(
         } else {
             "nothing sent".to_string()
         };
-        eprintln!(
+        crate::say!(
             "  dry run: {} planned, {done}; {elapsed:.2} s",
             counted(planned, "request")
         );
     } else {
-        eprintln!(
+        crate::say!(
             "  {} ({}) in {elapsed:.2} s, {:.1} rows/s",
             counted(stats.requests, "request"),
             match stats.retries {
@@ -241,15 +243,24 @@ fn print_summary<J: Job>(
         );
     }
     if let Some(a) = &ended.aborted {
-        eprintln!("  stopped: {}", a.describe());
+        crate::say!("  stopped: {}", a.describe_in(cfg.dry_run));
     }
     if end.strict_blocked {
-        eprintln!(
+        crate::say!(
             "  --strict: nothing was sent because some rows are invalid; fix them (see the report) and run again"
         );
     }
+    if !ignored.is_empty() {
+        // Said even with -q: a column the run did not read is data the
+        // administrator may think was imported.
+        let names: Vec<String> = ignored.iter().map(|c| format!("\"{c}\"")).collect();
+        crate::say!(
+            "  ignored columns (--ignore-unknown-columns): {}",
+            names.join(", ")
+        );
+    }
     if report_written {
-        eprintln!("  report: {}", cfg.report.display());
+        crate::say!("  report: {}", cfg.report.display());
     }
 }
 
@@ -260,6 +271,7 @@ fn write_summary_json<J: Job>(
     ended: &Ended,
     code: u8,
     path: &std::path::Path,
+    ignored: &[String],
 ) -> Result<()> {
     let stats = &ended.stats;
     let outcomes: serde_json::Map<String, serde_json::Value> = Outcome::ALL
@@ -278,22 +290,22 @@ fn write_summary_json<J: Job>(
         "rows_per_s": rows_per_second(counts, stats),
         "dry_run": cfg.dry_run,
         "live_plan": cfg.live_plan,
-        "aborted": ended.aborted.as_ref().map(Abort::describe),
+        "aborted": ended.aborted.as_ref().map(|a| a.describe_in(cfg.dry_run)),
         "exit_code": code,
         "report": cfg.report.display().to_string(),
+        "ignored_columns": ignored,
     });
-    std::fs::write(path, serde_json::to_vec_pretty(&summary)?)?;
-    Ok(())
+    crate::outputs::replace(path, &serde_json::to_vec_pretty(&summary)?)
 }
 
 /// Each failed output once, and how to finish from the journal.
 fn tell_output_errors(cfg: &Config, errors: &[String], sending_began: bool) {
     for e in errors {
-        eprintln!("pam360-bulk: error: {e}");
+        crate::say!("pam360-bulk: error: {e}");
     }
     if sending_began {
         let journal = report::journal_path(&cfg.report);
-        eprintln!(
+        crate::say!(
             "pam360-bulk: what was sent is recorded in {}: once the problem is fixed, run the same command with --resume {} to finish the report (nothing done is sent again)",
             journal.display(),
             journal.display()

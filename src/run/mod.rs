@@ -40,7 +40,18 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     let connected = connect::connect(cfg)?;
     let link = connected.as_ref().map(|c| &c.link);
     let mut results = Results::new(prepared.data.items.len());
+    // Done stays done: rows an earlier run did are settled by what its
+    // report holds before any name is resolved, so no answer of the server
+    // now can make them invalid, or send them again.
+    let mut prior = prepared.prior.take();
+    if let Some(prior) = prior.as_mut() {
+        decide::apply_prior(job, cfg, &prepared.data, prior, &mut results);
+    }
     let resolved = resolve::resolve(job, cfg, &mut prepared.data, &mut results, link, stop);
+    // Then rows still open whose resolved ids match a done row.
+    if let Some(prior) = prior.as_mut() {
+        decide::apply_prior(job, cfg, &prepared.data, prior, &mut results);
+    }
     log::debug!(
         "resolved at {:.3} s",
         prepared.started.elapsed().as_secs_f64()

@@ -32,7 +32,7 @@ pub struct Prepared<J: Job> {
 pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepared<J>> {
     let started = Instant::now();
     let journal_path = report::journal_path(&cfg.report);
-    crate::outputs::check(&Outputs {
+    let replacing = crate::outputs::check(&Outputs {
         input: match &cfg.source {
             input::Source::Path(p) => Some(p),
             input::Source::Stdin => None,
@@ -61,6 +61,13 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
         None => None,
     };
     let data = read_and_check(job, cfg, stop)?;
+    if replacing {
+        // Only now: a run refused before this point replaces nothing.
+        log::warn!(
+            "replacing the existing report {} (pass --overwrite to say so and silence this)",
+            cfg.report.display()
+        );
+    }
     log::debug!(
         "read and checked {} rows in {:.3} s",
         data.rows(),

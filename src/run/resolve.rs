@@ -12,8 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::accounts::UNCHECKED;
 use crate::cli::Config;
 use crate::collect::Collected;
-use crate::job::{Job, fold};
-use crate::lookup::{ReadError, Reader, Wanted};
+use crate::job::Job;
+use crate::job::Names;
+use crate::lookup::{Found, NameIndex, ReadError, Reader, Wanted, unsettled};
+use crate::names::fold;
 use crate::outcome::{Outcome, Results, RowResult};
 use crate::pam360::lists::{self, RESOURCES_PATH};
 use crate::progress;
@@ -160,32 +162,8 @@ impl<J: Job> Stage<'_, '_, J> {
                 orgs.push(c.org);
             }
         }
-        let give = if job.targets_account() {
-            "ACCOUNTID"
-        } else {
-            "RESOURCEID"
-        };
         for &org in &orgs {
-            let bar = progress::counting(
-                self.cfg.progress,
-                Some(0),
-                "reading the server",
-                "resources",
-            );
-            let list = self
-                .reader
-                .resources(data.orgs[org as usize].as_deref(), &bar);
-            bar.finish_and_clear();
-            let list = list?;
-            log::info!(
-                "{} resources listed{}",
-                list.len(),
-                data.orgs[org as usize]
-                    .as_deref()
-                    .map(|o| format!(" in org \"{o}\""))
-                    .unwrap_or_default()
-            );
-            let index = crate::lookup::NameIndex::new(&list);
+            let index = self.resource_index(data.orgs[org as usize].as_deref())?;
             let rows: Vec<usize> = (0..data.items.len())
                 .filter(|&i| {
                     let c = &data.items[i];
@@ -196,21 +174,14 @@ impl<J: Job> Stage<'_, '_, J> {
                 .collect();
             for i in rows {
                 let names = job.names(&data.items[i].item);
-                let problem = match index.resource_id(&names, give) {
+                match self.resource_of(&index, &names) {
                     Ok(id) => {
                         resource_of[i] = id;
-                        None
-                    }
-                    Err(p) => Some(p),
-                };
-                match problem {
-                    Some(p) => {
-                        resource_of[i] = 0;
-                        self.invalid(i, p);
-                    }
-                    None => {
-                        let id = resource_of[i];
                         job.set_ids(&mut data.items[i].item, id, 0);
+                    }
+                    Err(problem) => {
+                        resource_of[i] = 0;
+                        self.invalid(i, problem);
                     }
                 }
             }
@@ -218,9 +189,61 @@ impl<J: Job> Stage<'_, '_, J> {
         Ok((resource_of, by_id && !orgs.is_empty()))
     }
 
+    /// The resource list of an org, read whole, as an index.
+    fn resource_index(&self, org: Option<&str>) -> Result<NameIndex, Abort> {
+        let bar = progress::counting(
+            self.cfg.progress,
+            Some(0),
+            "reading the server",
+            "resources",
+        );
+        let list = self.reader.resources(org, &bar);
+        bar.finish_and_clear();
+        let list = list?;
+        log::info!(
+            "{} resources listed{}",
+            list.len(),
+            org.map(|o| format!(" in org \"{o}\"")).unwrap_or_default()
+        );
+        Ok(NameIndex::new(&list))
+    }
+
+    /// The id of a row's resource, or why it has none: no such name,
+    /// several, a list that contradicts itself, or another id than the row
+    /// gave (a row names one target).
+    fn resource_of(&self, index: &NameIndex, names: &Names<'_>) -> Result<u64, String> {
+        let name = names.resource_name;
+        let give = if self.job.targets_account() {
+            "ACCOUNTID"
+        } else {
+            "RESOURCEID"
+        };
+        let found = index.find(name);
+        let stop = self.reader.stop_flag();
+        if let Some(problem) = unsettled(&found, index, name, ("resource", "", give), stop) {
+            return Err(problem);
+        }
+        let Found::One(id) = found else {
+            unreachable!("settled on one id")
+        };
+        let given = names.resource_id;
+        if given != 0 && given != id {
+            return Err(match index.name_of(given) {
+                Some(other) => format!(
+                    "RESOURCEID {given} is {other}, not {name}; a row names one target: fix one of them"
+                ),
+                None => format!(
+                    "RESOURCEID {given} is not {name} ({name} has id {id}); a row names one target: fix one of them"
+                ),
+            });
+        }
+        Ok(id)
+    }
+
     /// Reads the account lists rows need: for adding accounts (a live plan,
     /// `--skip-existing`) whether each is there already; for password
-    /// requests by name, the account's id.
+    /// requests by name, the account's id, and for one given by id beside
+    /// its resource's name, that the id is that resource's.
     fn accounts(
         &mut self,
         data: &mut Collected<J::Item>,
@@ -235,7 +258,7 @@ impl<J: Job> Stage<'_, '_, J> {
                 self.results.is_open(i)
                     && resource_of[i] != 0
                     && if job.targets_account() {
-                        !names.account_name.is_empty()
+                        !names.account_name.is_empty() || names.account_id != 0
                     } else {
                         existing
                     }
@@ -252,25 +275,37 @@ impl<J: Job> Stage<'_, '_, J> {
             .into_iter()
             .zip(wanted.resources())
             .map(|(list, rid)| match list {
-                Ok(index) => Ok(Some(index)),
+                Ok(index) => Ok(Listing::Read(Box::new(index))),
                 // PAM360 answered Failed: no such resource; its rows are invalid.
-                Err(ReadError::Refused(_)) => Ok(None),
+                Err(ReadError::Refused(_)) => Ok(Listing::NoResource),
+                Err(ReadError::Unreadable(m)) => Ok(Listing::Unreadable(m)),
                 Err(e) => Err(e.abort(&format!("the accounts of resource {rid}"))),
             })
             .collect::<Result<Vec<_>, Abort>>()?;
+        let owners = Owners::of_rows(&indexes, &wanted, data, &rows, job);
         for (i, n) in rows {
-            let Some(index) = &indexes[n] else {
-                self.invalid(i, format!("no resource with id {}", resource_of[i]));
-                continue;
+            let index = match &indexes[n] {
+                Listing::Read(index) => index,
+                Listing::NoResource => {
+                    self.invalid(i, format!("no resource with id {}", resource_of[i]));
+                    continue;
+                }
+                Listing::Unreadable(m) if job.targets_account() => {
+                    self.invalid(i, format!("{m}, so the account cannot be found"));
+                    continue;
+                }
+                // Whether the account exists cannot be told: it is sent,
+                // and the server decides (an add is safe to repeat).
+                Listing::Unreadable(_) => continue,
             };
-            let names = job.names(&data.items[i].item);
             if job.targets_account() {
-                match index.account_id(&names) {
+                let names = job.names(&data.items[i].item);
+                match self.account_of(index, &names, &owners) {
                     Ok(id) => job.set_ids(&mut data.items[i].item, 0, id),
                     Err(problem) => self.invalid(i, problem),
                 }
-            } else if let Some(id) = index.existing(names.account_name) {
-                job.set_ids(&mut data.items[i].item, 0, id);
+            } else if let Some(id) = index.existing(job.names(&data.items[i].item).account_name) {
+                job.set_ids(&mut data.items[i].item, 0, id.unwrap_or(0));
                 let message = if self.cfg.dry_run {
                     "already on the server"
                 } else {
@@ -283,10 +318,59 @@ impl<J: Job> Stage<'_, '_, J> {
         Ok(())
     }
 
+    /// The id of a password request's account in its resource's list, or
+    /// why it has none. A row that gives the id beside the names is sent
+    /// only to that very account.
+    fn account_of(
+        &self,
+        index: &NameIndex,
+        names: &Names<'_>,
+        owners: &Owners,
+    ) -> Result<u64, String> {
+        let (resource, account, given) =
+            (names.resource_name, names.account_name, names.account_id);
+        if account.is_empty() {
+            // Only the resource's name beside the id: the id must be one of
+            // its accounts.
+            return match index.name_of(given) {
+                Some(_) => Ok(given),
+                None => Err(match owners.of(given) {
+                    Some(owner) => format!(
+                        "ACCOUNTID {given} is {owner}, not an account of {resource}; a row names one target: fix one of them"
+                    ),
+                    None => format!(
+                        "ACCOUNTID {given} is not an account of {resource}; a row names one target: fix one of them"
+                    ),
+                }),
+            };
+        }
+        let found = index.find(account);
+        let place = format!(" on resource \"{resource}\"");
+        let stop = self.reader.stop_flag();
+        let what = ("account", place.as_str(), "ACCOUNTID");
+        if let Some(problem) = unsettled(&found, index, account, what, stop) {
+            return Err(problem);
+        }
+        let Found::One(id) = found else {
+            unreachable!("settled on one id")
+        };
+        if given != 0 && given != id {
+            return Err(match owners.of(given) {
+                Some(owner) => format!(
+                    "ACCOUNTID {given} is {owner}, not {resource}/{account}; a row names one target: fix one of them"
+                ),
+                None => format!(
+                    "ACCOUNTID {given} is not {resource}/{account} ({resource}/{account} has id {id}); a row names one target: fix one of them"
+                ),
+            });
+        }
+        Ok(id)
+    }
+
     /// A row given by id and a row whose name resolves to the same id are
     /// duplicates: found once names are resolved.
     fn duplicates(&mut self, data: &Collected<J::Item>) {
-        let mut first: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut first: HashMap<Vec<u8>, usize> = HashMap::new();
         for (i, c) in data.items.iter().enumerate() {
             let open = match self.results.view(i) {
                 None => true,
@@ -297,18 +381,67 @@ impl<J: Job> Stage<'_, '_, J> {
             }
             // Orgs compare as the duplicate check compares them.
             let mut key = Vec::new();
-            crate::job::push_lowercase(data.org_name(c.org), &mut key);
+            crate::names::push_fold(data.org_name(c.org), &mut key);
             key.push(0);
             self.job.dup_key(&c.item, &mut key);
             match first.get(&key) {
-                Some(row) => {
-                    let message = format!("duplicate of row {row}");
+                Some(&f) => {
+                    let kept = &data.items[f];
+                    let differ = self.job.differences(&kept.item, &c.item);
+                    let message = crate::body::duplicate_message(kept.row.into(), &differ);
                     self.invalid(i, message);
                 }
                 None => {
-                    first.insert(key, c.row);
+                    first.insert(key, i);
                 }
             }
         }
+    }
+}
+
+/// An account list as resolving found it.
+enum Listing {
+    Read(Box<NameIndex>),
+    /// PAM360 answered `Failed`: no such resource.
+    NoResource,
+    /// An answer without an account list in either shape.
+    Unreadable(String),
+}
+
+/// Whose account each id read this run is (`mail-01/root`), to say which
+/// account a wrong `ACCOUNTID` names.
+struct Owners(HashMap<u64, String>);
+
+impl Owners {
+    fn of_rows<J: Job>(
+        indexes: &[Listing],
+        wanted: &Wanted,
+        data: &Collected<J::Item>,
+        rows: &[(usize, usize)],
+        job: &J,
+    ) -> Owners {
+        let mut resource_names: Vec<Option<&str>> = vec![None; indexes.len()];
+        for &(i, n) in rows {
+            let name = job.names(&data.items[i].item).resource_name;
+            if !name.is_empty() {
+                resource_names[n].get_or_insert(name);
+            }
+        }
+        let mut owners = HashMap::new();
+        for ((listing, rid), name) in indexes.iter().zip(wanted.resources()).zip(resource_names) {
+            if let Listing::Read(index) = listing {
+                let resource = name.map_or_else(|| format!("resource {rid}"), str::to_string);
+                for (id, account) in index.entries() {
+                    owners
+                        .entry(id)
+                        .or_insert_with(|| format!("{resource}/{account}"));
+                }
+            }
+        }
+        Owners(owners)
+    }
+
+    fn of(&self, id: u64) -> Option<&str> {
+        self.0.get(&id).map(String::as_str)
     }
 }

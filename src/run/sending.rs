@@ -122,7 +122,7 @@ fn settle(
 
 /// Rows no worker took up are `not_sent`, saying why the run stopped.
 pub(super) fn settle_untaken(results: &mut Results, aborted: Option<&Abort>) {
-    let untaken = super::connect::untaken(aborted);
+    let untaken = super::connect::untaken(aborted, false);
     for i in 0..results.len() {
         if results.is_open(i) {
             results.set(i, RowResult::new(Outcome::NotSent, untaken.clone()));

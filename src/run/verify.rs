@@ -106,8 +106,8 @@ fn settle(mut r: RowResult, list: &NameIndex, account: &str) -> (RowResult, Opti
                 r.outcome = Outcome::Added;
                 r.message = "confirmed by reading back".into();
             }
-            // Two server accounts matching one name leave the id empty (0).
-            (r, (id != 0).then_some(id))
+            // Two server accounts matching one name leave the id empty.
+            (r, id)
         }
     }
 }

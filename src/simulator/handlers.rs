@@ -24,7 +24,8 @@ const REQUEST_PREFIX: &str = "/restapi/json/v1/accounts/";
 /// What the simulator holds.
 #[derive(Default)]
 pub(crate) struct Store {
-    /// (org, resource, lower-cased name) → index into `accounts`.
+    /// (org, resource, name as the server compares it) → index into
+    /// `accounts`.
     index: HashMap<(String, u64, String), usize>,
     accounts: Vec<Value>,
     account_ids: HashMap<u64, usize>,
@@ -56,7 +57,8 @@ impl Store {
         given: Option<u64>,
     ) -> bool {
         let name = fields["ACCOUNTNAME"].as_str().unwrap_or("").to_string();
-        let key = (org.to_string(), rid, name.to_lowercase());
+        // PAM360 compares names as Java's equalsIgnoreCase does.
+        let key = (org.to_string(), rid, crate::names::server_key(&name));
         if self.index.contains_key(&key) {
             return false;
         }

@@ -161,13 +161,15 @@ fn account_list(opts: &SimOptions, store: &Store, org: &str, id: u64) -> Reply {
         })
         .map(|(aid, name)| json!({"ACCOUNT ID": aid.to_string(), "ACCOUNT NAME": name}))
         .collect();
+    let details = json!({"RESOURCE ID": id.to_string(), "RESOURCE NAME": resource.name,
+        "RESOURCE TYPE": resource.kind, "ACCOUNT LIST": accounts});
     json_reply(
         StatusCode::OK,
         json!({"operation": {
             "name": "GET RESOURCE ACCOUNTS",
             "result": {"status": "Success", "message": "Resource details with account list fetched successfully"},
-            "Details": {"RESOURCE ID": id.to_string(), "RESOURCE NAME": resource.name,
-                "RESOURCE TYPE": resource.kind, "ACCOUNT LIST": accounts},
+            // The other shape public clients have seen: a list around it.
+            "Details": if opts.list_shape { json!([details]) } else { details },
         }}),
     )
 }

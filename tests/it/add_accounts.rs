@@ -40,7 +40,10 @@ fn csv_import_adds_every_valid_row_and_reports_each_once_in_order() {
         ]
     );
     assert!(rows[2]["message"].contains("RESOURCEID"));
-    assert_eq!(rows[4]["message"], "duplicate of row 2");
+    assert_eq!(
+        rows[4]["message"],
+        "duplicate of row 2 (row 2 is kept; this row differs in ACCOUNTNAME, PASSWORD, NOTES)"
+    );
     assert_eq!(sim.accounts().len(), 3);
 }
 

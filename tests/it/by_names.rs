@@ -124,11 +124,16 @@ fn a_name_given_with_an_id_must_belong_to_it_and_a_row_by_id_and_by_name_are_dup
     let rows = run((&w, &sim), "add-accounts", input, &[], 1, "in.report.csv");
     assert_eq!(outcomes(&rows), ["added", "invalid", "added", "invalid"]);
     assert!(
-        rows[1]["message"].contains("resource \"web-00\" has id 300, not RESOURCEID 301"),
+        // DESIGN, third round ("A row names one target"): the id's own
+        // resource is named.
+        rows[1]["message"].contains("RESOURCEID 301 is web-01, not web-00"),
         "{}",
         rows[1]["message"]
     );
-    assert_eq!(rows[3]["message"], "duplicate of row 4");
+    assert_eq!(
+        rows[3]["message"],
+        "duplicate of row 4 (row 4 is kept; this row differs in ACCOUNTNAME, RESOURCENAME)"
+    );
     assert_eq!(sim.accounts().len(), 2 + 3);
 }
 
@@ -173,7 +178,7 @@ fn a_live_plan_writes_nothing_and_predicts_the_real_run() {
         input,
         &["--dry-run=server"],
         1,
-        "in.dry-run.report.csv",
+        "in.plan.report.csv",
     );
     assert_eq!(sim.writes(), 0, "a live plan only reads");
     assert_eq!(
@@ -204,7 +209,7 @@ fn a_live_plan_with_strict_says_what_would_have_happened_and_exits_2() {
         "RESOURCENAME,ACCOUNTNAME\nweb-01,root\nweb-01,deploy\nnowhere,x\n",
         &["--dry-run=server", "--strict"],
         2,
-        "in.dry-run.report.csv",
+        "in.plan.report.csv",
     );
     assert_eq!(outcomes(&rows), ["not_sent", "not_sent", "invalid"]);
     assert!(
@@ -301,7 +306,10 @@ fn password_requests_by_name_go_to_the_right_account_ids() {
         "no account named \"rooot\" on resource \"web-01\" (closest: \"root\")"
     );
     // Given by id in row 5 and by name in row 6: the same request.
-    assert_eq!(rows[4]["message"], "duplicate of row 5");
+    assert_eq!(
+        rows[4]["message"],
+        "duplicate of row 5 (row 5 is kept; this row differs in RESOURCENAME, ACCOUNTNAME)"
+    );
     let mut ids: Vec<u64> = sim
         .requests()
         .iter()
@@ -402,7 +410,7 @@ fn resume_matches_rows_by_name_and_reads_reports_from_before_the_name_columns() 
             .output()
             .unwrap();
         assert_eq!(code(&out), 0, "{prior}: {}", stderr(&out));
-        let rows = w.report("in.dry-run.report.csv");
+        let rows = w.report("in.plan.report.csv");
         assert_eq!(rows[skipped]["outcome"], "skipped", "{prior}");
         assert_eq!(
             outcomes(&rows).iter().filter(|o| *o == "skipped").count(),

@@ -18,4 +18,5 @@ mod resume;
 mod simulator_reads;
 mod tls;
 mod trust;
+mod trust3;
 mod ux;

@@ -157,7 +157,10 @@ fn valid_and_invalid_rows_are_reported_in_input_order() {
             ("904", "requested")
         ]
     );
-    assert_eq!(report[3]["message"], "duplicate of row 2");
+    assert_eq!(
+        report[3]["message"],
+        "duplicate of row 2 (identical; row 2 is kept)"
+    );
     assert_eq!(sim.requests().len(), 3);
 }
 

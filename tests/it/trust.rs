@@ -504,7 +504,10 @@ fn a_default_spelt_out_and_an_nfd_name_are_duplicates() {
     let out = bin(&w, &["request-passwords", "in.csv", "--dry-run"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let rows = w.report("in.dry-run.report.csv");
-    assert_eq!(rows[1]["message"], "duplicate of row 2");
+    assert_eq!(
+        rows[1]["message"],
+        "duplicate of row 2 (row 2 is kept; this row differs in ACCESS)"
+    );
 
     w.write(
         "in.csv",
@@ -513,7 +516,10 @@ fn a_default_spelt_out_and_an_nfd_name_are_duplicates() {
     let out = bin(&w, &["add-accounts", "in.csv", "--dry-run"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let rows = w.report("in.dry-run.report.csv");
-    assert_eq!(rows[1]["message"], "duplicate of row 2");
+    assert_eq!(
+        rows[1]["message"],
+        "duplicate of row 2 (row 2 is kept; this row differs in ACCOUNTNAME)"
+    );
 }
 
 #[test]

@@ -255,6 +255,10 @@ pub fn xlsx(path: &Path, rows: &[Vec<Cell>]) {
                 Cell::Formula(f) => {
                     ws.write_formula(r, c, *f).unwrap();
                 }
+                Cell::DateNum(n) => {
+                    let fmt = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy hh:mm");
+                    ws.write_number_with_format(r, c, *n, &fmt).unwrap();
+                }
             }
         }
     }
@@ -268,4 +272,6 @@ pub enum Cell {
     Bool(bool),
     Date(u16, u8, u8, u16, u8),
     Formula(&'static str),
+    /// A number shown as a date (any serial, even past year 9999).
+    DateNum(f64),
 }

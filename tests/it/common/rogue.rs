@@ -42,6 +42,15 @@ pub enum Reply {
     Bytes(Vec<u8>),
     /// Close the connection without a word.
     Hangup,
+    /// A 200 JSON answer streamed in pieces (see [`big`]).
+    Big {
+        head: Vec<u8>,
+        fill: u8,
+        len: usize,
+        tail: Vec<u8>,
+    },
+    /// Wait this long, then close without a word.
+    Stall(Duration),
 }
 
 type Script = dyn Fn(usize, &Request) -> Reply + Send + Sync;
@@ -118,6 +127,31 @@ fn serve(conn: TcpStream, seen: &Mutex<Vec<Request>>, script: &Script, count: &A
             let _ = writer.flush();
         }
         Reply::Hangup => {}
+        Reply::Big {
+            head,
+            fill,
+            len,
+            tail,
+        } => {
+            let total = head.len() + len + tail.len();
+            let status = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+            );
+            let chunk = vec![fill; 1 << 20];
+            let mut left = len;
+            let mut ok =
+                writer.write_all(status.as_bytes()).is_ok() && writer.write_all(&head).is_ok();
+            while ok && left > 0 {
+                let n = left.min(chunk.len());
+                ok = writer.write_all(&chunk[..n]).is_ok();
+                left -= n;
+            }
+            if ok {
+                let _ = writer.write_all(&tail);
+            }
+            let _ = writer.flush();
+        }
+        Reply::Stall(d) => std::thread::sleep(d),
     }
     let _ = writer.shutdown(std::net::Shutdown::Both);
 }
@@ -282,5 +316,81 @@ impl rustls::server::danger::ClientCertVerifier for DemandCert {
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A TCP forwarder on 127.0.0.1: connection `n` (from 0) goes to
+/// `backends[0]` while `n < switch_after`, to `backends[1]` after. It
+/// closes a client connection once the backend has been quiet for 200 ms
+/// after answering, so every request after that opens a new connection
+/// (and a new TLS handshake) through it: a server whose certificate
+/// changes between requests.
+pub struct Forwarder {
+    pub addr: std::net::SocketAddr,
+}
+
+impl Forwarder {
+    pub fn start(backends: [std::net::SocketAddr; 2], switch_after: usize) -> Forwarder {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind a loopback port");
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for (n, conn) in listener.incoming().enumerate() {
+                let Ok(client) = conn else { continue };
+                let backend = backends[usize::from(n >= switch_after)];
+                std::thread::spawn(move || pipe(client, backend));
+            }
+        });
+        Forwarder { addr }
+    }
+}
+
+fn pipe(client: TcpStream, backend: std::net::SocketAddr) {
+    use std::io::Read;
+    let Ok(server) = TcpStream::connect(backend) else {
+        return;
+    };
+    let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c_in, &mut s_out);
+    });
+    let (mut s_in, mut c_out) = (server, client);
+    s_in.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut answered = false;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match s_in.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                answered = true;
+                if c_out.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if answered {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = c_out.shutdown(std::net::Shutdown::Both);
+    let _ = s_in.shutdown(std::net::Shutdown::Both);
+}
+
+/// An HTTP/1.1 200 answer whose body is `head`, then `len` bytes of
+/// `fill`, then `tail`, streamed without building it in memory.
+pub fn big(head: &str, fill: u8, len: usize, tail: &str) -> Reply {
+    Reply::Big {
+        head: head.as_bytes().to_vec(),
+        fill,
+        len,
+        tail: tail.as_bytes().to_vec(),
     }
 }
