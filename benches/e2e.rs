@@ -656,6 +656,8 @@ fn body_cost() -> f64 {
     use pam360_bulk::accounts::{Accounts, SCHEMA};
     use pam360_bulk::input::RawRow;
     use pam360_bulk::job::Job;
+    use pam360_bulk::op::Op;
+    use pam360_bulk::op::add_accounts::AddAccounts;
     let names: Vec<String> = [
         "RESOURCEID",
         "ACCOUNTNAME",
@@ -690,12 +692,14 @@ fn body_cost() -> f64 {
     let rounds = 2000;
     let t = Instant::now();
     for _ in 0..rounds {
-        let mut body = Vec::new();
-        body.extend_from_slice(b"{\"operation\":{\"Details\":");
-        Accounts.details(&refs, &mut body);
-        body.extend_from_slice(b"}}");
+        let call = AddAccounts {
+            resource_id: 901,
+            org: None,
+            accounts: refs.clone(),
+        }
+        .call();
         let encoded: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("INPUT_DATA", std::str::from_utf8(&body).unwrap())
+            .append_pair("INPUT_DATA", call.input.as_deref().unwrap())
             .finish();
         std::hint::black_box(encoded);
     }

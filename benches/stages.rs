@@ -6,6 +6,8 @@ use pam360_bulk::accounts::{Accounts, SCHEMA};
 use pam360_bulk::collect::Collector;
 use pam360_bulk::input::{RawRow, RowSink};
 use pam360_bulk::job::Job;
+use pam360_bulk::op::Op;
+use pam360_bulk::op::add_accounts::AddAccounts;
 
 const COLUMNS: [&str; 7] = [
     "RESOURCEID",
@@ -86,12 +88,14 @@ fn stages(c: &mut Criterion) {
     g.throughput(Throughput::Elements(50));
     g.bench_function("build + form-encode a 50-account body", |b| {
         b.iter(|| {
-            let mut body = Vec::with_capacity(16 * 1024);
-            body.extend_from_slice(b"{\"operation\":{\"Details\":");
-            Accounts.details(&items, &mut body);
-            body.extend_from_slice(b"}}");
+            let call = AddAccounts {
+                resource_id: 901,
+                org: None,
+                accounts: items.clone(),
+            }
+            .call();
             form_urlencoded::Serializer::new(String::new())
-                .append_pair("INPUT_DATA", std::str::from_utf8(&body).unwrap())
+                .append_pair("INPUT_DATA", call.input.as_deref().unwrap())
                 .finish()
         })
     });

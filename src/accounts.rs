@@ -2,12 +2,13 @@
 //! `ACCOUNTLIST` request under `/resources/<RESOURCEID>/accounts`.
 
 use crate::body::{Body, Field};
-use crate::cells::{self, JsonObject, Value};
+use crate::cells::{self, Value};
 use crate::input::RawRow;
-use crate::job::{Identity, Job, Names, Spec, Verdict};
-use crate::names::{eq_fold, push_fold, server_eq};
-use crate::outcome::Outcome;
-use crate::pam360::{Answer, classify, is_success};
+use crate::job::{Checked, Identity, Job, Names, ResourceRef, Spec};
+use crate::names::{eq_fold, push_fold};
+use crate::op::add_accounts::AddAccounts;
+use crate::op::{Kind as OpKind, Op};
+use crate::plan::{Target, Unit};
 use crate::schema::{Column, Header, Kind, Schema};
 
 const fn col(
@@ -253,27 +254,12 @@ const CUSTOMFIELD: Field = Field::of(&COLUMNS, "ACCOUNTCUSTOMFIELD");
 /// A checked account.
 #[derive(Debug, Clone)]
 pub struct Account {
-    /// Its resource: given, or resolved from RESOURCENAME on the server
-    /// (see [`ResourceId`]).
-    pub resource_id: ResourceId,
-    /// The server's id of the account, once known (read from the server);
-    /// 0 until then.
-    pub account_id: u64,
+    /// Its resource: given, or resolved from RESOURCENAME on the server.
+    pub resource: ResourceRef,
+    /// The server's id of the account, once known (read from the server).
+    pub account_id: Option<u64>,
     /// Its checked cells, compact.
     pub body: Body,
-}
-
-/// A row's resource id. 0 while a RESOURCENAME is not resolved yet; an
-/// offline dry run, which cannot resolve names, groups rows by name under
-/// stand-in ids with [`UNCHECKED`] set, which never show.
-pub type ResourceId = u64;
-
-/// The bit of a stand-in resource id (offline dry run by names).
-pub const UNCHECKED: u64 = 1 << 63;
-
-/// The resource id as the report shows it: empty while unknown.
-pub fn shown_id(id: u64) -> Option<u64> {
-    (id != 0 && id & UNCHECKED == 0).then_some(id)
 }
 
 impl Account {
@@ -297,8 +283,9 @@ impl Account {
 static SPEC: Spec = Spec {
     name: "add-accounts",
     schema: &SCHEMA,
-    idempotent: true,
+    main: OpKind::AddAccounts,
     targets_account: false,
+    would: "would be added",
     identity: Identity {
         columns: &["resource_id", "resource_name", "account_name", "account_id"],
         legacy_columns: &["resource_id", "account_name"],
@@ -323,9 +310,9 @@ impl Job for Accounts {
         let mut values = cells::Values::default();
         cells::parse_row(&SCHEMA, header, row, &mut problems, &mut values);
         let given = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
-        let resource_id = match values.get(RESOURCEID.slot()) {
-            Some((Value::Int(i), _)) => *i as u64,
-            _ => 0,
+        let resource = match values.get(RESOURCEID.slot()) {
+            Some((Value::Int(i), _)) => ResourceRef::Given(*i as u64),
+            _ => ResourceRef::Named,
         };
         if cells::trim(given(RESOURCEID)).is_empty() && cells::trim(given(RESOURCENAME)).is_empty()
         {
@@ -361,8 +348,8 @@ impl Job for Accounts {
             }
         });
         Ok(Account {
-            resource_id,
-            account_id: 0,
+            resource,
+            account_id: None,
             body,
         })
     }
@@ -385,24 +372,21 @@ impl Job for Accounts {
                 out.push_str(itoa::Buffer::new().format(id));
             }
         };
-        id(&mut out[0], shown_id(item.resource_id));
+        id(&mut out[0], item.resource.id());
         out[1].clear();
         out[1].push_str(item.resource_name());
         out[2].clear();
         out[2].push_str(item.name());
-        id(
-            &mut out[3],
-            (item.account_id != 0).then_some(item.account_id),
-        );
+        id(&mut out[3], item.account_id);
     }
 
     // Rows compare by resource id once it is known, by resource name
     // before (a name not resolved yet, or an offline dry run).
     fn dup_key(&self, item: &Account, out: &mut Vec<u8>) {
         // A tag first: a key by id and a key by name never read alike.
-        if item.resource_id != 0 {
+        if let Some(id) = item.resource.id() {
             out.push(b'#');
-            out.extend_from_slice(&item.resource_id.to_le_bytes());
+            out.extend_from_slice(&id.to_le_bytes());
         } else {
             out.push(b'n');
             push_fold(item.resource_name(), out);
@@ -411,117 +395,42 @@ impl Job for Accounts {
         push_fold(item.name(), out);
     }
 
-    fn group(&self, item: &Account) -> Option<u64> {
-        Some(item.resource_id)
+    fn target(&self, item: &Account) -> Target {
+        Target::Resource(item.resource)
     }
 
-    fn target(&self, item: &Account) -> u64 {
-        item.resource_id
-    }
-
-    fn path(&self, target: u64) -> String {
-        crate::pam360::accounts_path(target)
-    }
-
-    fn details(&self, items: &[&Account], out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"ACCOUNTLIST\":[");
-        for (i, a) in items.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            let mut obj = JsonObject::open(out);
-            a.body.write_json(&SCHEMA, &mut obj);
-            obj.close();
-        }
-        out.extend_from_slice(b"]}");
+    fn op<'a>(&self, unit: &Unit, items: &'a [Checked<Account>]) -> Box<dyn Op + 'a> {
+        let resource_id = match unit.target {
+            Target::Resource(r) => r.id(),
+            Target::Account(_) => None,
+        };
+        Box::new(AddAccounts {
+            // A unit is sent only once its resource has an id.
+            resource_id: resource_id.unwrap_or_default(),
+            org: unit.org.clone(),
+            accounts: unit.rows.iter().map(|&i| &items[i as usize].item).collect(),
+        })
     }
 
     fn names<'a>(&self, item: &'a Account) -> Names<'a> {
         Names {
-            resource_id: item.resource_id,
+            resource_id: item.resource.id(),
             resource_name: item.resource_name(),
             account_name: item.name(),
             account_id: item.account_id,
         }
     }
 
-    fn set_ids(&self, item: &mut Account, resource_id: u64, account_id: u64) {
-        if resource_id != 0 {
-            item.resource_id = resource_id;
-        }
-        if account_id != 0 {
-            item.account_id = account_id;
-        }
+    fn set_resource(&self, item: &mut Account, resource: ResourceRef) {
+        item.resource = resource;
+    }
+
+    fn set_account(&self, item: &mut Account, account_id: u64) {
+        item.account_id = Some(account_id);
     }
 
     fn body<'a>(&self, item: &'a Account) -> &'a Body {
         &item.body
-    }
-
-    fn secrets(&self, item: &Account) -> Vec<String> {
-        item.body.secrets(&SCHEMA)
-    }
-
-    fn reconcile(&self, answer: &Answer, items: &[&Account]) -> Vec<Verdict> {
-        let statuses = answer.account_statuses();
-        for (name, _) in &statuses {
-            if !items.iter().any(|a| server_eq(a.name(), name)) {
-                log::info!(
-                    "the server answered for account \"{name}\", which this request did not send"
-                );
-            }
-        }
-        items
-            .iter()
-            .map(|a| {
-                // The answer's names as the server compares them; an entry
-                // that is exactly another sent account's name is that one's.
-                let mine: Vec<&String> = statuses
-                    .iter()
-                    .filter(|(n, _)| {
-                        server_eq(a.name(), n)
-                            && (n == a.name() || !items.iter().any(|o| o.name() == n))
-                    })
-                    .map(|(_, status)| status)
-                    .collect();
-                verdict(answer, &mine)
-            })
-            .collect()
-    }
-}
-
-/// One account's verdict from the STATUS texts the answer gave it.
-fn verdict(answer: &Answer, statuses: &[&String]) -> Verdict {
-    match statuses {
-        [] if !is_success(&answer.status) => Verdict {
-            outcome: Outcome::Failed,
-            status: answer.status.clone(),
-            message: format!("the server refused the request: {}", answer.message),
-        },
-        [] => Verdict {
-            outcome: Outcome::Unconfirmed,
-            status: answer.status.clone(),
-            message: "the server answered but did not name this account; check it in PAM360 (a resume sends it again, which is safe)".into(),
-        },
-        [first, rest @ ..] if rest.iter().all(|s| classify(s) == classify(first)) => Verdict {
-            outcome: classify(first),
-            status: first.to_string(),
-            message: match classify(first) {
-                Outcome::Failed => format!("the server refused the account: {first}"),
-                _ => String::new(),
-            },
-        },
-        // Named twice with different verdicts: no verdict can be trusted,
-        // and an account is safe to send again.
-        many => Verdict {
-            outcome: Outcome::Failed,
-            status: many
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" | "),
-            message: "the server named this account more than once in its answer, with different verdicts; read as failed (a resume sends it again, which is safe)".into(),
-        },
     }
 }
 
@@ -577,7 +486,7 @@ mod tests {
         let a = Accounts.check(&header, &row).unwrap();
         assert_eq!(a.resource_name(), "web-01");
         assert_eq!(a.name(), "svc");
-        assert_eq!(a.resource_id, 0);
+        assert_eq!(a.resource, ResourceRef::Named);
     }
 
     #[test]
@@ -586,8 +495,8 @@ mod tests {
         // the encoder would make it.
         let password = Field::of(SCHEMA.columns, "PASSWORD");
         let a = Account {
-            resource_id: 901,
-            account_id: 0,
+            resource: ResourceRef::Given(901),
+            account_id: None,
             body: Body::build(|b| {
                 b.put(password, "hunter2-secret");
                 b.put(ACCOUNTNAME, "svc");

@@ -429,10 +429,9 @@ impl Config {
 
 impl Config {
     /// How requests are sent and read.
-    pub fn send_config(&self) -> crate::send::SendConfig {
-        crate::send::SendConfig {
+    pub fn transport_settings(&self) -> crate::transport::Settings {
+        crate::transport::Settings {
             concurrency: self.concurrency,
-            rate: self.rate,
             retries: self.retries,
             max_throttle: self.max_throttle,
         }

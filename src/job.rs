@@ -1,11 +1,14 @@
-//! The one difference between the two jobs: a row schema and a request shape.
+//! What a row is, for each job: its schema, its checks, its keys and what
+//! it names on the server. What it is sent as is the operation layer's
+//! (`crate::op`); a job only says which request carries its rows.
 //!
-//! Everything else (reading, checking order, duplicates, planning, sending,
-//! retrying, reporting, resuming) is written once against this trait.
+//! Everything else (reading, checking order, duplicates, resolving,
+//! planning, sending, retrying, reporting, resuming) is written once
+//! against this trait.
 
 use crate::input::RawRow;
-use crate::outcome::Outcome;
-use crate::pam360::Answer;
+use crate::op::{Kind, Op};
+use crate::plan::{Target, Unit};
 use crate::schema::{Header, Schema};
 
 /// A checked row with where it came from. Kept small: a million of them
@@ -18,15 +21,6 @@ pub struct Checked<I> {
     /// the run's org table (see `Collected::org`).
     pub org: u32,
     pub item: I,
-}
-
-/// What the answer says of one sent row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
-    pub outcome: Outcome,
-    /// The server's STATUS text, verbatim (masked later).
-    pub status: String,
-    pub message: String,
 }
 
 /// How a job's rows are told apart: the report's identity columns, and the
@@ -47,13 +41,41 @@ pub struct Identity {
 }
 
 /// What a row names on the server, for the reads of "working by names":
-/// ids are 0 where not given (nor resolved yet), names "" where not given.
+/// ids where given (or resolved), names "" where not given.
 #[derive(Debug, Clone, Copy)]
 pub struct Names<'a> {
-    pub resource_id: u64,
+    pub resource_id: Option<u64>,
     pub resource_name: &'a str,
     pub account_name: &'a str,
-    pub account_id: u64,
+    pub account_id: Option<u64>,
+}
+
+/// A row's resource, as far as the run knows it. No sentinel ids: each
+/// state says what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceRef {
+    /// Named (RESOURCENAME) and not resolved yet.
+    Named,
+    /// Given as RESOURCEID.
+    Given(u64),
+    /// Resolved from RESOURCENAME by reading the server.
+    Resolved(u64),
+    /// An offline dry run cannot resolve names: rows of one name share a
+    /// stand-in, which is never shown or sent.
+    StandIn(u32),
+    /// A resource this run creates (`--create-resources`): the index of
+    /// its create.
+    ToCreate(u32),
+}
+
+impl ResourceRef {
+    /// The server's id, when known.
+    pub fn id(self) -> Option<u64> {
+        match self {
+            ResourceRef::Given(id) | ResourceRef::Resolved(id) => Some(id),
+            _ => None,
+        }
+    }
 }
 
 /// What a job is, as data: the rest of the program reads it from here.
@@ -64,12 +86,15 @@ pub struct Spec {
     pub schema: &'static Schema,
     /// The report's identity columns and how `--resume` matches rows.
     pub identity: Identity,
-    /// Whether sending a row twice does no harm. Decides retries after an
-    /// ambiguous failure and whether `unconfirmed` rows are resent on resume.
-    pub idempotent: bool,
-    /// Whether a request goes to an account (a password request) rather
-    /// than to a resource (adding accounts).
+    /// The request a row becomes: it decides whether a row is safe to send
+    /// twice (retries after an ambiguous failure, `unconfirmed` rows sent
+    /// again on resume).
+    pub main: Kind,
+    /// Whether a row's target is an account (a password request) rather
+    /// than a resource (adding accounts): its account must be found.
     pub targets_account: bool,
+    /// What a live plan says a row would become ("would be added").
+    pub would: &'static str,
 }
 
 /// A job: add-accounts or request-passwords.
@@ -92,8 +117,9 @@ pub trait Job: Sync {
     fn key_columns(&self) -> &'static [&'static str] {
         self.identity().columns
     }
+    /// Whether sending a row twice does no harm.
     fn idempotent(&self) -> bool {
-        self.spec().idempotent
+        self.spec().main.repeat_safe()
     }
     fn targets_account(&self) -> bool {
         self.spec().targets_account
@@ -126,21 +152,6 @@ pub trait Job: Sync {
         ka == kb
     }
 
-    /// Rows with the same group (and org) share a request, up to the chunk
-    /// size; `None` sends each row alone.
-    fn group(&self, item: &Self::Item) -> Option<u64>;
-    /// The id in the request path.
-    fn target(&self, item: &Self::Item) -> u64;
-    /// The request path for `target`.
-    fn path(&self, target: u64) -> String;
-    /// Writes the JSON value of `Details` for these rows.
-    fn details(&self, items: &[&Self::Item], out: &mut Vec<u8>);
-    /// The `INPUT_DATA` of a request carrying these rows.
-    fn input_data(&self, items: &[&Self::Item]) -> String {
-        crate::pam360::input_data(|out| self.details(items, out))
-    }
-    /// Secret values a row sends, to mask in whatever the server echoes.
-    fn secrets(&self, item: &Self::Item) -> Vec<String>;
     /// The row's checked cells.
     fn body<'a>(&self, item: &'a Self::Item) -> &'a crate::body::Body;
     /// The columns in which two rows' cells differ, in schema order (a
@@ -149,11 +160,17 @@ pub trait Job: Sync {
     fn differences(&self, a: &Self::Item, b: &Self::Item) -> Vec<&'static str> {
         crate::body::differences(self.schema(), self.body(a), self.body(b))
     }
+
     /// What the row names on the server.
     fn names<'a>(&self, item: &'a Self::Item) -> Names<'a>;
-    /// Records ids the server's lists gave the row (0: unchanged).
-    fn set_ids(&self, item: &mut Self::Item, resource_id: u64, account_id: u64);
+    /// Records what resolving found of the row's resource.
+    fn set_resource(&self, _item: &mut Self::Item, _resource: ResourceRef) {}
+    /// Records the server's id of the row's account.
+    fn set_account(&self, item: &mut Self::Item, account_id: u64);
 
-    /// Reads a JSON answer into one verdict per sent row, in order.
-    fn reconcile(&self, answer: &Answer, items: &[&Self::Item]) -> Vec<Verdict>;
+    /// Where the row's request goes; rows of one resource target share
+    /// requests (see `plan`).
+    fn target(&self, item: &Self::Item) -> Target;
+    /// The request that carries `unit`'s rows.
+    fn op<'a>(&self, unit: &Unit, items: &'a [Checked<Self::Item>]) -> Box<dyn Op + 'a>;
 }

@@ -1,21 +1,22 @@
 //! Reading the server for "working by names": the resource list of an org,
-//! page by page, and the accounts of many resources at once. Reads go
-//! through the run's one [`Link`] (its TLS trust, token and rate limiter),
-//! are retried like any request that is safe to repeat, and stop the run
-//! on what stops a write (a refused token, a redirect, a refused
-//! certificate, throttling past `--max-throttle`, an interrupt).
+//! page by page, and the accounts of many resources at once; and the index
+//! that matches names against what was read, as the server compares them.
+//! Reads go through the run's one transport (its TLS trust, token, rate,
+//! retries and unreachable rule), and stop the run on what stops a write
+//! (a refused token, a redirect, a refused certificate, throttling past
+//! `--max-throttle`, an interrupt).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::collect::Collected;
 use crate::names::{fold, numbers, server_key};
-use crate::pam360::lists::{self, Listed, RESOURCES_PATH};
-use crate::pam360::{Answer, Attempt, Step, Tried, is_success, next_step};
-use crate::secret::Scrubber;
-use crate::send::{Abort, Link, SendConfig, backoff, sleep_unless, stop_reason};
+use crate::op::Call;
+use crate::op::lists::{self, Listed};
+use crate::pam360::{Answer, is_success};
+use crate::transport::{Abort, Delivery, Transport};
 
 /// Resources asked for per page of the list; a server may serve fewer.
 /// Each page is a round trip before any account can be read, so pages are
@@ -26,11 +27,14 @@ pub const PAGE: u64 = 5000;
 /// ones past this is not followed further.
 const MOST_RESOURCES: usize = 10_000_000;
 
+/// A resource of an org.
+type OrgResource = (Option<Arc<str>>, u64);
+
 /// The resources whose accounts a stage reads: each (org, resource) once,
 /// in the order rows first need them.
 #[derive(Default)]
 pub struct Wanted {
-    list: Vec<(Option<Arc<str>>, u64)>,
+    list: Vec<OrgResource>,
     at: HashMap<(u32, u64), usize>,
 }
 
@@ -309,126 +313,58 @@ impl ReadError {
     }
 }
 
-/// Reads the server; counts its requests for the summary.
-pub struct Reader<'a> {
-    link: &'a Link,
-    cfg: &'a SendConfig,
-    stop: &'a AtomicBool,
-    /// Set once a read stops the run: the other workers stop too.
-    halted: AtomicBool,
-    pub requests: AtomicU64,
-    pub retries: AtomicU64,
-    scrubber: Scrubber,
+/// Reads the server through the run's transport.
+pub struct Reader<'t, 's> {
+    transport: &'t Transport<'s>,
 }
 
-impl<'a> Reader<'a> {
-    pub fn new(link: &'a Link, cfg: &'a SendConfig, stop: &'a AtomicBool) -> Self {
-        Reader {
-            link,
-            cfg,
-            stop,
-            halted: AtomicBool::new(false),
-            requests: AtomicU64::new(0),
-            retries: AtomicU64::new(0),
-            // A read carries no secret but the token (and a proxy's password).
-            scrubber: Scrubber::new(
-                std::iter::once(link.token.expose()).chain(link.client.secrets()),
-            ),
-        }
-    }
-
-    fn stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst) || self.halted.load(Ordering::SeqCst)
+impl<'t, 's> Reader<'t, 's> {
+    pub fn new(transport: &'t Transport<'s>) -> Self {
+        Reader { transport }
     }
 
     /// The run's stop flag (a signal), for work between reads.
     pub fn stop_flag(&self) -> &AtomicBool {
-        self.stop
+        self.transport.stop_flag()
     }
 
-    /// One GET until it has a PAM360 answer or may not be tried again.
-    pub fn get(
-        &self,
-        path: &str,
-        org: Option<&str>,
-        input: Option<&str>,
-    ) -> Result<Answer, ReadError> {
-        let scrub = |t: &str| self.scrubber.scrub(t);
-        let mut tried = Tried {
-            idempotent: true,
-            read: true,
-            retries_left: self.cfg.retries,
-            maybe_processed: false,
-        };
-        let mut attempts = 0u32;
-        loop {
-            if self.stopping() || !self.link.limiter.wait(self.stop) {
-                return Err(ReadError::Stop(Abort::Interrupted));
+    /// Requests the run has sent so far, reads and writes.
+    pub fn requests(&self) -> u64 {
+        self.transport.counts().0
+    }
+
+    /// One read until it has a PAM360 answer or may not be tried again.
+    pub fn get(&self, call: &Call) -> Result<Answer, ReadError> {
+        let exchange = self.transport.execute(call, &|| true);
+        let refused = |m: &str| ReadError::Refused(exchange.scrub(m));
+        match &exchange.delivery {
+            Delivery::Answered { answer, .. } if !is_success(&answer.status) => {
+                return Err(refused(&answer.message));
             }
-            attempts += 1;
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            if attempts > 1 {
-                self.retries.fetch_add(1, Ordering::Relaxed);
-            }
-            let began = Instant::now();
-            let attempt = self.link.client.get(path, org, input);
-            log::info!(
-                "GET {path}: {} (attempt {attempts}, {} ms)",
-                scrub(&attempt.summary()),
-                began.elapsed().as_millis()
-            );
-            match next_step(tried, &attempt) {
-                Step::Answered => {
-                    self.link.limiter.succeeded();
-                    let Attempt::Http {
-                        answer: Some(a), ..
-                    } = attempt
-                    else {
-                        return Err(ReadError::NoAnswer("no usable answer".into()));
-                    };
-                    return if is_success(&a.status) {
-                        Ok(a)
-                    } else {
-                        Err(ReadError::Refused(scrub(&a.message)))
-                    };
-                }
-                Step::Retry => {
-                    tried.retries_left = tried.retries_left.saturating_sub(1);
-                    if !sleep_unless(backoff(attempts), self.stop) {
-                        return Err(ReadError::Stop(Abort::Interrupted));
-                    }
-                }
-                Step::Throttled => {
-                    let retry_after = match attempt {
-                        Attempt::Http { retry_after, .. } => retry_after,
-                        _ => None,
-                    };
-                    if !self
-                        .link
-                        .limiter
-                        .throttled(retry_after, self.cfg.max_throttle)
-                    {
-                        return Err(ReadError::Stop(Abort::Throttled));
-                    }
-                }
-                Step::End { reason, .. } => return Err(ReadError::NoAnswer(scrub(&reason))),
-                Step::Stop { reason, .. } => {
-                    return Err(ReadError::Stop(stop_reason(reason, &scrub).0));
-                }
-            }
+            _ => {}
+        }
+        match exchange.delivery {
+            Delivery::Answered { answer, .. } => Ok(answer),
+            Delivery::Ended { reason, .. } => match self.transport.aborted() {
+                Some(abort) => Err(ReadError::Stop(abort)),
+                None => Err(ReadError::NoAnswer(reason)),
+            },
+            Delivery::Untaken => Err(ReadError::Stop(
+                self.transport.aborted().unwrap_or(Abort::Interrupted),
+            )),
         }
     }
 
     /// Every resource of an org, page by page: each page starts where the
     /// last one's items end (exact if STARTINDEX counts from 0, one item of
-    /// overlap if it counts from 1, never a gap); ids already seen are
-    /// dropped; the list ends at an empty page or once `totalRows` distinct
-    /// ids are seen. A page with nothing new means the paging cannot be
-    /// followed: the run stops rather than plan on part of the list.
-    /// `bar` counts the resources listed, out of `totalRows` once known.
+    /// overlap if it counts from 1, never a gap); the list ends at an empty
+    /// page or once `totalRows` distinct ids are seen. A page with nothing
+    /// new means the paging cannot be followed: the run stops rather than
+    /// plan on part of the list. `bar` counts the resources listed, out of
+    /// `totalRows` once known.
     pub fn resources(
         &self,
-        org: Option<&str>,
+        org: Option<&Arc<str>>,
         bar: &indicatif::ProgressBar,
     ) -> Result<Vec<Listed>, Abort> {
         let whose = org.map(|o| format!(" of org \"{o}\"")).unwrap_or_default();
@@ -440,9 +376,9 @@ impl<'a> Reader<'a> {
         let mut all = Vec::new();
         let mut start = 0u64;
         loop {
-            let input = lists::page_input(start, PAGE);
+            let call = lists::resource_page_call(org.cloned(), start, PAGE);
             let answer = self
-                .get(RESOURCES_PATH, org, Some(&input))
+                .get(&call)
                 .map_err(|e| e.abort(&format!("the resource list{whose}")))?;
             let (page, total) = lists::resource_page(&answer);
             if let Some(t) = total {
@@ -478,8 +414,9 @@ impl<'a> Reader<'a> {
         Ok(all)
     }
 
-    /// The account lists of `wanted`, as name indexes, with a progress bar
-    /// of their own labelled `what`.
+    /// The account lists of `wanted`, as name indexes, read by the
+    /// transport's workers, with a progress bar of their own labelled
+    /// `what`. A read the run stopped before is `Stop`.
     pub fn account_indexes(
         &self,
         wanted: &Wanted,
@@ -488,54 +425,29 @@ impl<'a> Reader<'a> {
     ) -> Vec<Result<NameIndex, ReadError>> {
         let bar =
             crate::progress::counting(progress, Some(wanted.list.len() as u64), what, "resources");
-        let lists = self.accounts(&wanted.list, &bar);
-        bar.finish_and_clear();
-        lists
-            .into_iter()
-            .map(|l| l.map(|l| NameIndex::new(&l)))
-            .collect()
-    }
-
-    /// The accounts of each (org, resource), read by up to `--concurrency`
-    /// workers, in the order asked. A read that stops the run stops the
-    /// others; what they did not read is `Stop` too.
-    fn accounts(
-        &self,
-        wanted: &[(Option<Arc<str>>, u64)],
-        bar: &indicatif::ProgressBar,
-    ) -> Vec<AccountList> {
-        let next = AtomicUsize::new(0);
-        let out: Mutex<Vec<Option<AccountList>>> = Mutex::new(vec![None; wanted.len()]);
-        let workers = self.cfg.concurrency.clamp(1, wanted.len().max(1));
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    loop {
-                        let n = next.fetch_add(1, Ordering::SeqCst);
-                        let Some((org, id)) = wanted.get(n) else {
-                            return;
-                        };
-                        let path = crate::pam360::accounts_path(*id);
-                        let read = self.get(&path, org.as_deref(), None).and_then(|a| {
-                            lists::account_list(&a).ok_or_else(|| {
-                                ReadError::Unreadable(format!(
-                                    "the account list of resource {id} could not be read"
-                                ))
-                            })
-                        });
-                        if matches!(read, Err(ReadError::Stop(_))) {
-                            self.halted.store(true, Ordering::SeqCst);
-                        }
-                        bar.inc(1);
-                        out.lock().unwrap_or_else(PoisonError::into_inner)[n] = Some(read);
-                    }
-                });
-            }
+        let out: Mutex<Vec<Option<Result<NameIndex, ReadError>>>> =
+            Mutex::new((0..wanted.list.len()).map(|_| None).collect());
+        let numbered: Vec<(usize, &OrgResource)> = wanted.list.iter().enumerate().collect();
+        self.transport.pool(&numbered, |(n, (org, id))| {
+            let call = lists::account_list_call(org.clone(), *id);
+            let read = self.get(&call).and_then(|a| {
+                lists::account_list(&a)
+                    .map(|l| NameIndex::new(&l))
+                    .ok_or_else(|| {
+                        ReadError::Unreadable(format!(
+                            "the account list of resource {id} could not be read"
+                        ))
+                    })
+            });
+            bar.inc(1);
+            out.lock().unwrap_or_else(PoisonError::into_inner)[*n] = Some(read);
         });
+        bar.finish_and_clear();
+        let stopped = || ReadError::Stop(self.transport.aborted().unwrap_or(Abort::Interrupted));
         out.into_inner()
             .unwrap_or_else(PoisonError::into_inner)
             .into_iter()
-            .map(|r| r.unwrap_or(Err(ReadError::Stop(Abort::Interrupted))))
+            .map(|r| r.unwrap_or_else(|| Err(stopped())))
             .collect()
     }
 }

@@ -1,18 +1,29 @@
-//! Checked rows → requests: rows are grouped by (org, group) in order of
+//! Checked rows → requests: rows are grouped by (org, target) in order of
 //! first appearance and cut into chunks. Pure: no I/O.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::job::{Checked, Job};
+use crate::job::{Checked, Job, ResourceRef};
+use crate::op::Kind;
 
-/// One request to send: the rows it carries, by index into the checked rows.
+/// Where a row's request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A resource: rows of one resource share requests (adding accounts).
+    Resource(ResourceRef),
+    /// An account: each row is a request of its own (a password request).
+    Account(u64),
+}
+
+/// One request to send: its kind, where it goes, and the rows it carries
+/// (indices into the checked rows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
+    pub kind: Kind,
     pub org: Option<Arc<str>>,
-    /// The id in the request path.
-    pub target: u64,
-    pub items: Vec<u32>,
+    pub target: Target,
+    pub rows: Vec<u32>,
 }
 
 /// Plans the requests for the rows in `send` (indices into `items`, in input
@@ -25,34 +36,42 @@ pub fn plan<J: Job>(
     chunk_size: usize,
 ) -> Vec<Unit> {
     let chunk_size = chunk_size.max(1);
+    let kind = job.spec().main;
     // The requests of each group, groups in order of first appearance; a
-    // row without a group is its own. Rows go straight into their request:
+    // row for an account is its own. Rows go straight into their request:
     // a million row indices are not gathered per group and copied again.
     let mut groups: Vec<Vec<Unit>> = Vec::new();
-    let mut index: HashMap<(u32, u64), usize, foldhash::fast::RandomState> = HashMap::default();
+    let mut index: HashMap<(u32, ResourceRef), usize, foldhash::fast::RandomState> =
+        HashMap::default();
     for i in send {
         let c = &items[i as usize];
-        let n = match job.group(&c.item) {
-            Some(g) => *index.entry((c.org, g)).or_insert_with(|| {
+        // A resource given by id and one resolved to it are one group.
+        let target = match job.target(&c.item) {
+            Target::Resource(r) => Target::Resource(r.id().map_or(r, ResourceRef::Given)),
+            t => t,
+        };
+        let n = match target {
+            Target::Resource(r) => *index.entry((c.org, r)).or_insert_with(|| {
                 groups.push(Vec::new());
                 groups.len() - 1
             }),
-            None => {
+            Target::Account(_) => {
                 groups.push(Vec::new());
                 groups.len() - 1
             }
         };
         let units = &mut groups[n];
-        if units.last().is_none_or(|u| u.items.len() >= chunk_size) {
+        if units.last().is_none_or(|u| u.rows.len() >= chunk_size) {
             units.push(Unit {
+                kind,
                 org: orgs[c.org as usize].clone(),
-                target: job.target(&c.item),
+                target,
                 // Exact for the usual chunk sizes; a huge one grows as needed.
-                items: Vec::with_capacity(chunk_size.min(256)),
+                rows: Vec::with_capacity(chunk_size.min(256)),
             });
         }
         if let Some(unit) = units.last_mut() {
-            unit.items.push(i);
+            unit.rows.push(i);
         }
     }
     groups.into_iter().flatten().collect()
@@ -68,8 +87,8 @@ mod tests {
             row,
             org,
             item: Account {
-                resource_id: rid,
-                account_id: 0,
+                resource: ResourceRef::Given(rid),
+                account_id: None,
                 body: crate::body::Body::build(|b| {
                     b.put(
                         crate::body::Field::of(crate::accounts::SCHEMA.columns, "ACCOUNTNAME"),
@@ -92,18 +111,20 @@ mod tests {
         let all: Vec<u32> = (0..items.len() as u32).collect();
         let orgs = vec![None, Some(Arc::from("X"))];
         let units = plan(&Accounts, &items, &orgs, all, 2);
-        let shape: Vec<(Option<&str>, u64, Vec<u32>)> = units
+        let shape: Vec<(Option<&str>, Target, Vec<u32>)> = units
             .iter()
-            .map(|u| (u.org.as_deref(), u.target, u.items.clone()))
+            .map(|u| (u.org.as_deref(), u.target, u.rows.clone()))
             .collect();
+        let r = |id| Target::Resource(ResourceRef::Given(id));
         assert_eq!(
             shape,
             vec![
-                (None, 1, vec![0, 2]),
-                (None, 1, vec![4]),
-                (None, 2, vec![1]),
-                (Some("X"), 1, vec![3]),
+                (None, r(1), vec![0, 2]),
+                (None, r(1), vec![4]),
+                (None, r(2), vec![1]),
+                (Some("X"), r(1), vec![3]),
             ]
         );
+        assert!(units.iter().all(|u| u.kind == Kind::AddAccounts));
     }
 }

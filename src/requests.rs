@@ -4,12 +4,13 @@
 use chrono::NaiveDateTime;
 
 use crate::body::{Body, Field};
-use crate::cells::{self, JsonObject, TIME_FORMAT, Value};
+use crate::cells::{self, TIME_FORMAT, Value};
 use crate::input::RawRow;
-use crate::job::{Identity, Job, Names, Spec, Verdict};
+use crate::job::{Checked, Identity, Job, Names, ResourceRef, Spec};
 use crate::names::push_fold;
-use crate::outcome::Outcome;
-use crate::pam360::{Answer, is_success};
+use crate::op::request_password::RequestPassword;
+use crate::op::{Kind as OpKind, Op};
+use crate::plan::{Target, Unit};
 use crate::schema::{Column, Header, Kind, Schema};
 
 const fn col(name: &'static str, kind: Kind, help: &'static str, example: &'static str) -> Column {
@@ -131,7 +132,11 @@ const SELECTED: Field = Field::of(&COLUMNS, "SELECTED_RESOURCEIDS");
 /// A checked password request.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub account_id: u64,
+    /// The account: given as ACCOUNTID, or found by its names.
+    pub account_id: Option<u64>,
+    /// The id its RESOURCENAME resolved to, once read: where its account
+    /// is looked for.
+    pub resource_id: Option<u64>,
     pub access: Option<&'static str>,
     pub start: Option<NaiveDateTime>,
     pub end: Option<NaiveDateTime>,
@@ -169,8 +174,9 @@ impl Request {
 static SPEC: Spec = Spec {
     name: "request-passwords",
     schema: &SCHEMA,
-    idempotent: false,
+    main: OpKind::RequestPassword,
     targets_account: true,
+    would: "would be requested",
     identity: Identity {
         columns: &[
             "account_id",
@@ -288,8 +294,8 @@ impl Job for Requests {
         let mut values = cells::Values::default();
         cells::parse_row(&SCHEMA, header, row, &mut problems, &mut values);
         let account_id = match values.get(ACCOUNTID.slot()) {
-            Some((Value::Int(i), _)) => *i as u64,
-            _ => 0,
+            Some((Value::Int(i), _)) => Some(*i as u64),
+            _ => None,
         };
         problems.extend(missing_account(header, row));
         problems.extend(unchecked_name(header, row));
@@ -334,6 +340,7 @@ impl Job for Requests {
         });
         Ok(Request {
             account_id,
+            resource_id: None,
             access,
             start,
             end,
@@ -365,11 +372,7 @@ impl Job for Requests {
                 .unwrap_or_default()
         };
         *out = vec![
-            if item.account_id == 0 {
-                String::new()
-            } else {
-                item.account_id.to_string()
-            },
+            item.account_id.map(|id| id.to_string()).unwrap_or_default(),
             item.resource_name().to_string(),
             item.account_name().to_string(),
             item.access.unwrap_or("").to_string(),
@@ -380,9 +383,9 @@ impl Job for Requests {
 
     fn dup_key(&self, item: &Request, out: &mut Vec<u8>) {
         // A tag first: a key by id and a key by names never read alike.
-        if item.account_id != 0 {
+        if let Some(id) = item.account_id {
             out.push(b'#');
-            out.extend_from_slice(&item.account_id.to_le_bytes());
+            out.extend_from_slice(&id.to_le_bytes());
         } else {
             out.push(b'n');
             for name in [item.resource_name(), item.account_name()] {
@@ -398,71 +401,42 @@ impl Job for Requests {
         }
     }
 
-    fn group(&self, _item: &Request) -> Option<u64> {
-        None
+    fn target(&self, item: &Request) -> Target {
+        // A request is sent only once its account has an id.
+        Target::Account(item.account_id.unwrap_or_default())
     }
 
-    fn target(&self, item: &Request) -> u64 {
-        item.account_id
-    }
-
-    fn path(&self, target: u64) -> String {
-        crate::pam360::request_password_path(target)
-    }
-
-    fn details(&self, items: &[&Request], out: &mut Vec<u8>) {
+    fn op<'a>(&self, unit: &Unit, items: &'a [Checked<Request>]) -> Box<dyn Op + 'a> {
+        let account_id = match unit.target {
+            Target::Account(id) => id,
+            Target::Resource(_) => 0,
+        };
         // One row, one request: the planner never groups requests.
-        if let Some(r) = items.first() {
-            let mut obj = JsonObject::open(out);
-            r.body.write_json(&SCHEMA, &mut obj);
-            obj.close();
-        }
+        Box::new(RequestPassword {
+            account_id,
+            org: unit.org.clone(),
+            request: &items[unit.rows[0] as usize].item,
+        })
     }
 
     fn names<'a>(&self, item: &'a Request) -> Names<'a> {
         Names {
-            resource_id: 0,
+            resource_id: item.resource_id,
             resource_name: item.resource_name(),
             account_name: item.account_name(),
             account_id: item.account_id,
         }
     }
 
-    fn set_ids(&self, item: &mut Request, _resource_id: u64, account_id: u64) {
-        if account_id != 0 {
-            item.account_id = account_id;
-        }
+    fn set_resource(&self, item: &mut Request, resource: ResourceRef) {
+        item.resource_id = resource.id();
+    }
+
+    fn set_account(&self, item: &mut Request, account_id: u64) {
+        item.account_id = Some(account_id);
     }
 
     fn body<'a>(&self, item: &'a Request) -> &'a Body {
         &item.body
-    }
-
-    fn secrets(&self, _item: &Request) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn reconcile(&self, answer: &Answer, items: &[&Request]) -> Vec<Verdict> {
-        let verdict = if is_success(&answer.status) {
-            let status = answer.details_status().unwrap_or_default();
-            Verdict {
-                outcome: Outcome::Requested,
-                message: if status.is_empty() {
-                    answer.message.clone()
-                } else {
-                    String::new()
-                },
-                status,
-            }
-        } else {
-            Verdict {
-                outcome: Outcome::Failed,
-                status: answer
-                    .details_status()
-                    .unwrap_or_else(|| answer.status.clone()),
-                message: format!("the server refused the request: {}", answer.message),
-            }
-        };
-        items.iter().map(|_| verdict.clone()).collect()
     }
 }

@@ -165,6 +165,27 @@ impl std::error::Error for HeaderErrors {}
 
 const CUSTOM_PREFIX: &str = "CUSTOM:";
 
+/// A `CUSTOM:<label>` column at `idx`, added to `custom` unless its label is
+/// empty or given twice.
+fn custom_column(
+    trimmed: &str,
+    idx: usize,
+    custom: &mut Vec<(String, usize)>,
+) -> Result<(), HeaderError> {
+    let label = trimmed[CUSTOM_PREFIX.len()..].trim().to_string();
+    if label.is_empty() {
+        return Err(HeaderError::EmptyLabel(idx + 1));
+    }
+    if custom
+        .iter()
+        .any(|(l, _)| l.to_lowercase() == label.to_lowercase())
+    {
+        return Err(HeaderError::Duplicate(trimmed.to_string()));
+    }
+    custom.push((label, idx));
+    Ok(())
+}
+
 impl Kind {
     /// What a cell of this kind may hold, for people.
     pub fn allowed(self) -> String {
@@ -280,19 +301,9 @@ impl Schema {
             }
             let upper = trimmed.to_uppercase();
             if self.custom_columns && upper.starts_with(CUSTOM_PREFIX) {
-                let label = trimmed[CUSTOM_PREFIX.len()..].trim().to_string();
-                if label.is_empty() {
-                    errors.push(HeaderError::EmptyLabel(idx + 1));
-                    continue;
+                if let Err(e) = custom_column(trimmed, idx, &mut custom) {
+                    errors.push(e);
                 }
-                if custom
-                    .iter()
-                    .any(|(l, _)| l.to_lowercase() == label.to_lowercase())
-                {
-                    errors.push(HeaderError::Duplicate(trimmed.to_string()));
-                    continue;
-                }
-                custom.push((label, idx));
                 continue;
             }
             let found = self

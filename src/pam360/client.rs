@@ -13,6 +13,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 use super::Answer;
+use crate::op::{Call, Method};
 use crate::secret::Secret;
 
 /// How the server's certificate is trusted.
@@ -321,23 +322,29 @@ impl Client {
         self.proxy_password.as_deref().into_iter()
     }
 
-    /// Posts `INPUT_DATA` to `path` and sorts out what came back.
-    pub fn post(&self, path: &str, org: Option<&str>, input_data: &str) -> Attempt {
-        let req = self
-            .http
-            .post(format!("{}{path}", self.server))
-            .form(&[("INPUT_DATA", input_data)]);
-        self.execute(req, org, WRITE_ANSWER_CAP)
-    }
-
-    /// Reads `path`, with `INPUT_DATA` in the query string when given (the
-    /// paging of a list), and sorts out what came back as for a write.
-    pub fn get(&self, path: &str, org: Option<&str>, input_data: Option<&str>) -> Attempt {
-        let mut req = self.http.get(format!("{}{path}", self.server));
-        if let Some(input) = input_data {
-            req = req.query(&[("INPUT_DATA", input)]);
-        }
-        self.execute(req, org, READ_ANSWER_CAP)
+    /// Sends one call and sorts out what came back. A write carries
+    /// `INPUT_DATA` form-encoded; a read carries it in the query string.
+    pub fn send(&self, call: &Call) -> Attempt {
+        let url = format!("{}{}", self.server, call.path);
+        let input = call.input.as_deref();
+        let req = match call.kind.method() {
+            Method::Get => {
+                let req = self.http.get(url);
+                match input {
+                    Some(i) => req.query(&[("INPUT_DATA", i)]),
+                    None => req,
+                }
+            }
+            Method::Post => self
+                .http
+                .post(url)
+                .form(&[("INPUT_DATA", input.unwrap_or(""))]),
+            Method::Put => self
+                .http
+                .put(url)
+                .form(&[("INPUT_DATA", input.unwrap_or(""))]),
+        };
+        self.execute(req, call.org.as_deref(), call.kind.answer_cap())
     }
 
     fn execute(

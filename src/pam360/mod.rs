@@ -4,16 +4,17 @@
 //! `Failed`, so an answer is judged by its JSON, never by its HTTP code alone.
 
 mod client;
-pub mod lists;
 mod policy;
 
 pub use client::{
-    Attempt, Client, ClientConfig, Failure, MAX_RETRY_AFTER, TlsTrust, parse_fingerprint,
-    proxy_for, proxy_password, retry_after, shown_proxy,
+    Attempt, Client, ClientConfig, Failure, MAX_RETRY_AFTER, READ_ANSWER_CAP, TlsTrust,
+    WRITE_ANSWER_CAP, parse_fingerprint, proxy_for, proxy_password, retry_after, shown_proxy,
 };
 pub use policy::{Step, StopReason, Tried, next_step};
 
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Makes ring the process's TLS provider, once; later calls do nothing.
 /// rustls uses ring here rather than aws-lc-rs: it builds in seconds where
@@ -21,17 +22,6 @@ use serde_json::Value;
 /// own small build uses (it cross-builds for Windows with mingw-w64).
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// `INPUT_DATA`: the JSON `{"operation":{"Details":…}}` around the
-/// `Details` a job writes. The client sends it form-encoded.
-pub fn input_data(details: impl FnOnce(&mut Vec<u8>)) -> String {
-    let mut body = Vec::with_capacity(256);
-    body.extend_from_slice(b"{\"operation\":{\"Details\":");
-    details(&mut body);
-    body.extend_from_slice(b"}}");
-    // Jobs write `Details` from `str`s and ASCII JSON punctuation only.
-    String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// What to do about a certificate that failed verification, naming the
@@ -72,17 +62,10 @@ pub fn classify(status: &str) -> crate::outcome::Outcome {
     }
 }
 
-/// The path that adds accounts under a resource (vendor page 000).
-pub fn accounts_path(resource_id: u64) -> String {
-    format!("/restapi/json/v1/resources/{resource_id}/accounts")
-}
-
-/// The path that requests an account's password (vendor page 003).
-pub fn request_password_path(account_id: u64) -> String {
-    format!("/restapi/json/v1/accounts/{account_id}/requestpassword")
-}
-
-/// The parts of a PAM360 answer that matter.
+/// The parts of a PAM360 answer that matter. `Details` is kept as the raw
+/// JSON text it came as, and read by the operation that asked for it: a
+/// page of 5,000 resources is read straight into names and ids, never
+/// into a tree of every field (which took ten times the page's size).
 #[derive(Debug, Clone, Default)]
 pub struct Answer {
     /// `operation.name`.
@@ -91,8 +74,8 @@ pub struct Answer {
     pub status: String,
     /// `operation.result.message`.
     pub message: String,
-    /// `operation.Details`.
-    pub details: Option<Value>,
+    /// `operation.Details`, unread.
+    pub details: Option<Box<RawValue>>,
     /// `operation.totalRows` of a list.
     pub total_rows: Option<u64>,
 }
@@ -111,23 +94,50 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
+/// The envelope of every answer, with `Details` left unread.
+#[derive(Deserialize)]
+struct Envelope {
+    operation: Operation,
+}
+
+#[derive(Deserialize)]
+struct Operation {
+    #[serde(default)]
+    name: Option<Value>,
+    #[serde(default)]
+    result: Option<Value>,
+    #[serde(rename = "Details", default)]
+    details: Option<Box<RawValue>>,
+    #[serde(rename = "totalRows", default)]
+    total_rows: Option<Value>,
+}
+
 impl Answer {
     /// Reads an answer body; `None` when it is not JSON with an `operation`.
     pub fn parse(body: &[u8]) -> Option<Answer> {
-        let v: Value = serde_json::from_slice(body).ok()?;
-        let op = v.get("operation")?.as_object()?;
-        let result = op.get("result");
+        let Envelope { operation: op } = serde_json::from_slice(body).ok()?;
+        let result = op.result.as_ref();
         Some(Answer {
-            name: text(op.get("name")),
+            name: text(op.name.as_ref()),
             status: text(result.and_then(|r| r.get("status"))),
             message: text(result.and_then(|r| r.get("message"))),
-            details: op.get("Details").cloned(),
-            total_rows: op.get("totalRows").and_then(|t| match t {
+            details: op.details,
+            total_rows: op.total_rows.and_then(|t| match t {
                 Value::Number(n) => n.as_u64(),
                 Value::String(s) => s.trim().parse().ok(),
                 _ => None,
             }),
         })
+    }
+
+    /// `Details` read as JSON (answers to writes are small).
+    pub fn details_value(&self) -> Option<Value> {
+        serde_json::from_str(self.details.as_ref()?.get()).ok()
+    }
+
+    /// `Details` read as `T`, when it has that shape.
+    pub fn details_as<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(self.details.as_ref()?.get()).ok()
     }
 
     /// Whether this answer refuses the caller itself (bad token, host not
@@ -157,12 +167,12 @@ impl Answer {
                 out.push((name.clone(), status));
             }
         };
-        match &self.details {
-            Some(Value::Object(map)) => take(map),
+        match self.details_value() {
+            Some(Value::Object(map)) => take(&map),
             Some(Value::Array(list)) => {
                 for entry in list {
                     if let Value::Object(map) = entry {
-                        take(map);
+                        take(&map);
                     }
                 }
             }
@@ -173,7 +183,7 @@ impl Answer {
 
     /// `Details.STATUS` of a single-object answer (password requests).
     pub fn details_status(&self) -> Option<String> {
-        self.details
+        self.details_value()
             .as_ref()
             .and_then(|d| d.get("STATUS"))
             .map(|s| text(Some(s)))

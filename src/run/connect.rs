@@ -1,34 +1,33 @@
 //! Connecting: the server named by `--server`, or a simulator started
-//! in-process for `--simulate`; one client, token and rate limiter for
+//! in-process for `--simulate`; one transport (client, token, rate) for
 //! every read and write of the run.
+
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{Result, bail};
 
 use crate::cli::{Config, Target};
 use crate::pam360::{Client, ClientConfig, TlsTrust};
 use crate::secret::Secret;
-use crate::send::{Abort, Limiter, Link};
 use crate::simulator::{SimOptions, Simulator, random_token};
+use crate::transport::{Abort, Transport, rate};
 
 /// A run's way to the server; the simulator lives as long as it.
-pub struct Connected {
-    pub link: Link,
+pub struct Connected<'s> {
+    pub transport: Transport<'s>,
     _simulator: Option<Simulator>,
 }
 
 /// Connects, or `None` for a run that talks to no server (an offline dry
 /// run). Nothing goes over the network yet.
-pub fn connect(cfg: &Config) -> Result<Option<Connected>> {
+pub fn connect<'s>(cfg: &Config, stop: &'s AtomicBool) -> Result<Option<Connected<'s>>> {
     if matches!(cfg.target, Target::None) {
         return Ok(None);
     }
     let (simulator, client, token) = open(cfg)?;
+    let rate = Box::new(rate::Fixed::new(cfg.rate));
     Ok(Some(Connected {
-        link: Link {
-            client,
-            token,
-            limiter: Limiter::new(cfg.rate),
-        },
+        transport: Transport::new(client, token, rate, cfg.transport_settings(), stop),
         _simulator: simulator,
     }))
 }

@@ -1,10 +1,12 @@
-//! What is left to send: rows an earlier run did are skipped, `--strict`
-//! and dry runs send nothing, the rest is planned into requests.
+//! From what is known to what each row becomes: rows an earlier run did
+//! are skipped, the facts resolving found become invalid rows (or rows
+//! already there), `--strict` and dry runs send nothing, the rest is
+//! planned into requests.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::prepare::Prepared;
-use super::resolve::Resolution;
+use super::resolve::{Fact, Resolution};
 use crate::cli::Config;
 use crate::collect::Collected;
 use crate::exit::RunEnd;
@@ -12,7 +14,7 @@ use crate::job::Job;
 use crate::outcome::{Outcome, Results, RowResult, counted};
 use crate::plan::{self, Unit};
 use crate::report::{self, Prior};
-use crate::send::Abort;
+use crate::transport::Abort;
 
 /// What the run will do.
 pub struct Decision {
@@ -31,17 +33,49 @@ pub struct Ending {
     pub aborted: Option<Abort>,
 }
 
-/// `results` holds what resolving names settled; `resolved` how it ended.
+/// Turns what resolving found into results: a name that settles on no
+/// target makes its row invalid, an account already there is `exists`.
+/// Returns how many rows it made invalid.
+pub fn apply_facts(cfg: &Config, resolved: &Resolution, results: &mut Results) -> usize {
+    let mut invalid = 0;
+    for (i, fact) in &resolved.facts {
+        let i = *i as usize;
+        if !results.is_open(i) {
+            continue;
+        }
+        let result = match fact {
+            Fact::NoResource { name, closest } => RowResult::new(
+                Outcome::Invalid,
+                format!("no resource named \"{name}\"{closest}"),
+            ),
+            Fact::Unsettled(m) | Fact::Duplicate(m) => RowResult::new(Outcome::Invalid, m.clone()),
+            Fact::Exists(_) => RowResult::new(
+                Outcome::Exists,
+                if cfg.dry_run {
+                    "already on the server"
+                } else {
+                    "already on the server; not sent"
+                },
+            ),
+        };
+        invalid += usize::from(result.outcome == Outcome::Invalid);
+        results.set(i, result);
+    }
+    invalid
+}
+
+/// `results` holds what is settled so far; `invalid` counts the rows made
+/// invalid after checking; `aborted`, why resolving stopped the run.
 pub fn decide<J: Job>(
     job: &J,
     cfg: &Config,
-    prepared: &mut Prepared<J>,
+    prepared: &Prepared<J>,
     mut results: Results,
-    resolved: &Resolution,
+    (invalid, aborted): (usize, Option<&Abort>),
     stop: &AtomicBool,
 ) -> Decision {
     let data = &prepared.data;
-    if let Some(abort) = &resolved.aborted {
+    if let Some(abort) = aborted {
         return stopped_reading(results, abort, cfg.dry_run);
     }
     let to_send = (0..data.items.len() as u32).filter(|&i| results.is_open(i as usize));
@@ -52,7 +86,7 @@ pub fn decide<J: Job>(
         prepared.started.elapsed().as_secs_f64()
     );
 
-    let invalid = data.invalid.len() + resolved.invalid;
+    let invalid = data.invalid.len() + invalid;
     if cfg.strict && invalid > 0 {
         block_strict(job, cfg, data, &units, invalid, &mut results);
         let end = RunEnd {
@@ -69,7 +103,7 @@ pub fn decide<J: Job>(
         // Offline, names are grouped but not checked.
         let unchecked = |unit: &Unit| {
             !cfg.live_plan
-                && unit.items.first().is_some_and(|&i| {
+                && unit.rows.first().is_some_and(|&i| {
                     !job.names(&data.items[i as usize].item)
                         .resource_name
                         .is_empty()
@@ -141,20 +175,18 @@ fn block_strict<J: Job>(
         }
     };
     for unit in units {
-        for &i in &unit.items {
+        for &i in &unit.rows {
             results.set(
                 i as usize,
-                RowResult::new(Outcome::NotSent, would("would be added")),
+                RowResult::new(Outcome::NotSent, would(job.spec().would)),
             );
         }
     }
     for (i, c) in data.items.iter().enumerate() {
         if results.view(i).is_some_and(|(o, ..)| o == Outcome::Exists) {
-            let id = job.names(&c.item).account_id;
-            let what = if id == 0 {
-                "exists".to_string()
-            } else {
-                format!("exists, id {id}")
+            let what = match job.names(&c.item).account_id {
+                Some(id) => format!("exists, id {id}"),
+                None => "exists".to_string(),
             };
             results.set(i, RowResult::new(Outcome::NotSent, would(&what)));
         }
@@ -170,12 +202,12 @@ fn plan_dry_run(units: &[Unit], unchecked: &dyn Fn(&Unit) -> bool, results: &mut
             "request {} of {} ({})",
             n + 1,
             units.len(),
-            counted(unit.items.len() as u64, "row")
+            counted(unit.rows.len() as u64, "row")
         );
         if unchecked(unit) {
             msg.push_str("; names not checked (offline dry run)");
         }
-        results.plan(&unit.items, msg);
+        results.plan(&unit.rows, msg);
     }
 }
 

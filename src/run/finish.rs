@@ -16,7 +16,7 @@ use crate::exit::RunEnd;
 use crate::job::Job;
 use crate::outcome::{OUTCOMES, Outcome, Results, counted};
 use crate::report::{self, Journal};
-use crate::send::Abort;
+use crate::transport::Abort;
 
 /// How a run ended, before its report is written.
 pub struct Ended {
@@ -44,19 +44,23 @@ impl Ended {
 /// Time and request counts of a run.
 pub struct Stats {
     pub started: Instant,
+    /// Requests sent, reads and writes, and the retries among them.
     pub requests: u64,
     pub retries: u64,
     /// Seconds spent sending, first request to last answer.
     pub sending: f64,
+    /// The rate the run ended at, when it talked to a server.
+    pub rate: Option<f64>,
 }
 
 impl Stats {
-    fn new(started: Instant) -> Self {
+    pub fn new(started: Instant) -> Self {
         Stats {
             started,
             requests: 0,
             retries: 0,
             sending: 0.0,
+            rate: None,
         }
     }
 }

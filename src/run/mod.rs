@@ -32,13 +32,11 @@ use crate::cli::Config;
 use crate::job::Job;
 use crate::outcome::Results;
 
-pub use crate::exit::NOTHING_SENT as EXIT_NOTHING_SENT;
-
 /// Runs a job. `stop` is set by SIGINT/SIGTERM.
 pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode> {
     let mut prepared = prepare::prepare(job, cfg, stop)?;
-    let connected = connect::connect(cfg)?;
-    let link = connected.as_ref().map(|c| &c.link);
+    let connected = connect::connect(cfg, stop)?;
+    let transport = connected.as_ref().map(|c| &c.transport);
     let mut results = Results::new(prepared.data.items.len());
     // Done stays done: rows an earlier run did are settled by what its
     // report holds before any name is resolved, so no answer of the server
@@ -47,7 +45,9 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     if let Some(prior) = prior.as_mut() {
         decide::apply_prior(job, cfg, &prepared.data, prior, &mut results);
     }
-    let resolved = resolve::resolve(job, cfg, &mut prepared.data, &mut results, link, stop);
+    let open = |i: usize| results.is_open(i);
+    let resolved = resolve::resolve(job, cfg, &mut prepared.data, &open, transport);
+    let invalid = decide::apply_facts(cfg, &resolved, &mut results);
     // Then rows still open whose resolved ids match a done row.
     if let Some(prior) = prior.as_mut() {
         decide::apply_prior(job, cfg, &prepared.data, prior, &mut results);
@@ -56,22 +56,31 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         "resolved at {:.3} s",
         prepared.started.elapsed().as_secs_f64()
     );
-    let decision = decide::decide(job, cfg, &mut prepared, results, &resolved, stop);
+    let ending = (invalid, resolved.aborted.as_ref());
+    let decision = decide::decide(job, cfg, &prepared, results, ending, stop);
     log::debug!(
         "decided at {:.3} s",
         prepared.started.elapsed().as_secs_f64()
     );
-    let mut ended = match (decision.to_send, link) {
-        (Some(units), Some(link)) => {
-            sending::send(job, cfg, &prepared, link, decision.results, units, stop)?
-        }
+    let mut ended = match (decision.to_send, transport) {
+        (Some(units), Some(transport)) => sending::send(
+            job,
+            cfg,
+            &prepared,
+            transport,
+            decision.results,
+            units,
+            stop,
+        )?,
         // A dry run, or --strict with invalid rows: nothing goes out.
         _ => finish::Ended::without_sending(decision.results, decision.end, prepared.started),
     };
-    ended.stats.requests += resolved.requests;
-    ended.stats.retries += resolved.retries;
-    if let (true, Some(link)) = (cfg.verify, link) {
-        verify::verify(job, cfg, &mut prepared.data, &mut ended, link, stop);
+    if let (true, Some(transport)) = (cfg.verify, transport) {
+        verify::verify(job, cfg, &mut prepared.data, &mut ended, transport);
+    }
+    if let Some(transport) = transport {
+        (ended.stats.requests, ended.stats.retries) = transport.counts();
+        ended.stats.rate = Some(transport.rate());
     }
     log::debug!(
         "finishing at {:.3} s",

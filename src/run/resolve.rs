@@ -1,47 +1,58 @@
-//! Resolving names against the server, between checking and deciding.
-//!
-//! `RESOURCENAME` (and, for password requests, `ACCOUNTNAME`) become ids;
-//! for a live plan or `--skip-existing`, accounts already on the server are
-//! `exists`. A name no resource (or account) has, or that several share,
-//! makes its row invalid. Only reads are sent: a run that stops here (a
-//! refused token, a list that cannot be followed) has written nothing.
+//! Resolving names against the server, between checking and deciding:
+//! reads only, and typed facts out. `RESOURCENAME` (and, for password
+//! requests, `ACCOUNTNAME`) become ids, recorded on the rows; what the
+//! server's lists say otherwise (no such name, several, a list that
+//! contradicts itself, an id beside a name that is another target, an
+//! account already there) becomes a [`Fact`], which `decide` turns into
+//! each row's action. A run that stops here (a refused token, a list that
+//! cannot be followed) has written nothing.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::accounts::UNCHECKED;
 use crate::cli::Config;
 use crate::collect::Collected;
-use crate::job::Job;
-use crate::job::Names;
+use crate::job::{Job, Names, ResourceRef};
 use crate::lookup::{Found, NameIndex, ReadError, Reader, Wanted, unsettled};
 use crate::names::fold;
-use crate::outcome::{Outcome, Results, RowResult};
-use crate::pam360::lists::{self, RESOURCES_PATH};
+use crate::op::lists;
 use crate::progress;
-use crate::send::{Abort, Link};
+use crate::transport::{Abort, Transport};
 
-/// What resolving did.
+/// What the server's lists say of a row, beyond the ids recorded on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    /// No resource of the row's org has its RESOURCENAME.
+    NoResource { name: String, closest: String },
+    /// The row's target does not settle on one id (several share the
+    /// name, the list contradicts itself, the id beside the name is
+    /// another target, the account is not there): why, in words.
+    Unsettled(String),
+    /// The row's account is on the server already, with its id when one
+    /// account has the name.
+    Exists(Option<u64>),
+    /// Once resolved, the row is the same as an earlier one.
+    Duplicate(String),
+}
+
+/// What resolving found.
 #[derive(Debug, Default)]
 pub struct Resolution {
     /// Why the run stops, before any write.
     pub aborted: Option<Abort>,
-    /// Reads sent, and retries among them.
-    pub requests: u64,
-    pub retries: u64,
-    /// Rows made invalid here (unknown, ambiguous, duplicate once resolved).
-    pub invalid: usize,
+    /// Facts, by checked row, in row order.
+    pub facts: Vec<(u32, Fact)>,
 }
 
-/// Resolves every open row's names; `link` is `None` in an offline dry run,
-/// which cannot: its rows by name are grouped by name under stand-in ids.
+/// Resolves every open row's names; `transport` is `None` in an offline dry
+/// run, which cannot: its rows by name are grouped by name under
+/// stand-ins. `open` says which rows are still to be decided (not done in
+/// an earlier run).
 pub fn resolve<J: Job>(
     job: &J,
     cfg: &Config,
     data: &mut Collected<J::Item>,
-    results: &mut Results,
-    link: Option<&Link>,
-    stop: &AtomicBool,
+    open: &dyn Fn(usize) -> bool,
+    transport: Option<&Transport<'_>>,
 ) -> Resolution {
     // An input without RESOURCENAME names nothing: unless a live plan or
     // --skip-existing asks what exists, there is nothing to read, and a
@@ -50,66 +61,61 @@ pub fn resolve<J: Job>(
     if !by_name && !cfg.live_plan && !cfg.skip_existing {
         return Resolution::default();
     }
-    let Some(link) = link else {
+    let Some(transport) = transport else {
         stand_ins(job, data);
         return Resolution::default();
     };
-    let send = cfg.send_config();
-    let reader = Reader::new(link, &send, stop);
+    let reader = Reader::new(transport);
     let mut stage = Stage {
         job,
         cfg,
-        results,
+        open,
         reader: &reader,
-        invalid: 0,
+        facts: HashMap::new(),
     };
     let aborted = stage.run(data).err();
-    let invalid = stage.invalid;
-    Resolution {
-        aborted,
-        requests: reader.requests.load(Ordering::Relaxed),
-        retries: reader.retries.load(Ordering::Relaxed),
-        invalid,
-    }
+    let mut facts: Vec<(u32, Fact)> = stage.facts.into_iter().collect();
+    facts.sort_unstable_by_key(|(i, _)| *i);
+    Resolution { aborted, facts }
 }
 
 /// An offline dry run groups rows by lower-cased resource name: rows of one
-/// name get one stand-in id (never shown, never sent).
+/// name share one stand-in (never shown, never sent).
 fn stand_ins<J: Job>(job: &J, data: &mut Collected<J::Item>) {
     if job.targets_account() {
         return;
     }
-    let mut ids: HashMap<(u32, String), u64> = HashMap::new();
+    let mut ids: HashMap<(u32, String), u32> = HashMap::new();
     for c in &mut data.items {
         let names = job.names(&c.item);
-        if names.resource_id != 0 || names.resource_name.is_empty() {
+        if names.resource_id.is_some() || names.resource_name.is_empty() {
             continue;
         }
-        let next = UNCHECKED | (ids.len() as u64 + 1);
-        let id = *ids
+        let next = ids.len() as u32;
+        let n = *ids
             .entry((c.org, fold(names.resource_name)))
             .or_insert(next);
-        job.set_ids(&mut c.item, id, 0);
+        job.set_resource(&mut c.item, ResourceRef::StandIn(n));
     }
 }
 
-struct Stage<'s, 'r, J: Job> {
+struct Stage<'s, 't, 'r, J: Job> {
     job: &'s J,
     cfg: &'s Config,
-    results: &'s mut Results,
-    reader: &'s Reader<'r>,
-    invalid: usize,
+    open: &'s dyn Fn(usize) -> bool,
+    reader: &'s Reader<'t, 'r>,
+    facts: HashMap<u32, Fact>,
 }
 
-impl<J: Job> Stage<'_, '_, J> {
+impl<J: Job> Stage<'_, '_, '_, J> {
     fn run(&mut self, data: &mut Collected<J::Item>) -> Result<(), Abort> {
         let began = std::time::Instant::now();
-        let (resource_of, mixed) = self.resources(data)?;
+        let mixed = self.resources(data)?;
         log::debug!(
             "resource names resolved in {:.3} s",
             began.elapsed().as_secs_f64()
         );
-        self.accounts(data, &resource_of)?;
+        self.accounts(data)?;
         log::debug!(
             "account lists read in {:.3} s",
             began.elapsed().as_secs_f64()
@@ -117,80 +123,69 @@ impl<J: Job> Stage<'_, '_, J> {
         if mixed {
             self.duplicates(data);
         }
-        log::debug!("names resolved in {:.3} s", began.elapsed().as_secs_f64());
         // A live plan always reads once, so a bad token, certificate or
         // redirect shows before the real run does.
-        if self.cfg.live_plan && self.reader.requests.load(Ordering::Relaxed) == 0 {
+        if self.cfg.live_plan && self.reader.requests() == 0 {
             let org = data.items.first().and_then(|c| data.org(c).cloned());
-            let input = lists::page_input(0, 1);
+            let call = lists::resource_page_call(org, 0, 1);
             self.reader
-                .get(RESOURCES_PATH, org.as_deref(), Some(&input))
+                .get(&call)
                 .map_err(|e| e.abort("the resource list"))?;
         }
         Ok(())
     }
 
-    fn invalid(&mut self, i: usize, message: String) {
-        self.results
-            .set(i, RowResult::new(Outcome::Invalid, message));
-        self.invalid += 1;
+    /// Whether row `i` is still to be decided and has no fact yet.
+    fn open(&self, i: usize) -> bool {
+        (self.open)(i) && !self.facts.contains_key(&(i as u32))
+    }
+
+    fn fact(&mut self, i: usize, fact: Fact) {
+        self.facts.insert(i as u32, fact);
     }
 
     /// Resolves resource names, org by org (each org's list read once).
-    /// Returns each row's resource id (0 where unknown) and whether rows by
-    /// name and rows by id alone are mixed: only then can two rows that
-    /// differed when checked be duplicates once resolved (two names never
-    /// resolve to one id: the list's ids are distinct).
-    fn resources(&mut self, data: &mut Collected<J::Item>) -> Result<(Vec<u64>, bool), Abort> {
+    /// Returns whether rows by name and rows by id alone are mixed: only
+    /// then can two rows that differed when checked be duplicates once
+    /// resolved (two names never resolve to one id).
+    fn resources(&mut self, data: &mut Collected<J::Item>) -> Result<bool, Abort> {
         let job = self.job;
-        let mut resource_of: Vec<u64> = data
-            .items
-            .iter()
-            .map(|c| job.names(&c.item).resource_id)
-            .collect();
         let mut orgs: Vec<u32> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         // Whether a row was compared by an id it gave when it was checked.
         let mut by_id = false;
         for (i, c) in data.items.iter().enumerate() {
-            if !self.results.is_open(i) {
+            if !self.open(i) {
                 continue;
             }
             let names = job.names(&c.item);
-            by_id |= names.resource_id != 0 || names.account_id != 0;
+            by_id |= names.resource_id.is_some() || names.account_id.is_some();
             if !names.resource_name.is_empty() && seen.insert(c.org) {
                 orgs.push(c.org);
             }
         }
         for &org in &orgs {
-            let index = self.resource_index(data.orgs[org as usize].as_deref())?;
-            let rows: Vec<usize> = (0..data.items.len())
-                .filter(|&i| {
-                    let c = &data.items[i];
-                    c.org == org
-                        && !job.names(&c.item).resource_name.is_empty()
-                        && self.results.is_open(i)
-                })
-                .collect();
-            for i in rows {
-                let names = job.names(&data.items[i].item);
+            let index = self.resource_index(data.orgs[org as usize].as_ref())?;
+            for i in 0..data.items.len() {
+                let c = &data.items[i];
+                if c.org != org || !self.open(i) {
+                    continue;
+                }
+                let names = job.names(&c.item);
+                if names.resource_name.is_empty() {
+                    continue;
+                }
                 match self.resource_of(&index, &names) {
-                    Ok(id) => {
-                        resource_of[i] = id;
-                        job.set_ids(&mut data.items[i].item, id, 0);
-                    }
-                    Err(problem) => {
-                        resource_of[i] = 0;
-                        self.invalid(i, problem);
-                    }
+                    Ok(id) => job.set_resource(&mut data.items[i].item, ResourceRef::Resolved(id)),
+                    Err(fact) => self.fact(i, fact),
                 }
             }
         }
-        Ok((resource_of, by_id && !orgs.is_empty()))
+        Ok(by_id && !orgs.is_empty())
     }
 
     /// The resource list of an org, read whole, as an index.
-    fn resource_index(&self, org: Option<&str>) -> Result<NameIndex, Abort> {
+    fn resource_index(&self, org: Option<&std::sync::Arc<str>>) -> Result<NameIndex, Abort> {
         let bar = progress::counting(
             self.cfg.progress,
             Some(0),
@@ -208,10 +203,10 @@ impl<J: Job> Stage<'_, '_, J> {
         Ok(NameIndex::new(&list))
     }
 
-    /// The id of a row's resource, or why it has none: no such name,
-    /// several, a list that contradicts itself, or another id than the row
-    /// gave (a row names one target).
-    fn resource_of(&self, index: &NameIndex, names: &Names<'_>) -> Result<u64, String> {
+    /// The id of a row's resource, or the fact that says why it has none:
+    /// no such name, several, a list that contradicts itself, or another
+    /// id than the row gave (a row names one target).
+    fn resource_of(&self, index: &NameIndex, names: &Names<'_>) -> Result<u64, Fact> {
         let name = names.resource_name;
         let give = if self.job.targets_account() {
             "ACCOUNTID"
@@ -220,51 +215,57 @@ impl<J: Job> Stage<'_, '_, J> {
         };
         let found = index.find(name);
         let stop = self.reader.stop_flag();
+        if found == Found::Missing {
+            return Err(Fact::NoResource {
+                name: name.to_string(),
+                closest: index.closest(name, stop),
+            });
+        }
         if let Some(problem) = unsettled(&found, index, name, ("resource", "", give), stop) {
-            return Err(problem);
+            return Err(Fact::Unsettled(problem));
         }
         let Found::One(id) = found else {
             unreachable!("settled on one id")
         };
-        let given = names.resource_id;
-        if given != 0 && given != id {
-            return Err(match index.name_of(given) {
+        match names.resource_id {
+            Some(given) if given != id => Err(Fact::Unsettled(match index.name_of(given) {
                 Some(other) => format!(
                     "RESOURCEID {given} is {other}, not {name}; a row names one target: fix one of them"
                 ),
                 None => format!(
                     "RESOURCEID {given} is not {name} ({name} has id {id}); a row names one target: fix one of them"
                 ),
-            });
+            })),
+            _ => Ok(id),
         }
-        Ok(id)
     }
 
     /// Reads the account lists rows need: for adding accounts (a live plan,
     /// `--skip-existing`) whether each is there already; for password
     /// requests by name, the account's id, and for one given by id beside
     /// its resource's name, that the id is that resource's.
-    fn accounts(
-        &mut self,
-        data: &mut Collected<J::Item>,
-        resource_of: &[u64],
-    ) -> Result<(), Abort> {
+    fn accounts(&mut self, data: &mut Collected<J::Item>) -> Result<(), Abort> {
         let job = self.job;
         let existing = !job.targets_account() && (self.cfg.live_plan || self.cfg.skip_existing);
         let mut wanted = Wanted::default();
-        let rows: Vec<(usize, usize)> = (0..data.items.len())
-            .filter(|&i| {
-                let names = job.names(&data.items[i].item);
-                self.results.is_open(i)
-                    && resource_of[i] != 0
-                    && if job.targets_account() {
-                        !names.account_name.is_empty() || names.account_id != 0
-                    } else {
-                        existing
-                    }
-            })
-            .map(|i| (i, wanted.add(data, data.items[i].org, resource_of[i])))
-            .collect();
+        let mut rows: Vec<(usize, usize)> = Vec::new();
+        for i in 0..data.items.len() {
+            let c = &data.items[i];
+            let names = job.names(&c.item);
+            let Some(rid) = names.resource_id.filter(|_| self.open(i)) else {
+                continue;
+            };
+            let needed = if job.targets_account() {
+                // By name, or an id beside the resource's name.
+                !names.resource_name.is_empty()
+                    && (!names.account_name.is_empty() || names.account_id.is_some())
+            } else {
+                existing
+            };
+            if needed {
+                rows.push((i, wanted.add(data, c.org, rid)));
+            }
+        }
         if wanted.is_empty() {
             return Ok(());
         }
@@ -277,21 +278,23 @@ impl<J: Job> Stage<'_, '_, J> {
             .map(|(list, rid)| match list {
                 Ok(index) => Ok(Listing::Read(Box::new(index))),
                 // PAM360 answered Failed: no such resource; its rows are invalid.
-                Err(ReadError::Refused(_)) => Ok(Listing::NoResource),
+                Err(ReadError::Refused(_)) => Ok(Listing::NoResource(rid)),
                 Err(ReadError::Unreadable(m)) => Ok(Listing::Unreadable(m)),
                 Err(e) => Err(e.abort(&format!("the accounts of resource {rid}"))),
             })
             .collect::<Result<Vec<_>, Abort>>()?;
         let owners = Owners::of_rows(&indexes, &wanted, data, &rows, job);
         for (i, n) in rows {
+            let names = job.names(&data.items[i].item);
             let index = match &indexes[n] {
                 Listing::Read(index) => index,
-                Listing::NoResource => {
-                    self.invalid(i, format!("no resource with id {}", resource_of[i]));
+                Listing::NoResource(rid) => {
+                    self.fact(i, Fact::Unsettled(format!("no resource with id {rid}")));
                     continue;
                 }
                 Listing::Unreadable(m) if job.targets_account() => {
-                    self.invalid(i, format!("{m}, so the account cannot be found"));
+                    let m = format!("{m}, so the account cannot be found");
+                    self.fact(i, Fact::Unsettled(m));
                     continue;
                 }
                 // Whether the account exists cannot be told: it is sent,
@@ -299,20 +302,15 @@ impl<J: Job> Stage<'_, '_, J> {
                 Listing::Unreadable(_) => continue,
             };
             if job.targets_account() {
-                let names = job.names(&data.items[i].item);
                 match self.account_of(index, &names, &owners) {
-                    Ok(id) => job.set_ids(&mut data.items[i].item, 0, id),
-                    Err(problem) => self.invalid(i, problem),
+                    Ok(id) => job.set_account(&mut data.items[i].item, id),
+                    Err(problem) => self.fact(i, Fact::Unsettled(problem)),
                 }
-            } else if let Some(id) = index.existing(job.names(&data.items[i].item).account_name) {
-                job.set_ids(&mut data.items[i].item, 0, id.unwrap_or(0));
-                let message = if self.cfg.dry_run {
-                    "already on the server"
-                } else {
-                    "already on the server; not sent"
-                };
-                self.results
-                    .set(i, RowResult::new(Outcome::Exists, message));
+            } else if let Some(id) = index.existing(names.account_name) {
+                if let Some(id) = id {
+                    job.set_account(&mut data.items[i].item, id);
+                }
+                self.fact(i, Fact::Exists(id));
             }
         }
         Ok(())
@@ -327,21 +325,22 @@ impl<J: Job> Stage<'_, '_, J> {
         names: &Names<'_>,
         owners: &Owners,
     ) -> Result<u64, String> {
-        let (resource, account, given) =
-            (names.resource_name, names.account_name, names.account_id);
+        let (resource, account) = (names.resource_name, names.account_name);
+        let elsewhere = |given: u64, not: &str| match owners.of(given) {
+            Some(owner) => format!(
+                "ACCOUNTID {given} is {owner}, not {not}; a row names one target: fix one of them"
+            ),
+            None => {
+                format!("ACCOUNTID {given} is not {not}; a row names one target: fix one of them")
+            }
+        };
         if account.is_empty() {
             // Only the resource's name beside the id: the id must be one of
             // its accounts.
+            let given = names.account_id.unwrap_or_default();
             return match index.name_of(given) {
                 Some(_) => Ok(given),
-                None => Err(match owners.of(given) {
-                    Some(owner) => format!(
-                        "ACCOUNTID {given} is {owner}, not an account of {resource}; a row names one target: fix one of them"
-                    ),
-                    None => format!(
-                        "ACCOUNTID {given} is not an account of {resource}; a row names one target: fix one of them"
-                    ),
-                }),
+                None => Err(elsewhere(given, &format!("an account of {resource}"))),
             };
         }
         let found = index.find(account);
@@ -354,17 +353,13 @@ impl<J: Job> Stage<'_, '_, J> {
         let Found::One(id) = found else {
             unreachable!("settled on one id")
         };
-        if given != 0 && given != id {
-            return Err(match owners.of(given) {
-                Some(owner) => format!(
-                    "ACCOUNTID {given} is {owner}, not {resource}/{account}; a row names one target: fix one of them"
-                ),
-                None => format!(
-                    "ACCOUNTID {given} is not {resource}/{account} ({resource}/{account} has id {id}); a row names one target: fix one of them"
-                ),
-            });
+        match names.account_id {
+            Some(given) if given != id => Err(elsewhere(
+                given,
+                &format!("{resource}/{account} ({resource}/{account} has id {id})"),
+            )),
+            _ => Ok(id),
         }
-        Ok(id)
     }
 
     /// A row given by id and a row whose name resolves to the same id are
@@ -372,10 +367,8 @@ impl<J: Job> Stage<'_, '_, J> {
     fn duplicates(&mut self, data: &Collected<J::Item>) {
         let mut first: HashMap<Vec<u8>, usize> = HashMap::new();
         for (i, c) in data.items.iter().enumerate() {
-            let open = match self.results.view(i) {
-                None => true,
-                Some((outcome, ..)) => outcome == Outcome::Exists,
-            };
+            let open = (self.open)(i)
+                && matches!(self.facts.get(&(i as u32)), None | Some(Fact::Exists(_)));
             if !open {
                 continue;
             }
@@ -389,7 +382,7 @@ impl<J: Job> Stage<'_, '_, J> {
                     let kept = &data.items[f];
                     let differ = self.job.differences(&kept.item, &c.item);
                     let message = crate::body::duplicate_message(kept.row.into(), &differ);
-                    self.invalid(i, message);
+                    self.fact(i, Fact::Duplicate(message));
                 }
                 None => {
                     first.insert(key, i);
@@ -402,8 +395,8 @@ impl<J: Job> Stage<'_, '_, J> {
 /// An account list as resolving found it.
 enum Listing {
     Read(Box<NameIndex>),
-    /// PAM360 answered `Failed`: no such resource.
-    NoResource,
+    /// PAM360 answered `Failed`: no resource with this id.
+    NoResource(u64),
     /// An answer without an account list in either shape.
     Unreadable(String),
 }

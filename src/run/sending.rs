@@ -1,8 +1,9 @@
-//! Sending: connect (the server, or the in-process simulator), start the
-//! journal, send every planned request under the limiter, and settle every
+//! Sending: start the journal, send every planned request through the
+//! transport, read each answer into its rows' results, and settle every
 //! row: a row never taken up is `not_sent`, with why.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -13,17 +14,18 @@ use crate::cli::Config;
 use crate::collect::Collected;
 use crate::exit::RunEnd;
 use crate::job::Job;
+use crate::op::Call;
 use crate::outcome::{Outcome, Results, RowResult};
 use crate::plan::Unit;
 use crate::progress;
 use crate::report::{Journal, JournalHandle, ReportRow};
-use crate::send::{self, Abort, Link, Recorder};
+use crate::transport::{Abort, Delivery, Transport};
 
 pub fn send<J: Job>(
     job: &J,
     cfg: &Config,
     prepared: &Prepared<J>,
-    link: &Link,
+    transport: &Transport<'_>,
     mut results: Results,
     units: Vec<Unit>,
     stop: &AtomicBool,
@@ -38,7 +40,7 @@ pub fn send<J: Job>(
         .collect();
     let (journal, journal_thread) =
         Journal::create(&prepared.journal_path, &prepared.header, &settled)?.spawn();
-    let total: u64 = units.iter().map(|u| u.items.len() as u64).sum();
+    let total: u64 = units.iter().map(|u| u.rows.len() as u64).sum();
     let bar = progress::bar(cfg.progress, Some(total), "sending");
     let recorder = JournalRecorder {
         job,
@@ -46,19 +48,20 @@ pub fn send<J: Job>(
         journal: &journal,
         bar: &bar,
         failed: AtomicBool::new(false),
-        stop,
+        transport,
         retries: AtomicU64::new(0),
     };
     let sending = Instant::now();
-    let sent = send::send(
-        job,
-        link,
-        &data.items,
-        &units,
-        &cfg.send_config(),
-        &recorder,
-        stop,
-    );
+    let sent: Mutex<Vec<(u32, RowResult)>> = Mutex::new(Vec::new());
+    transport.pool(&units, |unit| {
+        let Some(rows) = send_unit(job, data, transport, unit, &recorder) else {
+            // Not taken up: the run stopped first; settled below.
+            return;
+        };
+        recorder.answered(&unit.rows, &rows);
+        let mut all = sent.lock().unwrap_or_else(PoisonError::into_inner);
+        all.extend(unit.rows.iter().copied().zip(rows));
+    });
     bar.finish_and_clear();
     let sending = sending.elapsed().as_secs_f64();
     let journal_failed = recorder.failed.load(Ordering::SeqCst);
@@ -68,8 +71,8 @@ pub fn send<J: Job>(
         Ok(Ok(j)) if !journal_failed => Some(j),
         _ => None,
     };
-    let requests = (sent.requests, sent.retries);
-    let (aborted, sending_began) = settle(&mut results, sent, journal.is_some(), stop);
+    let sent = sent.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let (aborted, sending_began) = settle(&mut results, sent, transport, stop);
     let end = RunEnd {
         sending_began,
         aborted: aborted.is_some(),
@@ -80,9 +83,8 @@ pub fn send<J: Job>(
         results,
         stats: Stats {
             started,
-            requests: requests.0,
-            retries: requests.1,
             sending,
+            ..Stats::new(started)
         },
         aborted,
         end,
@@ -94,26 +96,78 @@ pub fn send<J: Job>(
     })
 }
 
+/// Sends one unit and reads its answer into one result per row; `None`
+/// when it was not taken up (the run stopped, or the journal failed).
+fn send_unit<J: Job>(
+    job: &J,
+    data: &Collected<J::Item>,
+    transport: &Transport<'_>,
+    unit: &Unit,
+    recorder: &JournalRecorder<'_, '_, J>,
+) -> Option<Vec<RowResult>> {
+    let op = job.op(unit, &data.items);
+    let call = op.call();
+    let exchange = transport.execute(&call, &|| recorder.sending(&unit.rows, &call));
+    Some(match exchange.delivery {
+        Delivery::Untaken => return None,
+        Delivery::Ended {
+            outcome,
+            ref reason,
+            http,
+            attempts,
+        } => {
+            let r = RowResult {
+                outcome,
+                status: String::new(),
+                http_status: http,
+                attempts,
+                message: reason.clone(),
+            };
+            vec![r; unit.rows.len()]
+        }
+        Delivery::Answered {
+            ref answer,
+            http,
+            earlier_processed,
+            attempts,
+        } => op
+            .verdicts(answer)
+            .into_iter()
+            .map(|v| {
+                let mut message = exchange.scrub(&v.message);
+                // Only when an earlier attempt may have been acted on can
+                // "exists" mean that attempt stored it.
+                if v.outcome == Outcome::Exists && earlier_processed {
+                    message = format!(
+                        "already on the server after {attempts} attempts: an earlier attempt whose answer was lost may have stored it"
+                    );
+                }
+                RowResult {
+                    outcome: v.outcome,
+                    status: exchange.scrub(&v.status),
+                    http_status: Some(http),
+                    attempts,
+                    message,
+                }
+            })
+            .collect(),
+    })
+}
+
 /// Puts what was sent into `results`, settles the rows never taken up, and
 /// says why the run stopped (if it did) and whether sending began.
 fn settle(
     results: &mut Results,
-    sent: send::Sent,
-    journal_whole: bool,
+    sent: Vec<(u32, RowResult)>,
+    transport: &Transport<'_>,
     stop: &AtomicBool,
 ) -> (Option<Abort>, bool) {
-    let mut aborted = sent.aborted;
-    if !journal_whole {
-        aborted = Some(Abort::Journal);
-    }
+    let mut aborted = transport.aborted();
     if aborted.is_none() && stop.load(Ordering::SeqCst) {
         aborted = Some(Abort::Interrupted);
     }
-    let sending_began = sent
-        .results
-        .iter()
-        .any(|(_, r)| r.outcome != Outcome::NotSent);
-    for (i, r) in sent.results {
+    let sending_began = sent.iter().any(|(_, r)| r.outcome != Outcome::NotSent);
+    for (i, r) in sent {
         results.set(i as usize, r);
     }
     settle_untaken(results, aborted.as_ref());
@@ -146,18 +200,18 @@ pub(super) fn report_row<J: Job>(
 }
 
 /// Writes what happens to the journal as it happens, and moves the bar.
-struct JournalRecorder<'a, J: Job> {
+struct JournalRecorder<'a, 't, J: Job> {
     job: &'a J,
     data: &'a Collected<J::Item>,
     journal: &'a JournalHandle,
     bar: &'a indicatif::ProgressBar,
     failed: AtomicBool,
-    stop: &'a AtomicBool,
+    transport: &'a Transport<'t>,
     /// Retries so far, for the progress bar.
     retries: AtomicU64,
 }
 
-impl<J: Job> JournalRecorder<'_, J> {
+impl<J: Job> JournalRecorder<'_, '_, J> {
     /// False once the journal cannot be written.
     fn append(&self, rows: Vec<ReportRow>, durable: bool) -> bool {
         if self.failed.load(Ordering::SeqCst) {
@@ -171,17 +225,19 @@ impl<J: Job> JournalRecorder<'_, J> {
         if !written {
             // Without a journal a kill would lose what was sent: stop. Said
             // once, however many workers find out.
-            self.stop.store(true, Ordering::SeqCst);
             if !self.failed.swap(true, Ordering::SeqCst) {
                 log::error!("cannot write the journal; stopping");
             }
+            self.transport.abort(Abort::Journal);
         }
         written
     }
-}
 
-impl<J: Job> Recorder for JournalRecorder<'_, J> {
-    fn sending(&self, rows: &[u32]) -> bool {
+    /// These rows are about to be sent by `call`: false when that could
+    /// not be recorded, and then they are not sent. A request that must
+    /// not be repeated is on disk as in flight before it goes; an account
+    /// may be sent again, so it need not wait.
+    fn sending(&self, rows: &[u32], call: &Call) -> bool {
         let lines = rows
             .iter()
             .map(|&i| {
@@ -189,11 +245,10 @@ impl<J: Job> Recorder for JournalRecorder<'_, J> {
                 report_row(self.job, self.data, i as usize, in_flight)
             })
             .collect();
-        // A request that must not be repeated is on disk as in flight before
-        // it goes; an account may be sent again, so it need not wait.
-        self.append(lines, !self.job.idempotent())
+        self.append(lines, !call.kind.repeat_safe())
     }
 
+    /// These rows have their results.
     fn answered(&self, rows: &[u32], results: &[RowResult]) {
         let lines = rows
             .iter()

@@ -4,23 +4,20 @@
 //! it lists is `added`. A read-back that fails changes no outcome: the row
 //! says it was not verified.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use super::finish::Ended;
 use crate::cli::Config;
 use crate::collect::Collected;
 use crate::job::Job;
 use crate::lookup::{NameIndex, ReadError, Reader, Wanted};
 use crate::outcome::{Outcome, Results, RowResult};
-use crate::send::Link;
+use crate::transport::Transport;
 
 pub fn verify<J: Job>(
     job: &J,
     cfg: &Config,
     data: &mut Collected<J::Item>,
     ended: &mut Ended,
-    link: &Link,
-    stop: &AtomicBool,
+    transport: &Transport<'_>,
 ) {
     if ended.aborted.is_some() {
         log::warn!("--verify skipped: the run stopped before its end");
@@ -30,11 +27,8 @@ pub fn verify<J: Job>(
     if wanted.is_empty() {
         return;
     }
-    let send = cfg.send_config();
-    let reader = Reader::new(link, &send, stop);
+    let reader = Reader::new(transport);
     let lists = reader.account_indexes(&wanted, cfg.progress, "verifying");
-    ended.stats.requests += reader.requests.load(Ordering::Relaxed);
-    ended.stats.retries += reader.retries.load(Ordering::Relaxed);
     let mut unverified = 0usize;
     for (i, n) in rows {
         let Some(before) = ended.results.get(i) else {
@@ -44,7 +38,7 @@ pub fn verify<J: Job>(
             Ok(list) => {
                 let (after, id) = settle(before, list, job.names(&data.items[i].item).account_name);
                 if let Some(id) = id {
-                    job.set_ids(&mut data.items[i].item, 0, id);
+                    job.set_account(&mut data.items[i].item, id);
                 }
                 after
             }
@@ -84,8 +78,10 @@ fn written<J: Job>(
             outcome,
             Outcome::Added | Outcome::Exists | Outcome::Unconfirmed
         );
-        if attempts > 0 && settled {
-            let rid = job.names(&c.item).resource_id;
+        if attempts > 0
+            && settled
+            && let Some(rid) = job.names(&c.item).resource_id
+        {
             rows.push((i, wanted.add(data, c.org, rid)));
         }
     }

@@ -1,0 +1,184 @@
+//! Add Accounts under a Specific Resource (vendor page 000):
+//! `POST /restapi/json/v1/resources/<RESOURCEID>/accounts` with the rows'
+//! accounts in one `ACCOUNTLIST`. Safe to repeat: the server refuses a name
+//! it already holds, and that answer reads as `exists`.
+
+use std::sync::Arc;
+
+use super::{Call, Kind, Op, Verdict, input_data};
+use crate::accounts::{Account, SCHEMA};
+use crate::cells::JsonObject;
+use crate::names::server_eq;
+use crate::outcome::Outcome;
+use crate::pam360::{Answer, classify, is_success};
+
+/// The path that adds accounts under a resource.
+pub fn path(resource_id: u64) -> String {
+    format!("/restapi/json/v1/resources/{resource_id}/accounts")
+}
+
+/// Accounts of one resource, sent together.
+pub struct AddAccounts<'a> {
+    pub resource_id: u64,
+    pub org: Option<Arc<str>>,
+    pub accounts: Vec<&'a Account>,
+}
+
+impl Op for AddAccounts<'_> {
+    fn call(&self) -> Call {
+        Call {
+            kind: Kind::AddAccounts,
+            path: path(self.resource_id),
+            org: self.org.clone(),
+            input: Some(input_data(|out| details(&self.accounts, out))),
+            secrets: self
+                .accounts
+                .iter()
+                .flat_map(|a| a.body.secrets(&SCHEMA))
+                .collect(),
+        }
+    }
+
+    fn verdicts(&self, answer: &Answer) -> Vec<Verdict> {
+        reconcile(answer, &self.accounts)
+    }
+}
+
+/// `{"ACCOUNTLIST":[…]}`, each account with the JSON types of the vendor's
+/// samples.
+fn details(accounts: &[&Account], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"ACCOUNTLIST\":[");
+    for (i, a) in accounts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut obj = JsonObject::open(out);
+        a.body.write_json(&SCHEMA, &mut obj);
+        obj.close();
+    }
+    out.extend_from_slice(b"]}");
+}
+
+/// One verdict per sent account, in order. A per-account STATUS decides,
+/// whatever the batch's result says; names compare as the server compares
+/// them, and an answered name that is exactly another sent account's is
+/// that one's.
+pub fn reconcile(answer: &Answer, accounts: &[&Account]) -> Vec<Verdict> {
+    let statuses = answer.account_statuses();
+    for (name, _) in &statuses {
+        if !accounts.iter().any(|a| server_eq(a.name(), name)) {
+            log::info!(
+                "the server answered for account \"{name}\", which this request did not send"
+            );
+        }
+    }
+    accounts
+        .iter()
+        .map(|a| {
+            let mine: Vec<&String> = statuses
+                .iter()
+                .filter(|(n, _)| {
+                    server_eq(a.name(), n)
+                        && (n == a.name() || !accounts.iter().any(|o| o.name() == n))
+                })
+                .map(|(_, status)| status)
+                .collect();
+            verdict(answer, &mine)
+        })
+        .collect()
+}
+
+/// One account's verdict from the STATUS texts the answer gave it.
+fn verdict(answer: &Answer, statuses: &[&String]) -> Verdict {
+    match statuses {
+        [] if !is_success(&answer.status) => Verdict {
+            outcome: Outcome::Failed,
+            status: answer.status.clone(),
+            message: format!("the server refused the request: {}", answer.message),
+        },
+        [] => Verdict {
+            outcome: Outcome::Unconfirmed,
+            status: answer.status.clone(),
+            message: "the server answered but did not name this account; check it in PAM360 (a resume sends it again, which is safe)".into(),
+        },
+        [first, rest @ ..] if rest.iter().all(|s| classify(s) == classify(first)) => Verdict {
+            outcome: classify(first),
+            status: first.to_string(),
+            message: match classify(first) {
+                Outcome::Failed => format!("the server refused the account: {first}"),
+                _ => String::new(),
+            },
+        },
+        // Named twice with different verdicts: no verdict can be trusted,
+        // and an account is safe to send again.
+        many => Verdict {
+            outcome: Outcome::Failed,
+            status: many
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            message: "the server named this account more than once in its answer, with different verdicts; read as failed (a resume sends it again, which is safe)".into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::{Body, Field};
+
+    fn account(name: &str) -> Account {
+        Account {
+            resource: crate::job::ResourceRef::Given(901),
+            account_id: None,
+            body: Body::build(|b| b.put(Field::of(SCHEMA.columns, "ACCOUNTNAME"), name)),
+        }
+    }
+
+    fn answer(json: &str) -> Answer {
+        Answer::parse(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn each_account_gets_its_own_status_in_either_shape() {
+        let (a, b) = (account("root"), account("Admin"));
+        let sent = [&a, &b];
+        let obj = answer(
+            r#"{"operation":{"result":{"status":"Failed","message":"x"},"Details":{"ROOT":{"STATUS":"Account added successfully"},"admin":{"STATUS":"Account is not added  as it already exists"}}}}"#,
+        );
+        let outcomes: Vec<Outcome> = reconcile(&obj, &sent).iter().map(|v| v.outcome).collect();
+        assert_eq!(outcomes, [Outcome::Added, Outcome::Exists]);
+        let list = answer(
+            r#"{"operation":{"result":{"status":"Failed","message":"no"},"Details":[{"root":{"STATUS":"Account added successfully"}}]}}"#,
+        );
+        let v = reconcile(&list, &sent);
+        assert_eq!(v[0].outcome, Outcome::Added);
+        assert_eq!(v[1].outcome, Outcome::Failed, "not named, batch failed");
+    }
+
+    #[test]
+    fn an_account_named_twice_with_two_verdicts_is_failed() {
+        let a = account("Root");
+        let twice = answer(
+            r#"{"operation":{"result":{"status":"Success"},"Details":{"root":{"STATUS":"Account addition failed"},"ROOT":{"STATUS":"Account added successfully"}}}}"#,
+        );
+        assert_eq!(reconcile(&twice, &[&a])[0].outcome, Outcome::Failed);
+        let c = call_of(&[&a]);
+        assert_eq!(c.path, "/restapi/json/v1/resources/901/accounts");
+        assert!(
+            c.input
+                .unwrap()
+                .contains(r#""ACCOUNTLIST":[{"ACCOUNTNAME":"Root"}]"#)
+        );
+    }
+
+    fn call_of(accounts: &[&Account]) -> Call {
+        AddAccounts {
+            resource_id: 901,
+            org: None,
+            accounts: accounts.to_vec(),
+        }
+        .call()
+    }
+}

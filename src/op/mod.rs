@@ -1,0 +1,147 @@
+//! What is sent: one value per kind of request. Each kind owns its method,
+//! its path, its body, how its answer reads, and whether a repeat is safe;
+//! the transport (`crate::transport`) sends any of them the same way.
+//!
+//! Adding a kind of request is one more [`Kind`], one module here that
+//! builds its [`Call`] and reads its answer, and its test: the retry rule,
+//! the worker pool, the rate and the journal do not change.
+
+pub mod add_accounts;
+pub mod lists;
+pub mod request_password;
+
+use std::sync::Arc;
+
+use crate::outcome::Outcome;
+
+/// An HTTP method PAM360's API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+}
+
+/// The kinds of request a run makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Seed 000: accounts under a resource, in one ACCOUNTLIST.
+    AddAccounts,
+    /// Seed 003: a password-access request for an account.
+    RequestPassword,
+    /// One page of the resource list.
+    ListResources,
+    /// The accounts of one resource.
+    ListAccounts,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [
+        Kind::AddAccounts,
+        Kind::RequestPassword,
+        Kind::ListResources,
+        Kind::ListAccounts,
+    ];
+
+    /// Its name in logs and in the summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::AddAccounts => "add accounts",
+            Kind::RequestPassword => "request password",
+            Kind::ListResources => "list resources",
+            Kind::ListAccounts => "list accounts",
+        }
+    }
+
+    pub fn method(self) -> Method {
+        match self {
+            Kind::AddAccounts | Kind::RequestPassword => Method::Post,
+            Kind::ListResources | Kind::ListAccounts => Method::Get,
+        }
+    }
+
+    /// Whether sending it twice does no harm: the server refuses an
+    /// account it already holds, and a read stores nothing. A password
+    /// request is not: a second one is a second request for an approver.
+    /// Decides retries after an ambiguous failure, and whether an
+    /// `unconfirmed` row is sent again on resume.
+    pub fn repeat_safe(self) -> bool {
+        !matches!(self, Kind::RequestPassword)
+    }
+
+    /// Whether it only reads (stores nothing, whatever becomes of it).
+    pub fn is_read(self) -> bool {
+        self.method() == Method::Get
+    }
+
+    /// The largest answer read (see `pam360::client`): a page of a list may
+    /// be large, an answer to a write never is.
+    pub fn answer_cap(self) -> usize {
+        if self.is_read() {
+            crate::pam360::READ_ANSWER_CAP
+        } else {
+            crate::pam360::WRITE_ANSWER_CAP
+        }
+    }
+}
+
+/// One request, ready to send.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub kind: Kind,
+    /// The path under the server, with ids filled in.
+    pub path: String,
+    /// The `orgName` header, when the row has an org.
+    pub org: Option<Arc<str>>,
+    /// `INPUT_DATA`: the form body of a write, the query of a read.
+    pub input: Option<String>,
+    /// Secret values it carries, to mask in whatever the server echoes.
+    pub secrets: Vec<String>,
+}
+
+/// What an answer says of one row a request carried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// The server's STATUS text, verbatim (masked later).
+    pub status: String,
+    pub message: String,
+}
+
+/// `INPUT_DATA`: the JSON `{"operation":{"Details":…}}` around the
+/// `Details` that `details` writes. The client sends it form-encoded.
+pub fn input_data(details: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut body = Vec::with_capacity(256);
+    body.extend_from_slice(b"{\"operation\":{\"Details\":");
+    details(&mut body);
+    body.extend_from_slice(b"}}");
+    // Details are written from `str`s and ASCII JSON punctuation only.
+    String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// A request built from rows: its call, and what its answer says of each
+/// row it carries (in the order they were given).
+pub trait Op: Sync {
+    fn call(&self) -> Call;
+    fn verdicts(&self, answer: &crate::pam360::Answer) -> Vec<Verdict>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_password_request_is_unsafe_to_repeat_and_reads_are_gets() {
+        for k in Kind::ALL {
+            assert_eq!(k.repeat_safe(), k != Kind::RequestPassword, "{k:?}");
+            assert_eq!(
+                k.is_read(),
+                matches!(k, Kind::ListResources | Kind::ListAccounts)
+            );
+        }
+        assert_eq!(
+            input_data(|b| b.extend_from_slice(b"{}")),
+            r#"{"operation":{"Details":{}}}"#
+        );
+    }
+}
