@@ -309,16 +309,16 @@ impl Job for Accounts {
         let mut problems = Vec::new();
         let mut values = cells::Values::default();
         cells::parse_row(&SCHEMA, header, row, &mut problems, &mut values);
-        let given = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
+        let given = |f: Field| header.cell(row, f);
         let resource = match values.get(RESOURCEID.slot()) {
             Some((Value::Int(i), _)) => ResourceRef::Given(*i as u64),
             _ => ResourceRef::Named,
         };
         if cells::trim(given(RESOURCEID)).is_empty() && cells::trim(given(RESOURCENAME)).is_empty()
         {
-            problems.push(if header.get(RESOURCENAME.slot()).is_none() {
+            problems.push(if !header.has(RESOURCENAME) {
                 "column RESOURCEID is empty; every account needs the id of its resource".into()
-            } else if header.get(RESOURCEID.slot()).is_none() {
+            } else if !header.has(RESOURCEID) {
                 "column RESOURCENAME is empty; every account needs the name of its resource".into()
             } else {
                 "columns RESOURCEID and RESOURCENAME are empty; every account needs its resource's id or name".into()
@@ -355,7 +355,7 @@ impl Job for Accounts {
     }
 
     fn raw_key(&self, header: &Header, row: &RawRow) -> Vec<String> {
-        let cell = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
+        let cell = |f: Field| header.cell(row, f);
         vec![
             cell(RESOURCEID).trim().to_string(),
             cell(RESOURCENAME).trim().to_string(),

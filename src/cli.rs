@@ -1,5 +1,7 @@
 //! Command-line definitions (clap) and their validation into one [`Config`]
-//! per job run. No clap type is used beyond this file.
+//! per job run. Beyond this file, clap is used only to parse (`main.rs`)
+//! and on the value enums an option names (`input::Format`); the stages
+//! see [`Config`].
 
 // The doc comments of clap's types are the help text a user reads, not
 // rustdoc: `<RESOURCEID>` and a bare URL are meant as written.

@@ -328,6 +328,12 @@ impl<'t, 's> Reader<'t, 's> {
         self.transport.stop_flag()
     }
 
+    /// Why the run stopped, if it did: what stops the run outranks what
+    /// one read saw.
+    pub fn aborted(&self) -> Option<Abort> {
+        self.transport.aborted()
+    }
+
     /// Requests the run has sent so far, reads and writes.
     pub fn requests(&self) -> u64 {
         self.transport.counts().0

@@ -196,13 +196,12 @@ static SPEC: Spec = Spec {
 /// Why a row names no account: its ACCOUNTID is empty and its names are
 /// missing (in words that fit the columns the input has).
 fn missing_account(header: &Header, row: &RawRow) -> Option<String> {
-    let cell = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
+    let cell = |f: Field| header.cell(row, f);
     if !cell(ACCOUNTID).trim().is_empty() {
         return None;
     }
     let (resource, account) = (cell(RESOURCENAME).trim(), cell(ACCOUNTNAME));
-    let by_name =
-        header.get(RESOURCENAME.slot()).is_some() || header.get(ACCOUNTNAME.slot()).is_some();
+    let by_name = header.has(RESOURCENAME) || header.has(ACCOUNTNAME);
     Some(if !by_name {
         "column ACCOUNTID is empty; every request needs the id of an account".into()
     } else if resource.is_empty() && account.is_empty() {
@@ -225,7 +224,7 @@ fn missing_account(header: &Header, row: &RawRow) -> Option<String> {
 /// be checked under its resource: without RESOURCENAME the row could go to
 /// another account than the name says.
 fn unchecked_name(header: &Header, row: &RawRow) -> Option<String> {
-    let cell = |f: Field| header.get(f.slot()).map(|i| row.field(i)).unwrap_or("");
+    let cell = |f: Field| header.cell(row, f);
     let (id, resource, account) = (cell(ACCOUNTID), cell(RESOURCENAME), cell(ACCOUNTNAME));
     (!id.trim().is_empty() && !account.is_empty() && resource.trim().is_empty()).then(|| {
         "ACCOUNTNAME beside ACCOUNTID cannot be checked without its resource: give RESOURCENAME too, or the id alone".to_string()
@@ -308,11 +307,7 @@ impl Job for Requests {
             _ => None,
         };
         let (start, end) = (time(STARTTIME), time(ENDTIME));
-        let given = |f: Field| {
-            header
-                .get(f.slot())
-                .is_some_and(|i| !row.field(i).trim().is_empty())
-        };
+        let given = |f: Field| !header.cell(row, f).trim().is_empty();
         window_problems(access, (start, end), &given, &mut problems);
         if let Some((Value::Int(m), _)) = values.get(REMINDERTIME.slot())
             && !(1..=59).contains(m)
@@ -359,7 +354,7 @@ impl Job for Requests {
         ]
         .iter()
         .map(|s| {
-            let cell = header.get(s.slot()).map(|i| row.field(i)).unwrap_or("");
+            let cell = header.cell(row, *s);
             // An account name is shown as typed, like add-accounts'.
             if *s == ACCOUNTNAME { cell } else { cell.trim() }.to_string()
         })

@@ -6,6 +6,8 @@
 
 use thiserror::Error;
 
+use crate::input::RawRow;
+
 /// How a column's cells are read and checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -103,6 +105,20 @@ impl Header {
     /// Index in the record of the schema column at `slot`.
     pub fn get(&self, slot: usize) -> Option<usize> {
         self.slots[slot]
+    }
+
+    /// Whether the input has the column of `field`.
+    pub fn has(&self, field: crate::body::Field) -> bool {
+        self.slots[field.slot()].is_some()
+    }
+
+    /// The raw text of `field`'s cell in `row` ("" when the input has no
+    /// such column): the one way a row's cell is read by its column. A
+    /// mapped input (`--map`, `--from`) reaches here already in our
+    /// columns, so a cell may come from a column, a constant or a
+    /// template without anything past this accessor knowing.
+    pub fn cell<'r>(&self, row: &'r RawRow, field: crate::body::Field) -> &'r str {
+        self.slots[field.slot()].map(|i| row.field(i)).unwrap_or("")
     }
 }
 

@@ -170,7 +170,6 @@ pub struct InputOptions {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReadStats {
     pub data_rows: u64,
-    pub blank_rows: u64,
 }
 
 /// SIGINT or SIGTERM arrived while the input was read.
@@ -313,7 +312,6 @@ impl Batcher {
     /// Keeps the row just filled, unless it is blank; flushes a full batch.
     fn commit(&mut self, sink: &mut dyn RowSink) -> Result<()> {
         if self.rows[self.len].is_blank() {
-            self.stats.blank_rows += 1;
             return Ok(());
         }
         self.stats.data_rows += 1;

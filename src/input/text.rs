@@ -95,7 +95,6 @@ pub(super) fn read_sized(
         );
     }
     batch.flush(sink)?;
-    batch.stats.blank_rows += numbers.blank_lines;
     Ok(batch.stats)
 }
 

@@ -272,6 +272,9 @@ impl<J: Job> Stage<'_, '_, '_, J> {
         let indexes = self
             .reader
             .account_indexes(&wanted, self.cfg.progress, "reading the server");
+        if let Some(abort) = self.reader.aborted() {
+            return Err(abort);
+        }
         let indexes = indexes
             .into_iter()
             .zip(wanted.resources())

@@ -186,10 +186,6 @@ impl Simulator {
         })
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// `http://127.0.0.1:port`, or `https://` when serving TLS.
     pub fn url(&self) -> String {
         let scheme = if self.fingerprint.is_some() {

@@ -276,7 +276,7 @@ impl<'s> Transport<'s> {
         };
         let mut attempts = 0u32;
         let delivery = loop {
-            if self.stopping() || !self.rate.wait(call.kind, self.stop) {
+            if self.stopping() || !self.rate.wait(call.kind, &|| self.stopping()) {
                 break if attempts == 0 {
                     Delivery::Untaken
                 } else {
@@ -367,7 +367,7 @@ impl<'s> Transport<'s> {
             }
             Step::Retry => {
                 tried.retries_left = tried.retries_left.saturating_sub(1);
-                let slept = sleep_unless(backoff(attempts), self.stop);
+                let slept = sleep_unless(backoff(attempts), &|| self.stopping());
                 (!slept).then(|| stopped(tried, http, attempts))
             }
             Step::Throttled if self.throttled(&attempt, call) => None,

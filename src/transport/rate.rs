@@ -3,7 +3,6 @@
 //! fixed rate (`--rate R`) is governor behind this seam; `--rate auto`
 //! is another implementation of the same trait.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -29,19 +28,20 @@ pub enum Signal {
 /// Decides when requests start.
 pub trait RateControl: Send + Sync {
     /// Waits for the right to start a request of `kind`; false if the run
-    /// stopped meanwhile.
-    fn wait(&self, kind: Kind, stop: &AtomicBool) -> bool;
+    /// is stopping meanwhile.
+    fn wait(&self, kind: Kind, stopping: &dyn Fn() -> bool) -> bool;
     /// What an attempt of `kind` got, `latency` after it started.
     fn observe(&self, kind: Kind, latency: Duration, signal: Signal);
     /// Requests per second it allows now, for the summary.
     fn current(&self) -> f64;
 }
 
-/// Sleeps `d` in short steps; false when the run was stopped meanwhile.
-pub fn sleep_unless(d: Duration, stop: &AtomicBool) -> bool {
+/// Sleeps `d` in short steps; false when the run is stopping meanwhile
+/// (a signal, or an abort).
+pub fn sleep_unless(d: Duration, stopping: &dyn Fn() -> bool) -> bool {
     let end = Instant::now() + d;
     loop {
-        if stop.load(Ordering::SeqCst) {
+        if stopping() {
             return false;
         }
         let now = Instant::now();
@@ -102,24 +102,24 @@ impl Fixed {
 }
 
 impl RateControl for Fixed {
-    fn wait(&self, _kind: Kind, stop: &AtomicBool) -> bool {
+    fn wait(&self, _kind: Kind, stopping: &dyn Fn() -> bool) -> bool {
         loop {
             let paused = self.lock().paused_until;
             let now = Instant::now();
             if paused > now {
-                if !sleep_unless(paused - now, stop) {
+                if !sleep_unless(paused - now, stopping) {
                     return false;
                 }
                 continue;
             }
-            if stop.load(Ordering::SeqCst) {
+            if stopping() {
                 return false;
             }
             match self.governor.check() {
                 Ok(()) => break,
                 Err(not_until) => {
                     let wait = not_until.wait_time_from(DefaultClock::default().now());
-                    if !sleep_unless(wait, stop) {
+                    if !sleep_unless(wait, stopping) {
                         return false;
                     }
                 }
@@ -135,7 +135,7 @@ impl RateControl for Fixed {
             t.next_slot = slot + Duration::from_secs_f64(1.0 / (self.rate * t.factor));
             slot
         };
-        sleep_unless(slot.saturating_duration_since(Instant::now()), stop)
+        sleep_unless(slot.saturating_duration_since(Instant::now()), stopping)
     }
 
     fn observe(&self, _kind: Kind, _latency: Duration, signal: Signal) {
@@ -178,10 +178,9 @@ mod tests {
     /// When `n` requests may start under a fixed rate.
     fn starts(rate: f64, n: usize) -> Vec<Instant> {
         let lim = Fixed::new(rate);
-        let stop = AtomicBool::new(false);
         (0..n)
             .map(|_| {
-                assert!(lim.wait(Kind::AddAccounts, &stop));
+                assert!(lim.wait(Kind::AddAccounts, &|| false));
                 Instant::now()
             })
             .collect()

@@ -17,6 +17,7 @@ mod resilience;
 mod resume;
 mod simulator_reads;
 mod tls;
+mod transport;
 mod trust;
 mod trust3;
 mod ux;
