@@ -9,7 +9,7 @@ use crate::names::{eq_fold, push_fold};
 use crate::op::add_accounts::AddAccounts;
 use crate::op::{Kind as OpKind, Op};
 use crate::plan::{Target, Unit};
-use crate::schema::{Column, Header, Kind, Schema};
+use crate::schema::{Column, Header, Kind, Part, Schema};
 
 const fn col(
     name: &'static str,
@@ -24,15 +24,25 @@ const fn col(
         kind,
         wire: if wire { Some(name) } else { None },
         required: false,
+        part: if wire { Part::Account } else { Part::Target },
         help,
         example,
+    }
+}
+
+/// A resource's field: read only to create the resource
+/// (`--create-resources`), sent under its own name.
+const fn res(name: &'static str, help: &'static str, example: &'static str) -> Column {
+    Column {
+        part: Part::Resource,
+        ..col(name, Kind::Text, false, help, example)
     }
 }
 
 const ALGORITHMS: &[&str] = &["SHA1", "SHA256", "SHA512"];
 const SAP_TYPES: &[&str] = &["A", "B", "C", "S", "L"];
 
-const COLUMNS: [Column; 28] = [
+const COLUMNS: [Column; 38] = [
     col(
         "RESOURCEID",
         Kind::Id,
@@ -200,13 +210,16 @@ const COLUMNS: [Column; 28] = [
         "SAP user type: A (Dialog), B (System), C (Communication), S (Service), L (Reference).",
         "A",
     ),
-    col(
-        "ACCOUNTCUSTOMFIELD",
-        Kind::CustomFields,
-        false,
-        "Custom fields as a JSON array of {\"CUSTOMLABEL\",\"CUSTOMVALUE\"}; or use CUSTOM:<label> columns.",
-        "[{\"CUSTOMLABEL\":\"Secure Account\",\"CUSTOMVALUE\":\"YES\"}]",
-    ),
+    Column {
+        part: Part::Account,
+        ..col(
+            "ACCOUNTCUSTOMFIELD",
+            Kind::CustomFields,
+            false,
+            "Custom fields as a JSON array of {\"CUSTOMLABEL\",\"CUSTOMVALUE\"}; or use CUSTOM:<label> columns.",
+            "[{\"CUSTOMLABEL\":\"Secure Account\",\"CUSTOMVALUE\":\"YES\"}]",
+        )
+    },
     col(
         "WEBSITE_SESSION_RECORDING",
         Kind::Bool,
@@ -237,12 +250,59 @@ const COLUMNS: [Column; 28] = [
         "The organisation (MSP); sent as the orgName header. Overrides --org.",
         "Acme",
     ),
+    res(
+        "RESOURCETYPE",
+        "The type of a resource to create (Linux, Windows, MS SQL Server, …); needed to create one.",
+        "Linux",
+    ),
+    res(
+        "DNSNAME",
+        "The DNS name or IP address of a resource to create.",
+        "web-01.example.com",
+    ),
+    res(
+        "RESOURCEDESCRIPTION",
+        "The description of a resource to create.",
+        "Web front end",
+    ),
+    res(
+        "DOMAINNAME",
+        "The domain of a resource to create.",
+        "example.com",
+    ),
+    res(
+        "DEPARTMENT",
+        "The department of a resource to create.",
+        "IT",
+    ),
+    res(
+        "LOCATION",
+        "The location of a resource to create.",
+        "Berlin",
+    ),
+    res(
+        "RESOURCEURL",
+        "The URL of a resource to create.",
+        "https://web-01.example.com",
+    ),
+    res(
+        "RESOURCEPASSWORDPOLICY",
+        "The password policy of a resource to create.",
+        "Strong",
+    ),
+    res(
+        "RESOURCEGROUPNAME",
+        "The resource group of a resource to create.",
+        "Web servers",
+    ),
+    res("OWNERNAME", "The owner of a resource to create.", "admin"),
 ];
 
 /// The add-accounts columns.
 pub static SCHEMA: Schema = Schema {
     columns: &COLUMNS,
     custom_columns: true,
+    resource_custom_columns: true,
     one_of: &[&["RESOURCEID"], &["RESOURCENAME"]],
 };
 
@@ -278,6 +338,35 @@ impl Account {
     pub fn resource_name(&self) -> &str {
         self.body.leading(RESOURCENAME).unwrap_or("")
     }
+
+    /// The fields an edit would write (`--update`): the account's own
+    /// non-empty fields but its name, its password and its TOTP secret
+    /// (written only by `--update-passwords`) and its custom fields (the
+    /// edit page has none), in schema order, with their texts.
+    pub fn edit_fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.body.fields().filter_map(|(f, text)| {
+            let column = SCHEMA.columns.get(f.slot())?;
+            let editable = column.wire.is_some() && column.kind != Kind::Secret && f != ACCOUNTNAME;
+            (editable && !text.is_empty()).then_some((column.name, text))
+        })
+    }
+
+    /// `v1:` and the hex SHA-256 of [`Account::edit_fields`], sorted by
+    /// name, as `NAME=value` lines: what a nightly run compares to tell a
+    /// row whose details changed at the source. Secrets never enter it.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut fields: Vec<(&str, &str)> = self.edit_fields().collect();
+        fields.sort_unstable();
+        let mut hash = Sha256::new();
+        for (name, text) in fields {
+            hash.update(name.as_bytes());
+            hash.update(b"=");
+            hash.update(text.as_bytes());
+            hash.update(b"\n");
+        }
+        format!("v1:{}", hex::encode(hash.finalize()))
+    }
 }
 
 static SPEC: Spec = Spec {
@@ -292,6 +381,7 @@ static SPEC: Spec = Spec {
         defaults: &[],
         // By resource name, by resource id; the account by name either way.
         ways: &[&[1, 2], &[0, 2]],
+        extra: &["fingerprint"],
     },
 };
 
@@ -333,6 +423,7 @@ impl Job for Accounts {
             values.get(CUSTOMFIELD.slot()).map(|(v, _)| v),
             &mut problems,
         );
+        let resource_custom = labelled(&header.resource_custom, row);
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
@@ -345,6 +436,11 @@ impl Job for Accounts {
             body.put_sent(&SCHEMA, &values);
             if let Some(custom) = custom {
                 body.put(Field::JSON, &custom.to_string());
+            }
+            body.put_resource(&SCHEMA, &values);
+            if !resource_custom.is_empty() {
+                let json = serde_json::Value::Array(resource_custom);
+                body.put(Field::RESOURCE_JSON, &json.to_string());
             }
         });
         Ok(Account {
@@ -362,6 +458,10 @@ impl Job for Accounts {
             cell(ACCOUNTNAME).to_string(),
             String::new(),
         ]
+    }
+
+    fn extra(&self, item: &Account) -> Vec<String> {
+        vec![item.fingerprint()]
     }
 
     fn key_into(&self, item: &Account, out: &mut Vec<String>) {
@@ -445,11 +545,8 @@ fn custom_fields(
         Some(Value::Json(serde_json::Value::Array(a))) => a.clone(),
         _ => Vec::new(),
     };
-    for (label, idx) in &header.custom {
-        let value = row.field(*idx).trim();
-        if value.is_empty() {
-            continue;
-        }
+    for field in labelled(&header.custom, row) {
+        let label = field["CUSTOMLABEL"].as_str().unwrap_or_default();
         let clash = list.iter().any(|f| {
             f.get("CUSTOMLABEL")
                 .and_then(|l| l.as_str())
@@ -461,9 +558,22 @@ fn custom_fields(
             ));
             continue;
         }
-        list.push(serde_json::json!({"CUSTOMLABEL": label, "CUSTOMVALUE": value}));
+        list.push(field);
     }
     (!list.is_empty()).then_some(serde_json::Value::Array(list))
+}
+
+/// The non-empty cells of `<prefix>:<label>` columns as
+/// `{"CUSTOMLABEL","CUSTOMVALUE"}` entries.
+fn labelled(columns: &[(String, usize)], row: &RawRow) -> Vec<serde_json::Value> {
+    columns
+        .iter()
+        .filter_map(|(label, idx)| {
+            let value = row.field(*idx).trim();
+            (!value.is_empty())
+                .then(|| serde_json::json!({"CUSTOMLABEL": label, "CUSTOMVALUE": value}))
+        })
+        .collect()
 }
 
 #[cfg(test)]

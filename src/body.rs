@@ -31,6 +31,8 @@ impl Field {
 
     /// Ready JSON sent as `ACCOUNTCUSTOMFIELD` (the merged custom fields).
     pub const JSON: Field = Field(u8::MAX);
+    /// Ready JSON sent as a created resource's `RESOURCECUSTOMFIELD`.
+    pub const RESOURCE_JSON: Field = Field(u8::MAX - 1);
 
     /// Its index in the schema's columns.
     pub const fn slot(self) -> usize {
@@ -76,6 +78,16 @@ impl Writer<'_> {
     pub fn put_sent(&mut self, schema: &Schema, values: &Values<'_>) {
         for (slot, text) in values.iter() {
             if schema.columns[slot].wire.is_some() {
+                self.put(Field::at(slot), text);
+            }
+        }
+    }
+
+    /// Appends every checked value of a resource's column (kept to create
+    /// the resource, never sent with the account).
+    pub fn put_resource(&mut self, schema: &Schema, values: &Values<'_>) {
+        for (slot, text) in values.iter() {
+            if schema.columns[slot].part == crate::schema::Part::Resource {
                 self.put(Field::at(slot), text);
             }
         }
@@ -204,6 +216,8 @@ pub fn differences(schema: &Schema, a: &Body, b: &Body) -> Vec<&'static str> {
     let name = |f: Field| {
         if f == Field::JSON {
             "ACCOUNTCUSTOMFIELD"
+        } else if f == Field::RESOURCE_JSON {
+            "RESOURCECUSTOMFIELD"
         } else {
             schema.columns.get(f.slot()).map_or("?", |c| c.name)
         }

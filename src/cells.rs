@@ -28,7 +28,7 @@ pub enum Value<'a> {
 }
 
 /// Most columns a schema has (a fixed array keeps checking allocation-free).
-pub const MAX_SLOTS: usize = 32;
+pub const MAX_SLOTS: usize = 48;
 
 /// The checked, non-empty cells of a row: (slot, value, the text it was
 /// read from, trimmed where the column trims). Only present cells are
@@ -75,6 +75,8 @@ pub fn parse_row<'a>(
             problems.push(format!("column {}: {why}", schema.columns[slot].name));
         } else if let Some((label, _)) = header.custom.iter().find(|(_, i)| i == col) {
             problems.push(format!("column CUSTOM:{label}: {why}"));
+        } else if let Some((label, _)) = header.resource_custom.iter().find(|(_, i)| i == col) {
+            problems.push(format!("column RESOURCECUSTOM:{label}: {why}"));
         }
     }
     debug_assert!(schema.columns.len() <= MAX_SLOTS);

@@ -152,6 +152,9 @@ pub struct SimArgs {
     /// The AUTHTOKEN it accepts; a random one is printed when not given.
     #[arg(long)]
     pub token: Option<String>,
+    /// Load what it holds from FILE at start (when it exists) and save it there when stopped (SIGINT or SIGTERM), so a rehearsal survives a restart. The file holds passwords: it is written readable by its owner only.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
     #[command(flatten)]
     pub faults: FaultArgs,
     /// More log detail on stderr.
@@ -208,6 +211,26 @@ pub struct FaultArgs {
     /// Seconds a client may take over its request's headers or stay idle between requests.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub slow_client_secs: u64,
+    /// Serve at most C requests per second, as an overloaded server does: 8 workers, 8/C s of work each, 8 more waiting, 503 past that.
+    #[arg(long, value_name = "C")]
+    pub capacity: Option<f64>,
+    /// With --capacity: after N requests the capacity drops to C2 (a server that slows down).
+    #[arg(long, value_name = "N:C2", value_parser = parse_capacity_drop, requires = "capacity")]
+    pub capacity_drop: Option<(u64, f64)>,
+    /// Lose the answers of the first N resource creates: the resource is stored, then the connection closes.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub lose_create_answers: u64,
+}
+
+/// `N:C2` of `--capacity-drop`.
+fn parse_capacity_drop(s: &str) -> Result<(u64, f64), String> {
+    let (n, c) = s.split_once(':').ok_or("write it as N:C2, e.g. 500:10")?;
+    let n = n.trim().parse().map_err(|_| "N is a number of requests")?;
+    let c: f64 = c.trim().parse().map_err(|_| "C2 is requests per second")?;
+    if !(c.is_finite() && c > 0.0) {
+        return Err("C2 must be a positive number of requests per second".into());
+    }
+    Ok((n, c))
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +288,14 @@ pub struct JobArgs {
         help_heading = "Connection"
     )]
     pub simulate_inventory: Option<PathBuf>,
+    /// With --simulate: load the simulator's state from FILE (when it exists) and save it there at the end of the run.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "simulate",
+        help_heading = "Connection"
+    )]
+    pub simulate_state: Option<PathBuf>,
 
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4, help_heading = "Pipeline")]
@@ -326,8 +357,12 @@ fn usage(msg: impl Into<String>) -> UsageError {
 pub enum Target {
     /// A real server, with its token.
     Server { url: String, token: Secret },
-    /// The in-process simulator, with the inventory it starts with.
-    Simulate { inventory: Option<PathBuf> },
+    /// The in-process simulator, with the inventory it starts with and
+    /// the file its state is kept in.
+    Simulate {
+        inventory: Option<PathBuf>,
+        state: Option<PathBuf>,
+    },
     /// Nothing: a dry run.
     None,
 }
@@ -563,6 +598,7 @@ fn target(a: &JobArgs, token_env: Option<String>) -> Result<Target, UsageError> 
     } else if a.simulate {
         Target::Simulate {
             inventory: a.simulate_inventory.clone(),
+            state: a.simulate_state.clone(),
         }
     } else {
         let url = a

@@ -38,6 +38,9 @@ pub struct Identity {
     /// The ways a row is matched, each a list of indices into `columns`:
     /// by name, by id. A way applies when its first cell is not empty.
     pub ways: &'static [&'static [usize]],
+    /// Report columns after `message` (accounts: `fingerprint`); a report
+    /// written before them is still read.
+    pub extra: &'static [&'static str],
 }
 
 /// What a row names on the server, for the reads of "working by names":
@@ -132,6 +135,11 @@ pub trait Job: Sync {
     /// The identity cells of a checked row, written into `out`'s strings
     /// (reused from row to row when a report is written).
     fn key_into(&self, item: &Self::Item, out: &mut Vec<String>);
+    /// The cells of the report's columns after `message` (see
+    /// [`Identity::extra`]).
+    fn extra(&self, _item: &Self::Item) -> Vec<String> {
+        Vec::new()
+    }
     /// The identity cells of a checked row.
     fn key(&self, item: &Self::Item) -> Vec<String> {
         let mut out = Vec::new();

@@ -127,6 +127,10 @@ fn simulate(s: &pam360_bulk::cli::SimArgs) -> anyhow::Result<ExitCode> {
             page_cap: f.page_cap,
             one_based_paging: f.one_based_paging,
             slow_client: std::time::Duration::from_secs(f.slow_client_secs.clamp(1, 86_400)),
+            capacity: f.capacity,
+            capacity_drop: f.capacity_drop,
+            lose_create_answers: f.lose_create_answers,
+            state_file: s.state.clone(),
         },
     )?;
     println!("PAM360 simulator listening on {}", sim.url());
@@ -138,7 +142,14 @@ fn simulate(s: &pam360_bulk::cli::SimArgs) -> anyhow::Result<ExitCode> {
         println!("token: {token}");
     }
     std::io::stdout().flush()?;
-    sim.wait();
+    // Serves until SIGINT or SIGTERM, then stops and saves its state.
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .ok();
+    let _ = rx.recv();
+    sim.stop()?;
     Ok(ExitCode::SUCCESS)
 }
 

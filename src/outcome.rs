@@ -22,6 +22,8 @@ use strum::EnumCount;
 #[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     Added,
+    /// An account that existed was edited, or its password changed.
+    Updated,
     Exists,
     Requested,
     Skipped,
@@ -38,8 +40,9 @@ pub enum Outcome {
 pub const OUTCOMES: usize = Outcome::COUNT;
 
 impl Outcome {
-    pub const ALL: [Outcome; 9] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Added,
+        Outcome::Updated,
         Outcome::Exists,
         Outcome::Requested,
         Outcome::Skipped,
@@ -60,6 +63,7 @@ impl Outcome {
         matches!(
             self,
             Outcome::Added
+                | Outcome::Updated
                 | Outcome::Exists
                 | Outcome::Requested
                 | Outcome::Skipped
@@ -72,7 +76,11 @@ impl Outcome {
     pub fn is_done(self) -> bool {
         matches!(
             self,
-            Outcome::Added | Outcome::Exists | Outcome::Requested | Outcome::Skipped
+            Outcome::Added
+                | Outcome::Updated
+                | Outcome::Exists
+                | Outcome::Requested
+                | Outcome::Skipped
         )
     }
 }
@@ -92,6 +100,10 @@ pub struct RowResult {
     pub attempts: u32,
     /// Why, in words a person can act on.
     pub message: String,
+    /// The report's cells after `message` carried from an earlier report
+    /// (a skipped row keeps the fingerprint of what was done), instead of
+    /// the row's own.
+    pub carried: Option<Vec<String>>,
 }
 
 impl RowResult {
@@ -102,6 +114,7 @@ impl RowResult {
             http_status: None,
             attempts: 0,
             message: message.into(),
+            carried: None,
         }
     }
 }
@@ -177,8 +190,21 @@ impl Results {
         }
     }
 
+    /// The report cells row `i` carries from an earlier report, if any.
+    pub fn carried(&self, i: usize) -> Option<&[String]> {
+        let s = self.state[i];
+        match s & !INDEX {
+            STORED => self.stored[(s & INDEX) as usize].carried.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Row `i`'s result, owned.
     pub fn get(&self, i: usize) -> Option<RowResult> {
+        let s = self.state[i];
+        if s & !INDEX == STORED {
+            return Some(self.stored[(s & INDEX) as usize].clone());
+        }
         let (outcome, status, http_status, attempts, message) = self.view(i)?;
         Some(RowResult {
             outcome,
@@ -186,6 +212,7 @@ impl Results {
             http_status,
             attempts,
             message: message.to_string(),
+            carried: None,
         })
     }
 
@@ -210,6 +237,7 @@ mod tests {
             words,
             [
                 "added",
+                "updated",
                 "exists",
                 "requested",
                 "skipped",

@@ -11,7 +11,7 @@ use crate::names::push_fold;
 use crate::op::request_password::RequestPassword;
 use crate::op::{Kind as OpKind, Op};
 use crate::plan::{Target, Unit};
-use crate::schema::{Column, Header, Kind, Schema};
+use crate::schema::{Column, Header, Kind, Part, Schema};
 
 const fn col(name: &'static str, kind: Kind, help: &'static str, example: &'static str) -> Column {
     Column {
@@ -20,6 +20,7 @@ const fn col(name: &'static str, kind: Kind, help: &'static str, example: &'stat
         kind,
         wire: Some(name),
         required: false,
+        part: Part::Account,
         help,
         example,
     }
@@ -31,6 +32,7 @@ const OPTIONS: &[&str] = &["1", "2", "3"];
 const COLUMNS: [Column; 11] = [
     Column {
         wire: None,
+        part: Part::Target,
         ..col(
             "ACCOUNTID",
             Kind::Id,
@@ -85,6 +87,7 @@ const COLUMNS: [Column; 11] = [
     ),
     Column {
         wire: None,
+        part: Part::Target,
         ..col(
             "RESOURCENAME",
             Kind::Text,
@@ -94,6 +97,7 @@ const COLUMNS: [Column; 11] = [
     },
     Column {
         wire: None,
+        part: Part::Target,
         ..col(
             "ACCOUNTNAME",
             Kind::Name,
@@ -103,6 +107,7 @@ const COLUMNS: [Column; 11] = [
     },
     Column {
         wire: None,
+        part: Part::Target,
         ..col(
             "ORGNAME",
             Kind::Text,
@@ -116,6 +121,7 @@ const COLUMNS: [Column; 11] = [
 pub static SCHEMA: Schema = Schema {
     columns: &COLUMNS,
     custom_columns: false,
+    resource_custom_columns: false,
     one_of: &[&["ACCOUNTID"], &["RESOURCENAME", "ACCOUNTNAME"]],
 };
 
@@ -190,6 +196,7 @@ static SPEC: Spec = Spec {
         defaults: &[(3, "now")],
         // By names, by account id; with the access window either way.
         ways: &[&[1, 2, 3, 4, 5], &[0, 3, 4, 5]],
+        extra: &[],
     },
 };
 

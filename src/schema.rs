@@ -48,9 +48,23 @@ pub struct Column {
     /// of the body (the id in the path, the org in a header).
     pub wire: Option<&'static str>,
     pub required: bool,
+    /// What the column is part of: the target, the account, or the
+    /// resource a run may create.
+    pub part: Part,
     /// The vendor's description, for templates and the README.
     pub help: &'static str,
     pub example: &'static str,
+}
+
+/// What a column is part of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// What a row names (ids, names, the org): never in a body.
+    Target,
+    /// The account's own fields (seed 000's body), or a request's.
+    Account,
+    /// A resource's fields, sent only when `--create-resources` creates it.
+    Resource,
 }
 
 /// The columns of one job.
@@ -59,6 +73,8 @@ pub struct Schema {
     pub columns: &'static [Column],
     /// Whether `CUSTOM:<label>` columns are accepted.
     pub custom_columns: bool,
+    /// Whether `RESOURCECUSTOM:<label>` columns are accepted.
+    pub resource_custom_columns: bool,
     /// Ways to name a row's target, one of which the header must hold:
     /// each is a set of columns (`RESOURCEID`, or `RESOURCENAME`).
     pub one_of: &'static [&'static [&'static str]],
@@ -95,6 +111,8 @@ pub struct Header {
     pub present: Vec<(usize, usize)>,
     /// `CUSTOM:<label>` columns: the label and the index in the record.
     pub custom: Vec<(String, usize)>,
+    /// `RESOURCECUSTOM:<label>` columns, likewise.
+    pub resource_custom: Vec<(String, usize)>,
     /// Columns ignored by `--ignore-unknown-columns`.
     pub ignored: Vec<String>,
     /// How many fields a record should have.
@@ -180,15 +198,17 @@ impl std::fmt::Display for HeaderErrors {
 impl std::error::Error for HeaderErrors {}
 
 const CUSTOM_PREFIX: &str = "CUSTOM:";
+const RESOURCE_CUSTOM_PREFIX: &str = "RESOURCECUSTOM:";
 
 /// A `CUSTOM:<label>` column at `idx`, added to `custom` unless its label is
 /// empty or given twice.
 fn custom_column(
     trimmed: &str,
+    prefix: &str,
     idx: usize,
     custom: &mut Vec<(String, usize)>,
 ) -> Result<(), HeaderError> {
-    let label = trimmed[CUSTOM_PREFIX.len()..].trim().to_string();
+    let label = trimmed[prefix.len()..].trim().to_string();
     if label.is_empty() {
         return Err(HeaderError::EmptyLabel(idx + 1));
     }
@@ -234,6 +254,9 @@ impl Schema {
                 None => format!("`{}`", c.name),
             };
             let sent = match (c.wire, c.kind) {
+                (None, _) if c.part == Part::Resource => {
+                    format!("`{}` of a created resource", c.name)
+                }
                 (None, Kind::Id) => "the request path".to_string(),
                 (None, Kind::Text | Kind::Name) if c.name != "ORGNAME" => {
                     "looked up on the server: its id goes in the request path".to_string()
@@ -254,6 +277,9 @@ impl Schema {
         }
         if self.custom_columns {
             out.push_str("| `CUSTOM:<label>` | | text | one `ACCOUNTCUSTOMFIELD` entry | A custom field per column; a label may not also be in `ACCOUNTCUSTOMFIELD`. |\n");
+        }
+        if self.resource_custom_columns {
+            out.push_str("| `RESOURCECUSTOM:<label>` | | text | one `RESOURCECUSTOMFIELD` entry of a created resource | A custom field of the resource `--create-resources` creates. |\n");
         }
         out
     }
@@ -308,6 +334,7 @@ impl Schema {
         let mut slots: Vec<Option<usize>> = vec![None; self.columns.len()];
         let mut spelled: Vec<&str> = vec![""; self.columns.len()];
         let mut custom: Vec<(String, usize)> = Vec::new();
+        let mut resource_custom: Vec<(String, usize)> = Vec::new();
         let mut ignored = Vec::new();
         for (idx, raw) in names.iter().enumerate() {
             let trimmed = raw.trim();
@@ -316,8 +343,18 @@ impl Schema {
                 continue;
             }
             let upper = trimmed.to_uppercase();
-            if self.custom_columns && upper.starts_with(CUSTOM_PREFIX) {
-                if let Err(e) = custom_column(trimmed, idx, &mut custom) {
+            let prefixed = [
+                (self.custom_columns, CUSTOM_PREFIX, &mut custom),
+                (
+                    self.resource_custom_columns,
+                    RESOURCE_CUSTOM_PREFIX,
+                    &mut resource_custom,
+                ),
+            ]
+            .into_iter()
+            .find(|(on, prefix, _)| *on && upper.starts_with(prefix));
+            if let Some((_, prefix, list)) = prefixed {
+                if let Err(e) = custom_column(trimmed, prefix, idx, list) {
                     errors.push(e);
                 }
                 continue;
@@ -363,6 +400,7 @@ impl Schema {
             slots,
             present,
             custom,
+            resource_custom,
             ignored,
             width: names.len(),
         })
@@ -406,11 +444,16 @@ impl Schema {
             .any(|name| strsim::levenshtein(upper, name) <= 2)
     }
 
-    /// The known name nearest to a misspelt one, when it is near enough to help.
+    /// The known name nearest to a misspelt one, when it is near enough to
+    /// help: a few edits away (`PASWORD`), or nearly the same letters
+    /// (`ACCOUNT_NAME`). A loose likeness helps nobody: `Username` is not
+    /// `ORGNAME`, and another tool's columns want `--map`.
     fn closest(&self, upper: &str) -> Option<String> {
         let mut best: Option<(f64, &str)> = None;
         for col in self.columns {
+            let near = strsim::levenshtein(upper, col.name) <= 2;
             let score = strsim::jaro_winkler(upper, col.name);
+            let score = if near { score.max(0.95) } else { score };
             if best.is_none_or(|(b, _)| score > b) {
                 best = Some((score, col.name));
             }
@@ -418,7 +461,7 @@ impl Schema {
         if self.custom_columns && strsim::jaro_winkler(upper, "CUSTOM:") > 0.85 {
             return Some("CUSTOM:<label>".into());
         }
-        best.filter(|(s, _)| *s >= 0.75).map(|(_, n)| n.to_string())
+        best.filter(|(s, _)| *s >= 0.93).map(|(_, n)| n.to_string())
     }
 }
 

@@ -3,11 +3,13 @@
 //! arrive) is in `journal`; reading a report back for `--resume` is in
 //! `resume`.
 
+mod history;
 mod journal;
 mod resume;
 
+pub use history::{History, today};
 pub use journal::{Journal, JournalHandle, journal_path};
-pub use resume::{Prior, match_keys, reached_server, read_prior, way_tag};
+pub use resume::{Done, Prior, match_keys, reached_server, read_prior, way_tag};
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -25,6 +27,8 @@ pub struct ReportRow {
     /// The job's identity cells (see `Job::key_columns`).
     pub key: Vec<String>,
     pub result: RowResult,
+    /// The cells after `message` (see `Identity::extra`).
+    pub extra: Vec<String>,
 }
 
 /// One line of the report, borrowed: the final report of a million rows is
@@ -39,6 +43,7 @@ pub struct RowView<'a> {
     pub http_status: Option<u16>,
     pub attempts: u32,
     pub message: &'a str,
+    pub extra: &'a [String],
 }
 
 impl ReportRow {
@@ -52,6 +57,7 @@ impl ReportRow {
             http_status: self.result.http_status,
             attempts: self.result.attempts,
             message: &self.result.message,
+            extra: &self.extra,
         }
     }
 }
@@ -69,6 +75,10 @@ pub trait ReportRows: Sync {
     /// Calls `emit` with row `i`, whose key cells are written into `key`.
     fn row(&self, i: usize, key: &mut Vec<String>, emit: &mut Emit<'_>) -> Result<()>;
 }
+
+/// The outcome words of a journal's event lines (row 0): a resource about
+/// to be created, and one created (with its id).
+pub const EVENTS: [&str; 2] = ["creating", "created"];
 
 /// Rows formatted together by one thread.
 const CHUNK_ROWS: usize = 8_192;
@@ -95,8 +105,9 @@ impl ReportFormat {
     }
 }
 
-/// The report's column names for a job's key columns.
-pub fn columns(key_columns: &[&str]) -> Vec<String> {
+/// The report's column names for a job's key columns and the columns
+/// after `message`.
+pub fn columns(key_columns: &[&str], extra: &[&str]) -> Vec<String> {
     let mut cols = vec!["row".to_string(), "org".to_string()];
     cols.extend(key_columns.iter().map(|s| s.to_string()));
     cols.extend(
@@ -104,7 +115,13 @@ pub fn columns(key_columns: &[&str]) -> Vec<String> {
             .iter()
             .map(|s| s.to_string()),
     );
+    cols.extend(extra.iter().map(|s| s.to_string()));
     cols
+}
+
+/// A job's report columns.
+pub fn columns_of(identity: &crate::job::Identity) -> Vec<String> {
+    columns(identity.columns, identity.extra)
 }
 
 /// A cell a spreadsheet would run as a formula gets a leading `'`.
@@ -198,6 +215,9 @@ pub(crate) fn write_csv_row<W: Write>(w: &mut csv::Writer<W>, v: &RowView<'_>) -
     }
     w.write_field(num.format(v.attempts))?;
     w.write_field(guard(v.message).as_ref())?;
+    for e in v.extra {
+        w.write_field(guard(e).as_ref())?;
+    }
     w.write_record(None::<&[u8]>)
 }
 
@@ -239,6 +259,10 @@ pub fn write(
                     obj.insert("http_status".into(), v.http_status.into());
                     obj.insert("attempts".into(), v.attempts.into());
                     obj.insert("message".into(), v.message.into());
+                    let extras = header.len() - v.extra.len();
+                    for (name, value) in header[extras..].iter().zip(v.extra) {
+                        obj.insert(name.clone(), value.as_str().into());
+                    }
                     serde_json::to_writer(&mut w, &obj)?;
                     w.write_all(b"\n")?;
                     Ok(())
@@ -340,7 +364,10 @@ fn write_xlsx(
         .set_background_color(Color::RGB(0xDDEBF7));
     let fills = OutcomeFills::new();
     let last_col = (header.len() - 1) as u16;
-    let outcome_col = (header.len() - 5) as u16;
+    let outcome_col = header
+        .iter()
+        .position(|h| h == "outcome")
+        .unwrap_or_default() as u16;
     let per_sheet = SHEET_ROWS - 1;
     let sheets = rows.len().div_ceil(per_sheet).max(1);
     let mut key = Vec::new();
@@ -392,6 +419,9 @@ fn write_xlsx(
                 cell(&v.http_status.map(|h| h.to_string()).unwrap_or_default())?;
                 cell(num.format(v.attempts))?;
                 cell(v.message)?;
+                for e in v.extra {
+                    cell(e)?;
+                }
                 Ok(())
             })?;
         }
@@ -419,7 +449,11 @@ impl OutcomeFills {
 
     fn of(&self, o: Outcome) -> &rust_xlsxwriter::Format {
         &self.0[match o {
-            Outcome::Added | Outcome::Exists | Outcome::Requested | Outcome::Skipped => 0,
+            Outcome::Added
+            | Outcome::Updated
+            | Outcome::Exists
+            | Outcome::Requested
+            | Outcome::Skipped => 0,
             Outcome::Planned => 1,
             Outcome::Unconfirmed | Outcome::NotSent | Outcome::InFlight => 2,
             Outcome::Failed | Outcome::Invalid => 3,

@@ -10,27 +10,45 @@ use super::{ReportFormat, columns, unguard};
 use crate::job::Identity;
 use crate::names::push_fold;
 use crate::outcome::Outcome;
+use std::collections::HashSet;
 
 /// What an earlier run's report (or journal) says, by row content.
 #[derive(Debug, Default)]
 pub struct Prior {
-    /// Its rows that are done (added, exists, requested, skipped) or may have
-    /// reached the server without an answer, each used at most once.
+    /// Its rows that are done (added, updated, exists, requested, skipped)
+    /// or may have reached the server without an answer, each used at most
+    /// once.
     rows: Vec<PriorRow>,
     /// Match key → indices into `rows`, in report order.
     by_key: HashMap<String, Vec<u32>>,
+    /// Match keys of its rows that were invalid, failed or unconfirmed: a
+    /// problem now that was one then is not a new problem.
+    problems: HashSet<String>,
+    /// The day its events happened, when a row's message does not say:
+    /// the day the file was last written (UTC), `YYYY-MM-DD`.
+    pub date: String,
+}
+
+/// A row an earlier run did, as its report says.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub outcome: Outcome,
+    pub message: String,
+    /// Its identity cells (ids where known).
+    pub cells: Vec<String>,
+    /// Its cells after `message` (the fingerprint of what was done).
+    pub extra: Vec<String>,
 }
 
 #[derive(Debug)]
 struct PriorRow {
-    outcome: Outcome,
+    done: Done,
     used: bool,
 }
 
 impl Prior {
-    /// Takes a done row matching any of `keys` (see [`match_keys`]): its
-    /// outcome, once.
-    pub fn take_done(&mut self, keys: &[String]) -> Option<Outcome> {
+    /// Takes a done row matching any of `keys` (see [`match_keys`]), once.
+    pub fn take_done(&mut self, keys: &[String]) -> Option<Done> {
         self.take(keys, Outcome::is_done)
     }
 
@@ -43,28 +61,37 @@ impl Prior {
         .is_some()
     }
 
-    fn take(&mut self, keys: &[String], want: impl Fn(Outcome) -> bool) -> Option<Outcome> {
+    fn take(&mut self, keys: &[String], want: impl Fn(Outcome) -> bool) -> Option<Done> {
         for key in keys {
             for &n in self.by_key.get(key).map(Vec::as_slice).unwrap_or(&[]) {
                 let row = &mut self.rows[n as usize];
-                if !row.used && want(row.outcome) {
+                if !row.used && want(row.done.outcome) {
                     row.used = true;
-                    return Some(row.outcome);
+                    return Some(row.done.clone());
                 }
             }
         }
         None
     }
 
+    /// Whether a row with these keys was a problem (invalid, failed,
+    /// unconfirmed) in the earlier report.
+    pub fn was_a_problem(&self, keys: &[String]) -> bool {
+        keys.iter().any(|k| self.problems.contains(k))
+    }
+
     /// Whether it holds nothing to match.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.rows.is_empty() && self.problems.is_empty()
     }
 
     /// How many rows it holds done.
     #[cfg(test)]
     pub fn done_rows(&self) -> usize {
-        self.rows.iter().filter(|r| r.outcome.is_done()).count()
+        self.rows
+            .iter()
+            .filter(|r| r.done.outcome.is_done())
+            .count()
     }
 }
 
@@ -106,58 +133,99 @@ pub fn match_keys(identity: &Identity, org: &str, cells: &[String]) -> Vec<Strin
 /// Reads a report or journal of this very job, whole, or refuses it: a row
 /// skipped because it could not be read would be sent again. Only a torn
 /// last line (a killed run) is ignored; rows journaled in flight and never
-/// answered count as unconfirmed.
+/// answered count as unconfirmed. Event lines of a journal (a resource
+/// being created, created) are read and left to the list the next run
+/// reads: a created resource is found there by its name.
 pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
     let rows = read_rows(path, identity)
         .with_context(|| format!("cannot use the --resume report {}", path.display()))?;
     // A journal may hold a row twice (in flight, then answered): the last wins.
-    let mut last: HashMap<u64, (Vec<String>, Outcome)> = HashMap::new();
+    let mut last: HashMap<u64, ReadRow> = HashMap::new();
     let mut order: Vec<u64> = Vec::new();
-    for (row, keys, outcome, _) in rows {
-        if last.insert(row, (keys, outcome)).is_none() {
+    for r in rows {
+        let row = r.row;
+        if last.insert(row, r).is_none() {
             order.push(row);
         }
     }
-    let mut prior = Prior::default();
+    let mut prior = Prior {
+        date: modified_day(path),
+        ..Prior::default()
+    };
     for row in order {
-        let (keys, outcome) = &last[&row];
-        if !(outcome.is_done() || matches!(outcome, Outcome::Unconfirmed | Outcome::InFlight)) {
+        let Some(r) = last.remove(&row) else { continue };
+        if matches!(
+            r.outcome,
+            Outcome::Invalid | Outcome::Failed | Outcome::Unconfirmed | Outcome::InFlight
+        ) {
+            prior.problems.extend(r.keys.iter().cloned());
+        }
+        if !(r.outcome.is_done() || matches!(r.outcome, Outcome::Unconfirmed | Outcome::InFlight)) {
             continue;
         }
         let n = prior.rows.len() as u32;
-        prior.rows.push(PriorRow {
-            outcome: *outcome,
-            used: false,
-        });
-        for key in keys {
+        for key in &r.keys {
             prior.by_key.entry(key.clone()).or_default().push(n);
         }
+        prior.rows.push(PriorRow {
+            done: Done {
+                outcome: r.outcome,
+                message: r.message,
+                cells: r.cells,
+                extra: r.extra,
+            },
+            used: false,
+        });
     }
     Ok(prior)
+}
+
+/// The day a file was last written, in UTC (`YYYY-MM-DD`); today when it
+/// cannot be told.
+fn modified_day(path: &Path) -> String {
+    let when = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(chrono::DateTime::<chrono::Utc>::from)
+        .unwrap_or_else(|_| chrono::Utc::now());
+    when.format("%Y-%m-%d").to_string()
 }
 
 /// Whether a report holds a row that reached a server: `requested`,
 /// `unconfirmed`, in flight, or `failed` with an HTTP status.
 pub fn reached_server(path: &Path, identity: &Identity) -> Result<bool> {
-    Ok(read_rows(path, identity)?.iter().any(|(_, _, o, http)| {
+    Ok(read_rows(path, identity)?.iter().any(|r| {
         matches!(
-            o,
+            r.outcome,
             Outcome::Requested | Outcome::Unconfirmed | Outcome::InFlight
-        ) || (*o == Outcome::Failed && *http)
+        ) || (r.outcome == Outcome::Failed && r.reached)
     }))
 }
 
 /// A report line: its cells, or why it could not be read.
 type Line = Result<Vec<String>, String>;
 
-/// A report line read: (row, match keys, outcome, whether it reached a
-/// server).
-type ReadRow = (u64, Vec<String>, Outcome, bool);
+/// A report line read.
+struct ReadRow {
+    row: u64,
+    keys: Vec<String>,
+    outcome: Outcome,
+    /// Whether it reached a server (it has an HTTP status).
+    reached: bool,
+    message: String,
+    cells: Vec<String>,
+    extra: Vec<String>,
+}
 
 /// Every line of a report, read.
 fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
-    let want = columns(identity.columns);
-    let accepted = [want.clone(), columns(identity.legacy_columns)];
+    let want = columns(identity.columns, identity.extra);
+    // This job's columns; the same before the columns after `message`
+    // existed; the same before the name columns existed.
+    let accepted = [
+        want.clone(),
+        columns(identity.columns, &[]),
+        columns(identity.legacy_columns, &[]),
+    ];
     let (lines, layout) = match ReportFormat::from_path(path)? {
         ReportFormat::Csv => csv_lines(path, &accepted)?,
         ReportFormat::Jsonl => jsonl_lines(path, &accepted)?,
@@ -191,7 +259,9 @@ fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
         });
         // The header is line 1 of the report.
         match parse_line(line, n + 2, identity) {
-            Ok(row) => out.push(row),
+            Ok(Some(row)) => out.push(row),
+            // An event of the journal, not a row.
+            Ok(None) => {}
             Err(_) if n == last => {}
             Err(e) => return Err(e),
         }
@@ -199,8 +269,8 @@ fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
     Ok(out)
 }
 
-/// One line's cells as (row, match keys, outcome, reached a server).
-fn parse_line(line: Line, at: usize, identity: &Identity) -> Result<ReadRow> {
+/// One line's cells as a row read; `None` for an event line.
+fn parse_line(line: Line, at: usize, identity: &Identity) -> Result<Option<ReadRow>> {
     // Cells in this job's layout (an older report's were moved into it).
     let keys = identity.columns.len();
     let cells = match line {
@@ -213,6 +283,9 @@ fn parse_line(line: Line, at: usize, identity: &Identity) -> Result<ReadRow> {
         bail!("line {at}: \"{}\" is not a row number", cells[0]);
     };
     let word = &cells[2 + keys];
+    if row == 0 && super::EVENTS.contains(&word.trim()) {
+        return Ok(None);
+    }
     let Ok(outcome) = word.trim().to_ascii_lowercase().parse::<Outcome>() else {
         bail!(
             "line {at} (row {row}): \"{word}\" is not an outcome of this tool ({}); fix or remove that line",
@@ -220,8 +293,16 @@ fn parse_line(line: Line, at: usize, identity: &Identity) -> Result<ReadRow> {
         );
     };
     let matches = match_keys(identity, &cells[1], &cells[2..2 + keys]);
-    let http = !cells[2 + keys + 2].trim().is_empty();
-    Ok((row, matches, outcome, http))
+    let reached = !cells[2 + keys + 2].trim().is_empty();
+    Ok(Some(ReadRow {
+        row,
+        keys: matches,
+        outcome,
+        reached,
+        message: cells[2 + keys + 4].clone(),
+        cells: cells[2..2 + keys].to_vec(),
+        extra: cells[2 + keys + 5..].to_vec(),
+    }))
 }
 
 fn not_ours(found: &[String], accepted: &[Vec<String>]) -> anyhow::Error {
@@ -366,8 +447,9 @@ mod tests {
             let cells = [rid, "", name, ""].map(String::from);
             match_keys(identity, "", &cells)
         };
-        assert_eq!(prior.take_done(&keys("901", "ROOT")), Some(Outcome::Added));
-        assert_eq!(prior.take_done(&keys("901", "ROOT")), None, "used once");
+        let done = prior.take_done(&keys("901", "ROOT")).unwrap();
+        assert_eq!(done.outcome, Outcome::Added);
+        assert!(prior.take_done(&keys("901", "ROOT")).is_none(), "used once");
         assert!(prior.take_unconfirmed(&keys("901", "admin")));
         assert!(!prior.take_unconfirmed(&keys("901", "web")));
     }

@@ -43,7 +43,7 @@ pub fn untaken(aborted: Option<&Abort>, dry_run: bool) -> String {
 /// The server, or a simulator started in-process for `--simulate`.
 fn open(cfg: &Config) -> Result<(Option<Simulator>, Client, Secret)> {
     let (simulator, url, token) = match &cfg.target {
-        Target::Simulate { inventory } => {
+        Target::Simulate { inventory, state } => {
             let token = random_token();
             let sim = Simulator::start(
                 "127.0.0.1:0",
@@ -51,6 +51,7 @@ fn open(cfg: &Config) -> Result<(Option<Simulator>, Client, Secret)> {
                     token: token.clone(),
                     any_account: true,
                     inventory: inventory.clone(),
+                    state_file: state.clone(),
                     ..SimOptions::default()
                 },
             )?;

@@ -13,7 +13,7 @@ use crate::exit::RunEnd;
 use crate::job::Job;
 use crate::outcome::{Outcome, Results, RowResult, counted};
 use crate::plan::{self, Unit};
-use crate::report::{self, Prior};
+use crate::report::{self, History, Prior};
 use crate::transport::Abort;
 
 /// What the run will do.
@@ -240,14 +240,13 @@ pub fn apply_prior<J: Job>(
             if keys.is_empty() {
                 continue;
             }
-            if let Some(outcome) = prior.take_done(&keys) {
-                results.set(
-                    i,
-                    RowResult::new(
-                        Outcome::Skipped,
-                        format!("done in an earlier run ({outcome})"),
-                    ),
-                );
+            if let Some(done) = prior.take_done(&keys) {
+                let history = History::of(&done, &prior.date);
+                let mut r = RowResult::new(Outcome::Skipped, history.to_string());
+                // What was applied then stays the record (a --update run
+                // compares against it).
+                r.carried = Some(done.extra);
+                results.set(i, r);
                 continue;
             }
             if !job.idempotent() && !cfg.resend_unconfirmed && prior.take_unconfirmed(&keys) {

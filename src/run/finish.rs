@@ -188,7 +188,7 @@ fn write_report<J: Job>(
     if let Some(a) = &ended.aborted {
         summary.push(("stopped".into(), a.describe_in(cfg.dry_run)));
     }
-    let header = report::columns(job.key_columns());
+    let header = report::columns_of(job.identity());
     report::write(&cfg.report, &header, &rows, &summary)
 }
 
@@ -333,6 +333,7 @@ impl<J: Job> report::ReportRows for FinalRows<'_, J> {
         match self.data.entry(i) {
             Entry::Invalid(n) => {
                 let r = &self.data.invalid[n as usize];
+                let extra = vec![String::new(); self.job.identity().extra.len()];
                 emit(&report::RowView {
                     row: r.row,
                     org: self.data.org_name(r.org),
@@ -342,6 +343,7 @@ impl<J: Job> report::ReportRows for FinalRows<'_, J> {
                     http_status: None,
                     attempts: 0,
                     message: &r.message,
+                    extra: &extra,
                 })
             }
             Entry::Valid(n) => {
@@ -351,6 +353,8 @@ impl<J: Job> report::ReportRows for FinalRows<'_, J> {
                     .results
                     .view(n as usize)
                     .unwrap_or((Outcome::NotSent, "", None, 0, "not sent"));
+                let carried = self.results.carried(n as usize);
+                let extra = super::sending::extra_cells(self.job, &c.item, outcome, carried);
                 emit(&report::RowView {
                     row: u64::from(c.row),
                     org: self.data.org_str(c),
@@ -360,6 +364,7 @@ impl<J: Job> report::ReportRows for FinalRows<'_, J> {
                     http_status,
                     attempts,
                     message,
+                    extra: &extra,
                 })
             }
         }

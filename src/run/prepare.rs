@@ -78,7 +78,7 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
         prior,
         lock,
         journal_path,
-        header: report::columns(job.key_columns()),
+        header: report::columns_of(job.identity()),
         started,
     })
 }

@@ -117,11 +117,9 @@ fn send_unit<J: Job>(
             attempts,
         } => {
             let r = RowResult {
-                outcome,
-                status: String::new(),
                 http_status: http,
                 attempts,
-                message: reason.clone(),
+                ..RowResult::new(outcome, reason.clone())
             };
             vec![r; unit.rows.len()]
         }
@@ -143,11 +141,10 @@ fn send_unit<J: Job>(
                     );
                 }
                 RowResult {
-                    outcome: v.outcome,
                     status: exchange.scrub(&v.status),
                     http_status: Some(http),
                     attempts,
-                    message,
+                    ..RowResult::new(v.outcome, message)
                 }
             })
             .collect(),
@@ -191,11 +188,32 @@ pub(super) fn report_row<J: Job>(
     result: RowResult,
 ) -> ReportRow {
     let c = &data.items[i];
+    let extra = extra_cells(job, &c.item, result.outcome, result.carried.as_deref());
     ReportRow {
         row: u64::from(c.row),
         org: data.org_str(c).to_string(),
         key: job.key(&c.item),
         result,
+        extra,
+    }
+}
+
+/// The cells after `message` of a row that ended so: what was written
+/// (the fingerprint of an added or updated account), what an earlier report
+/// carried for a skipped row, else empty: a row not written by this run
+/// (it exists, was planned, failed) records nothing as applied, so a later
+/// `--update` edits it.
+pub(super) fn extra_cells<J: Job>(
+    job: &J,
+    item: &J::Item,
+    outcome: Outcome,
+    carried: Option<&[String]>,
+) -> Vec<String> {
+    let width = job.identity().extra.len();
+    match (outcome, carried) {
+        (_, Some(c)) if c.len() == width => c.to_vec(),
+        (Outcome::Added | Outcome::Updated, _) => job.extra(item),
+        _ => vec![String::new(); width],
     }
 }
 

@@ -1,7 +1,9 @@
-//! The simulator's endpoints: checks and answers as PAM360 gives them.
+//! The simulator's HTTP side: the token first, then its capacity and
+//! injected faults, then the request's `INPUT_DATA` read as PAM360 reads
+//! it, and the endpoint (`api`) that answers it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -10,117 +12,14 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Dropped, Reply, State};
+use super::api::{self, Endpoint, failed};
+use super::{Dropped, Reply, State, json_reply};
 
 /// Where tests read what the simulator stored.
 pub const STATE_PATH: &str = "/simulator/state";
 
 /// The largest request body the simulator reads.
 const MAX_BODY: usize = 16 << 20;
-
-const ACCOUNTS_PREFIX: &str = "/restapi/json/v1/resources/";
-const REQUEST_PREFIX: &str = "/restapi/json/v1/accounts/";
-
-/// What the simulator holds.
-#[derive(Default)]
-pub(crate) struct Store {
-    /// (org, resource, name as the server compares it) → index into
-    /// `accounts`.
-    index: HashMap<(String, u64, String), usize>,
-    accounts: Vec<Value>,
-    account_ids: HashMap<u64, usize>,
-    /// (org, resource) → indices into `accounts`: an account-list read
-    /// costs its own accounts, not the whole store, under the store's lock.
-    by_resource: HashMap<(String, u64), Vec<usize>>,
-    /// Resources by (org, id): from the inventory, or made by a first add.
-    pub(crate) resources: super::reads::Resources,
-    requests: Vec<Value>,
-    next_id: u64,
-    /// Requests received on the API paths, answered or not.
-    received: u64,
-    /// Of those, the writes (POST): reads are GETs.
-    writes: u64,
-    /// When each of them arrived, in seconds since the simulator started.
-    arrivals: Vec<f64>,
-    /// Requests whose `INPUT_DATA` had to be read raw (not form-encoded).
-    raw_bodies: u64,
-}
-
-impl Store {
-    /// Stores an account under (org, resource) with its id (`given`, or
-    /// the next free one); false when the name is there already.
-    pub(crate) fn add_account(
-        &mut self,
-        org: &str,
-        rid: u64,
-        fields: Value,
-        given: Option<u64>,
-    ) -> bool {
-        let name = fields["ACCOUNTNAME"].as_str().unwrap_or("").to_string();
-        // PAM360 compares names as Java's equalsIgnoreCase does.
-        let key = (org.to_string(), rid, crate::names::server_key(&name));
-        if self.index.contains_key(&key) {
-            return false;
-        }
-        self.resources
-            .entry((org.to_string(), rid))
-            .or_insert_with(|| super::reads::Resource {
-                name: format!("resource-{rid}"),
-                kind: String::new(),
-            });
-        let id = given.unwrap_or_else(|| {
-            self.next_id += 1;
-            1000 + self.next_id
-        });
-        let n = self.accounts.len();
-        self.accounts.push(json!({
-            "org": org, "resource_id": rid, "account_id": id, "fields": fields,
-        }));
-        self.index.insert(key, n);
-        self.account_ids.insert(id, n);
-        self.by_resource
-            .entry((org.to_string(), rid))
-            .or_default()
-            .push(n);
-        true
-    }
-
-    /// (id, name) of the accounts of one resource.
-    pub(crate) fn accounts_of<'a>(
-        &'a self,
-        org: &'a str,
-        rid: u64,
-    ) -> impl Iterator<Item = (u64, &'a str)> + 'a {
-        self.by_resource
-            .get(&(org.to_string(), rid))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-            .iter()
-            .map(|&n| &self.accounts[n])
-            .map(|a| {
-                (
-                    a["account_id"].as_u64().unwrap_or(0),
-                    a["fields"]["ACCOUNTNAME"].as_str().unwrap_or(""),
-                )
-            })
-    }
-}
-
-pub(crate) fn json_reply(status: StatusCode, body: Value) -> Reply {
-    Ok(Response::builder()
-        .status(status)
-        .header("content-type", "application/json;charset=UTF-8")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("a valid response"))
-}
-
-/// PAM360's shape for a refused operation: HTTP 200 and `Failed`.
-pub(crate) fn failed(name: &str, message: &str) -> Reply {
-    json_reply(
-        StatusCode::OK,
-        json!({"operation":{"name":name,"result":{"status":"Failed","message":message}}}),
-    )
-}
 
 pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     // Latency counts from arrival: the simulator's own work is inside it.
@@ -146,31 +45,33 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         );
     }
     let (org, content_type) = (header("orgName"), header("content-type"));
-    if req.method() == Method::GET {
-        let query = req.uri().query().unwrap_or("").to_string();
-        record_arrival(&state);
-        if let Some(reply) = faults_before(&state, arrived).await {
-            return reply;
+    let endpoint = Endpoint::of(req.method(), &path);
+    let query = req.uri().query().unwrap_or("").to_string();
+    let body = if endpoint.writes() {
+        match read_body(req).await {
+            Ok(b) => Some(b),
+            Err(reply) => return reply,
         }
-        return super::reads::get(&state, &path, &org, &query);
-    }
-    let method_ok = req.method() == Method::POST;
-    let body = match read_body(req).await {
-        Ok(b) => b,
-        Err(reply) => return reply,
+    } else {
+        None
     };
-    record_arrival(&state);
-    state.store.lock().expect("simulator store").writes += 1;
+    record_arrival(&state, endpoint.writes());
+    if let Some(capacity) = &state.capacity
+        && !capacity.serve().await
+    {
+        state.store().overloaded += 1;
+        return unavailable();
+    }
     if let Some(reply) = faults_before(&state, arrived).await {
         return reply;
     }
-    if !method_ok {
-        return json_reply(StatusCode::METHOD_NOT_ALLOWED, json!({"error":"use POST"}));
-    }
+    let Some(body) = body else {
+        return api::read(&endpoint, &state.opts, &state.store(), &org, &query);
+    };
     let input = match input_data(&body, &content_type) {
         Ok((input, reading)) => {
             if reading == Reading::Raw {
-                state.store.lock().expect("simulator store").raw_bodies += 1;
+                state.store().raw_bodies += 1;
             }
             input
         }
@@ -179,18 +80,21 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let Some(details) = input.pointer("/operation/Details") else {
         return failed("INPUT", "INPUT_DATA has no operation.Details");
     };
+    let reply = api::write(&endpoint, &state.opts, &mut state.store(), &org, details);
+    // Stored, but the answer never leaves: the client cannot know.
     let drop_after = state.opts.drop_after > 0.0 && rand::random::<f64>() < state.opts.drop_after;
-    let reply = route(&state, &path, &org, details);
-    if drop_after {
-        // Stored, but the answer never leaves: the client cannot know.
+    let lose_create = endpoint.is_create()
+        && state.lost_creates.fetch_add(1, Ordering::SeqCst) < state.opts.lose_create_answers;
+    if drop_after || lose_create {
         return Err(Dropped);
     }
     reply
 }
 
-fn record_arrival(state: &State) {
-    let mut store = state.store.lock().expect("simulator store");
+fn record_arrival(state: &State, write: bool) {
+    let mut store = state.store();
     store.received += 1;
+    store.writes += u64::from(write);
     store.arrivals.push(state.started.elapsed().as_secs_f64());
 }
 
@@ -203,13 +107,14 @@ fn state_reply(state: &State, token_ok: bool) -> Reply {
             json!({"error":"the simulator's state needs its AUTHTOKEN"}),
         );
     }
-    let store = state.store.lock().expect("simulator store");
-    json_reply(
-        StatusCode::OK,
-        json!({"accounts": store.accounts, "requests": store.requests,
-            "received": store.received, "writes": store.writes, "arrivals": store.arrivals,
-            "raw_bodies": store.raw_bodies}),
-    )
+    json_reply(StatusCode::OK, state.store().inspection())
+}
+
+fn unavailable() -> Reply {
+    Ok(Response::builder()
+        .status(StatusCode::SERVICE_UNAVAILABLE)
+        .body(Full::new(Bytes::from_static(b"Service Unavailable")))
+        .expect("a valid response"))
 }
 
 /// The body, at most [`MAX_BODY`]: a 1,000-account chunk fits well under it.
@@ -253,10 +158,7 @@ async fn faults_before(state: &State, arrived: Instant) -> Option<Reply> {
         }
     }
     if opts.error_share > 0.0 && rand::random::<f64>() < opts.error_share {
-        return Some(Ok(Response::builder()
-            .status(StatusCode::SERVICE_UNAVAILABLE)
-            .body(Full::new(Bytes::from_static(b"Service Unavailable")))
-            .expect("a valid response")));
+        return Some(unavailable());
     }
     if opts.drop_before > 0.0 && rand::random::<f64>() < opts.drop_before {
         return Some(Err(Dropped));
@@ -306,194 +208,4 @@ pub(crate) fn input_data(
             None => Err("INPUT_DATA is missing or the body is not form encoded"),
         },
     }
-}
-
-/// Sends a request to the endpoint its path names.
-fn route(state: &State, path: &str, org: &str, details: &Value) -> Reply {
-    if let Some(rest) = path.strip_prefix(ACCOUNTS_PREFIX)
-        && let Some(id) = rest.strip_suffix("/accounts")
-    {
-        match id.parse::<u64>() {
-            // PAM360 has no resource 0.
-            Ok(0) | Err(_) => failed("ADD ACCOUNTS", "Invalid resource id"),
-            Ok(rid) => add_accounts(state, org, rid, details),
-        }
-    } else if let Some(rest) = path.strip_prefix(REQUEST_PREFIX)
-        && let Some(id) = rest.strip_suffix("/requestpassword")
-    {
-        match id.parse::<u64>() {
-            Ok(aid) => request_password(state, org, aid, details),
-            Err(_) => failed("REQUEST PASSWORD", "Invalid account id"),
-        }
-    } else {
-        json_reply(StatusCode::NOT_FOUND, json!({"error":"no such API"}))
-    }
-}
-
-const STRINGS: &[&str] = &[
-    "ACCOUNTNAME",
-    "PASSWORD",
-    "ACCOUNTPASSWORDPOLICY",
-    "NOTES",
-    "TOTP_SECRET",
-    "TOTP_ALGORITHM",
-    "TOTP_DIGITS",
-    "TOTP_VALIDITY",
-    "SAP_USER_TYPE",
-];
-const NUMBERS: &[&str] = &["ACCOUNTPASSWORDPOLICYID", "COMMAND_SET"];
-const BOOLS: &[&str] = &[
-    "RECORD_RDP_SESSIONS",
-    "RECORD_CLI_SESSIONS",
-    "DISABLE_PASSWORD_RESETS",
-    "CONFIGURE_PASSWORD_RESET",
-    "IIS_WEB_CONFIG_RESET",
-    "IIS_APP_POOL_RESTART",
-    "IIS_APP_POOL_RESET",
-    "SERVICES_RESTART",
-    "SERVICES_RESET",
-    "SCHEDULED_TASK_RESET",
-    "WEBSITE_SESSION_RECORDING",
-    "GATEWAY_SESSION_RECORDING",
-];
-
-fn string_array(v: &Value) -> bool {
-    v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
-}
-
-/// Why an account entry does not have the vendor's types, if it does not.
-fn check_account(entry: &Value) -> Result<String, String> {
-    let Some(obj) = entry.as_object() else {
-        return Err("Invalid account entry".into());
-    };
-    let name = match obj.get("ACCOUNTNAME") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        _ => return Err("ACCOUNTNAME is mandatory".into()),
-    };
-    for (k, v) in obj {
-        let ok = if STRINGS.contains(&k.as_str()) {
-            v.is_string()
-        } else if NUMBERS.contains(&k.as_str()) {
-            v.is_number()
-        } else if BOOLS.contains(&k.as_str()) {
-            v.is_boolean()
-        } else if k == "ACCOUNT_RESOURCE_GROUP_IDS" {
-            string_array(v)
-        } else if k == "ACCOUNTCUSTOMFIELD" {
-            v.as_array().is_some_and(|a| {
-                a.iter().all(|f| {
-                    f.get("CUSTOMLABEL").is_some_and(Value::is_string)
-                        && f.get("CUSTOMVALUE").is_some()
-                })
-            })
-        } else {
-            return Err(format!("Unknown parameter {k}"));
-        };
-        if !ok {
-            return Err(format!("Invalid value type for {k}"));
-        }
-    }
-    Ok(name)
-}
-
-fn add_accounts(state: &State, org: &str, rid: u64, details: &Value) -> Reply {
-    let Some(list) = details.get("ACCOUNTLIST").and_then(Value::as_array) else {
-        return failed("ADD ACCOUNTS", "ACCOUNTLIST is mandatory");
-    };
-    let mut store = state.store.lock().expect("simulator store");
-    let mut answers: Vec<(String, String)> = Vec::new();
-    let mut added = 0;
-    for entry in list {
-        let status = match check_account(entry) {
-            Err(why) => {
-                let name = entry
-                    .get("ACCOUNTNAME")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                answers.push((name, why));
-                continue;
-            }
-            Ok(name) => {
-                if !store.add_account(org, rid, entry.clone(), None) {
-                    (
-                        name,
-                        "Account is not added  as it already exists".to_string(),
-                    )
-                } else {
-                    added += 1;
-                    let status = if state.opts.echo {
-                        format!("Account added successfully: {entry}")
-                    } else {
-                        "Account added successfully".to_string()
-                    };
-                    (name, status)
-                }
-            }
-        };
-        answers.push(status);
-    }
-    let details = if state.opts.list_shape {
-        Value::Array(
-            answers
-                .iter()
-                .map(|(n, s)| json!({ n.clone(): {"STATUS": s} }))
-                .collect(),
-        )
-    } else {
-        let mut m = serde_json::Map::new();
-        for (n, s) in &answers {
-            m.insert(n.clone(), json!({"STATUS": s}));
-        }
-        Value::Object(m)
-    };
-    let (status, message) = if added > 0 {
-        ("Success", "Account added successfully")
-    } else {
-        ("Failed", "No account was added")
-    };
-    json_reply(
-        StatusCode::OK,
-        json!({"operation":{"name":"ADD ACCOUNTS","result":{"status":status,"message":message},"Details":details}}),
-    )
-}
-
-fn check_request(d: &Value) -> Result<(), String> {
-    let Some(obj) = d.as_object() else {
-        return Err("Invalid Details".into());
-    };
-    for (k, v) in obj {
-        let ok = match k.as_str() {
-            "REASON" | "STARTTIME" | "ENDTIME" | "RESOURCES_TO_BE_ACCESSED_OPTION" => v.is_string(),
-            "ACCESS" => matches!(v.as_str(), Some("now" | "later")),
-            "REMINDERTIME" => v.is_number(),
-            "SELECTED_RESOURCEIDS" => string_array(v),
-            _ => return Err(format!("Unknown parameter {k}")),
-        };
-        if !ok {
-            return Err(format!("Invalid value type for {k}"));
-        }
-    }
-    Ok(())
-}
-
-fn request_password(state: &State, org: &str, aid: u64, details: &Value) -> Reply {
-    if let Err(why) = check_request(details) {
-        return failed("REQUEST PASSWORD", &why);
-    }
-    let mut store = state.store.lock().expect("simulator store");
-    if !state.opts.any_account && !store.account_ids.contains_key(&aid) {
-        return failed(
-            "REQUEST PASSWORD",
-            "Account does not exist or you are not authorized to access it",
-        );
-    }
-    store
-        .requests
-        .push(json!({"org": org, "account_id": aid, "details": details}));
-    json_reply(
-        StatusCode::OK,
-        json!({"operation":{"result":{"message":"Password request raised successfully","status":"Success","statusCode":20000},
-            "Details":{"STATUS":"[Waiting for Approval]"},"name":"REQUEST PASSWORD"}}),
-    )
 }

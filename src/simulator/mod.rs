@@ -6,11 +6,15 @@
 //! live in the same process (`--simulate`, and the tests): reqwest's blocking
 //! client panics when created inside a runtime.
 
+mod api;
+mod capacity;
 mod handlers;
-mod reads;
+mod store;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -58,6 +62,15 @@ pub struct SimOptions {
     /// Longest a client may take over a TLS handshake or a request's
     /// headers, or stay idle between requests (tests set it short).
     pub slow_client: Duration,
+    /// Requests per second it can serve (`--capacity C`; see `capacity`).
+    pub capacity: Option<f64>,
+    /// After this many requests, the capacity drops to the second value.
+    pub capacity_drop: Option<(u64, f64)>,
+    /// The answers of this many first creates are lost: the resource is
+    /// stored, then the connection closes.
+    pub lose_create_answers: u64,
+    /// Load the state from this file at start, save it there at the end.
+    pub state_file: Option<PathBuf>,
 }
 
 /// HTTPS for the simulator.
@@ -88,13 +101,19 @@ impl Default for SimOptions {
             page_cap: None,
             one_based_paging: false,
             slow_client: SLOW_CLIENT,
+            capacity: None,
+            capacity_drop: None,
+            lose_create_answers: 0,
+            state_file: None,
         }
     }
 }
 
-/// A running simulator; stops when dropped.
+/// A running simulator; stops when dropped (and saves its state when it
+/// has a state file).
 pub struct Simulator {
     addr: SocketAddr,
+    state: Arc<State>,
     /// SHA-256 of the certificate's DER, when serving HTTPS.
     fingerprint: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -104,9 +123,27 @@ pub struct Simulator {
 /// The simulator's state, shared by its handlers.
 pub(crate) struct State {
     opts: SimOptions,
-    store: Mutex<handlers::Store>,
+    store: Mutex<store::Store>,
     window: Mutex<(Instant, u32)>,
     started: Instant,
+    capacity: Option<capacity::Capacity>,
+    /// Creates whose answer was lost so far (`--lose-create-answers`).
+    lost_creates: AtomicU64,
+}
+
+impl State {
+    fn store(&self) -> MutexGuard<'_, store::Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A JSON answer with this HTTP status.
+fn json_reply(status: hyper::StatusCode, body: serde_json::Value) -> Reply {
+    Ok(hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/json;charset=UTF-8")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a valid response"))
 }
 
 /// Connections whose handler asked for them to be dropped end with this.
@@ -146,16 +183,25 @@ impl Simulator {
             }
             None => (None, None),
         };
-        let mut store = handlers::Store::default();
+        let mut store = match &opts.state_file {
+            Some(path) => store::load_state(path)?,
+            None => store::Store::default(),
+        };
         if let Some(path) = &opts.inventory {
-            reads::load_inventory(path, &mut store)?;
+            store::load_inventory(path, &mut store)?;
         }
+        let capacity = opts
+            .capacity
+            .map(|c| capacity::Capacity::new(c, opts.capacity_drop));
         let state = Arc::new(State {
             opts,
             store: Mutex::new(store),
             window: Mutex::new((Instant::now(), 0)),
             started: Instant::now(),
+            capacity,
+            lost_creates: AtomicU64::new(0),
         });
+        let serving = state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -171,7 +217,7 @@ impl Simulator {
                     };
                     tokio::select! {
                         _ = rx => {}
-                        _ = accept_loop(listener, state, acceptor) => {}
+                        _ = accept_loop(listener, serving, acceptor) => {}
                     }
                 });
                 // Connections still open are cut at once: a stopped
@@ -180,6 +226,7 @@ impl Simulator {
             })?;
         Ok(Simulator {
             addr,
+            state,
             fingerprint,
             shutdown: Some(tx),
             thread: Some(thread),
@@ -200,22 +247,38 @@ impl Simulator {
     pub fn fingerprint(&self) -> Option<&str> {
         self.fingerprint.as_deref()
     }
+}
 
-    /// Serves until the process is stopped.
-    pub fn wait(mut self) {
+impl Simulator {
+    /// Stops serving, and saves the state to its file (if it has one).
+    pub fn stop(mut self) -> Result<()> {
+        self.halt();
+        self.save()
+    }
+
+    fn halt(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+
+    fn save(&self) -> Result<()> {
+        match &self.state.opts.state_file {
+            Some(path) => self.state.store().save(path),
+            None => Ok(()),
         }
     }
 }
 
 impl Drop for Simulator {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let saving = self.shutdown.is_some();
+        self.halt();
+        if saving && let Err(e) = self.save() {
+            log::error!("{e:#}");
         }
     }
 }

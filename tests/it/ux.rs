@@ -176,12 +176,10 @@ fn an_xlsx_report_holds_the_same_rows_as_the_csv_report() {
     let header: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
     assert_eq!(
         header,
-        pam360_bulk::report::columns(&[
-            "resource_id",
-            "resource_name",
-            "account_name",
-            "account_id"
-        ])
+        pam360_bulk::report::columns(
+            &["resource_id", "resource_name", "account_name", "account_id"],
+            &["fingerprint"]
+        )
     );
     let xlsx: Vec<Vec<String>> = rows
         .map(|r| r.iter().map(|c| c.to_string()).collect())

@@ -1,0 +1,128 @@
+//! What a row's report message says was done to it, and when, across
+//! chained runs: `added on 2026-12-01; updated on 2026-12-02: NOTES
+//! written`. A nightly run that resumes from the last report skips what it
+//! did and keeps the whole record in the message, so the latest report is
+//! the history. Long records keep their first event and their last three.
+
+use super::resume::Done;
+
+/// Events kept after the first.
+const LAST: usize = 3;
+
+/// A row's record of events, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History(Vec<String>);
+
+impl History {
+    /// What an earlier report says was done to a row: its message when that
+    /// is already a record, else its outcome on `date` (the day that
+    /// report was written).
+    pub fn of(done: &Done, date: &str) -> History {
+        let events: Vec<String> = done.message.split("; ").map(str::to_string).collect();
+        if !done.message.is_empty() && events.iter().all(|e| is_event(e)) {
+            return History(events);
+        }
+        // A report older than records: "done in an earlier run (added)".
+        let word = done
+            .message
+            .strip_prefix("done in an earlier run (")
+            .and_then(|m| m.strip_suffix(')'))
+            .unwrap_or(done.outcome.as_str());
+        History(vec![format!("{word} on {date}")])
+    }
+
+    /// A record that begins now: `what` on `date`.
+    pub fn new(what: &str, date: &str) -> History {
+        History(vec![format!("{what} on {date}")])
+    }
+
+    /// The record with one more event: `what` on `date`, with `detail`.
+    pub fn then(mut self, what: &str, date: &str, detail: &str) -> History {
+        self.0.push(if detail.is_empty() {
+            format!("{what} on {date}")
+        } else {
+            format!("{what} on {date}: {detail}")
+        });
+        self
+    }
+}
+
+impl std::fmt::Display for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept: Vec<&str> = if self.0.len() > LAST + 1 {
+            std::iter::once(&self.0[0])
+                .chain(&self.0[self.0.len() - LAST..])
+                .map(String::as_str)
+                .collect()
+        } else {
+            self.0.iter().map(String::as_str).collect()
+        };
+        f.write_str(&kept.join("; "))
+    }
+}
+
+/// Whether `s` reads `<word> on YYYY-MM-DD[: detail]`.
+fn is_event(s: &str) -> bool {
+    let Some((word, rest)) = s.split_once(" on ") else {
+        return false;
+    };
+    let date = rest.get(..10).unwrap_or("");
+    !word.is_empty()
+        && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        && chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok()
+        && (rest.len() == 10 || rest[10..].starts_with(": "))
+}
+
+/// Today in UTC, as events are dated.
+pub fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+
+    fn done(outcome: Outcome, message: &str) -> Done {
+        Done {
+            outcome,
+            message: message.into(),
+            cells: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_record_carries_through_chained_runs_and_keeps_first_and_last_three() {
+        let first = History::of(&done(Outcome::Added, ""), "2026-12-01");
+        assert_eq!(first.to_string(), "added on 2026-12-01");
+        // Skipped the next night: the record is carried as it is.
+        let again = History::of(&done(Outcome::Skipped, &first.to_string()), "2026-12-02");
+        assert_eq!(again, first);
+        let mut h = again.then("updated", "2026-12-03", "NOTES written");
+        assert_eq!(
+            h.to_string(),
+            "added on 2026-12-01; updated on 2026-12-03: NOTES written"
+        );
+        for day in 4..9 {
+            h = h.then("updated", &format!("2026-12-0{day}"), "NOTES written");
+        }
+        assert_eq!(
+            h.to_string(),
+            "added on 2026-12-01; updated on 2026-12-06: NOTES written; updated on 2026-12-07: NOTES written; updated on 2026-12-08: NOTES written"
+        );
+        // A message that is not a record is the outcome on the report's day.
+        let exists = History::of(
+            &done(Outcome::Exists, "already on the server; not sent"),
+            "2026-12-05",
+        );
+        assert_eq!(exists.to_string(), "exists on 2026-12-05");
+        let old = History::of(
+            &done(Outcome::Skipped, "done in an earlier run (added)"),
+            "2026-11-30",
+        );
+        assert_eq!(old.to_string(), "added on 2026-11-30");
+        assert!(!is_event("added on 2026-13-01"));
+        assert!(!is_event("Added on 2026-12-01"));
+    }
+}
