@@ -502,7 +502,7 @@ impl Job for Accounts {
     fn op<'a>(&self, unit: &Unit, items: &'a [Checked<Account>]) -> Box<dyn Op + 'a> {
         let resource_id = match unit.target {
             Target::Resource(r) => r.id(),
-            Target::Account(_) => None,
+            _ => None,
         };
         Box::new(AddAccounts {
             // A unit is sent only once its resource has an id.

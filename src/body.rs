@@ -190,19 +190,55 @@ impl Body {
     /// Writes the fields sent in the body as members of a JSON object, with
     /// the JSON types of the vendor's samples.
     pub fn write_json(&self, schema: &Schema, obj: &mut JsonObject<'_>) {
+        self.write_json_of(schema, obj, |_| true);
+    }
+
+    /// [`Body::write_json`] for the columns `keep` keeps (the custom
+    /// fields are the column `ACCOUNTCUSTOMFIELD`).
+    pub fn write_json_of(
+        &self,
+        schema: &Schema,
+        obj: &mut JsonObject<'_>,
+        keep: impl Fn(&Column) -> bool,
+    ) {
         for (field, text) in self.fields() {
             if field == Field::JSON {
-                obj.raw("ACCOUNTCUSTOMFIELD", text);
+                if schema
+                    .columns
+                    .iter()
+                    .find(|c| c.name == "ACCOUNTCUSTOMFIELD")
+                    .is_some_and(&keep)
+                {
+                    obj.raw("ACCOUNTCUSTOMFIELD", text);
+                }
                 continue;
             }
             let Some(column) = schema.columns.get(field.slot()) else {
                 continue;
             };
+            if !keep(column) {
+                continue;
+            }
             // The text was checked when the row was read: it parses again.
             if let (Some(key), Ok(Some(value))) = (column.wire, parse_cell(column.kind, text)) {
                 obj.value(key, column.kind, &value);
             }
         }
+    }
+
+    /// The texts of the fields of `keep`'s columns, by column name (a
+    /// resource's fields, for its create).
+    pub fn texts_of(
+        &self,
+        schema: &Schema,
+        keep: impl Fn(&Column) -> bool,
+    ) -> Vec<(&'static str, &str)> {
+        self.fields()
+            .filter_map(|(f, text)| {
+                let column = schema.columns.get(f.slot())?;
+                keep(column).then_some((column.name, text))
+            })
+            .collect()
     }
 
     /// Whether it holds no field.

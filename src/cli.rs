@@ -58,15 +58,57 @@ pub struct AddArgs {
     /// After sending, read the written resources back: account ids into the report, lost or unconfirmed accounts settled.
     #[arg(long, help_heading = "Pipeline")]
     pub verify: bool,
+    /// Create the resources no resource has the name of (RESOURCETYPE needed), once each; =all also creates a name close to an existing one (a likely typo otherwise).
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "missing",
+        value_name = "all",
+        hide_possible_values = true,
+        help_heading = "Sync"
+    )]
+    pub create_resources: Option<CreateResources>,
+    /// Edit accounts that exist with the row's non-empty fields (never the password; implies --skip-existing).
+    #[arg(long, help_heading = "Sync")]
+    pub update: bool,
+    /// Also change existing accounts' passwords to the row's PASSWORD (the vault's copy only; implies --update).
+    #[arg(long, help_heading = "Sync")]
+    pub update_passwords: bool,
+    /// The reason a password change records.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "bulk import",
+        help_heading = "Sync"
+    )]
+    pub reason: String,
+    /// With --resume: change again passwords whose earlier change had no confirmed answer.
+    #[arg(long, help_heading = "Sync")]
+    pub resend_unconfirmed: bool,
+}
+
+/// `--create-resources` or `--create-resources=all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CreateResources {
+    /// Names that no resource has and that are not close to one.
+    Missing,
+    /// Also names close to an existing one.
+    All,
 }
 
 /// The options only one of the jobs has.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct JobOnly {
     pub chunk_size: usize,
     pub resend_unconfirmed: bool,
     pub skip_existing: bool,
     pub verify: bool,
+    pub create_resources: Option<CreateResources>,
+    pub update: bool,
+    pub update_passwords: bool,
+    pub reason: String,
 }
 
 /// `--dry-run` (offline) or `--dry-run=server` (a live plan).
@@ -300,9 +342,22 @@ pub struct JobArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4, help_heading = "Pipeline")]
     pub concurrency: usize,
-    /// At most this many requests start per second (fractions allowed).
-    #[arg(long, default_value_t = 10.0, help_heading = "Pipeline")]
-    pub rate: f64,
+    /// At most this many requests start per second (fractions allowed), or auto: find the rate the server takes, from its answers' latency and errors (at most --rate-max).
+    #[arg(
+        long,
+        default_value = "10",
+        value_name = "R|auto",
+        help_heading = "Pipeline"
+    )]
+    pub rate: String,
+    /// With --rate auto: never more than this many requests per second.
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 200.0,
+        help_heading = "Pipeline"
+    )]
+    pub rate_max: f64,
     /// Retries of one request on transport errors, 502, 503, 504.
     #[arg(long, default_value_t = 3, help_heading = "Pipeline")]
     pub retries: u32,
@@ -339,6 +394,9 @@ pub struct JobArgs {
     /// Replace an existing report (request-passwords refuses to otherwise, so a second run cannot raise every request again).
     #[arg(long, help_heading = "Pipeline")]
     pub overwrite: bool,
+    /// The cron way: write the report as DIR/<input stem>.<UTC date and time>.report.csv and resume from the newest report (or unfinished journal) there for this input.
+    #[arg(long, value_name = "DIR", help_heading = "Pipeline")]
+    pub history: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -378,7 +436,12 @@ pub struct Config {
     pub trust: TlsTrust,
     pub chunk_size: usize,
     pub concurrency: usize,
+    /// `--rate R`; with `--rate auto`, where the controller starts.
     pub rate: f64,
+    /// `--rate auto`: the rate follows the server's answers.
+    pub rate_auto: bool,
+    /// `--rate-max`: the most `--rate auto` goes to.
+    pub rate_max: f64,
     pub retries: u32,
     pub timeout: Duration,
     pub max_throttle: Duration,
@@ -388,8 +451,20 @@ pub struct Config {
     pub live_plan: bool,
     pub skip_existing: bool,
     pub verify: bool,
+    /// Resources to create (`--create-resources`): none, the missing ones
+    /// not close to an existing name, or all missing ones.
+    pub create_resources: Option<CreateResources>,
+    /// Edit accounts that exist (`--update`).
+    pub update: bool,
+    /// Change existing accounts' passwords (`--update-passwords`).
+    pub update_passwords: bool,
+    /// The reason a password change records.
+    pub reason: String,
     pub strict: bool,
     pub resume: Option<PathBuf>,
+    /// With `--history`: the unfinished journal of an earlier run that
+    /// this run resumes from, removed once this run's report holds it all.
+    pub history_journal: Option<PathBuf>,
     pub resend_unconfirmed: bool,
     pub report: PathBuf,
     pub summary_json: Option<PathBuf>,
@@ -404,6 +479,7 @@ impl Config {
     pub fn from_args(
         a: &JobArgs,
         only: JobOnly,
+        identity: &crate::job::Identity,
         token_env: Option<String>,
         progress: bool,
     ) -> Result<Config, UsageError> {
@@ -412,15 +488,28 @@ impl Config {
         } else {
             Source::Path(PathBuf::from(&a.input))
         };
+        check_numbers(a, only.chunk_size)?;
+        let (rate, rate_auto) = rate_of(&a.rate)?;
+        check_combinations(a, &only)?;
         let JobOnly {
             chunk_size,
             resend_unconfirmed,
             skip_existing,
             verify,
+            create_resources,
+            update,
+            update_passwords,
+            reason,
         } = only;
-        check_numbers(a, chunk_size)?;
-        check_combinations(a, only)?;
-        let report = report_path(a, &source)?;
+        // --update-passwords implies --update, which implies --skip-existing:
+        // an account is edited only once it is known to be there.
+        let update = update || update_passwords;
+        let skip_existing = skip_existing || update;
+        let (report, resume, history_journal) = match &a.history {
+            Some(dir) => crate::nightly::paths(dir, &source, identity)
+                .map_err(|e| usage(format!("{e:#}")))?,
+            None => (report_path(a, &source)?, a.resume.clone(), None),
+        };
         crate::report::ReportFormat::from_path(&report).map_err(|e| usage(e.to_string()))?;
 
         let trust = trust(a)?;
@@ -444,7 +533,9 @@ impl Config {
             trust,
             chunk_size,
             concurrency: a.concurrency,
-            rate: a.rate,
+            rate,
+            rate_auto,
+            rate_max: a.rate_max,
             retries: a.retries,
             timeout: Duration::from_secs_f64(a.timeout),
             max_throttle: Duration::from_secs_f64(a.max_throttle),
@@ -452,8 +543,13 @@ impl Config {
             live_plan: a.dry_run == Some(DryRun::Server),
             skip_existing,
             verify,
+            create_resources,
+            update,
+            update_passwords,
+            reason,
             strict: a.strict,
-            resume: a.resume.clone(),
+            resume,
+            history_journal,
             resend_unconfirmed,
             report,
             summary_json: a.summary_json.clone(),
@@ -504,9 +600,22 @@ fn input_options(a: &JobArgs) -> Result<InputOptions, UsageError> {
 }
 
 /// Options that only work together, or never do.
-fn check_combinations(a: &JobArgs, only: JobOnly) -> Result<(), UsageError> {
-    if only.resend_unconfirmed && a.resume.is_none() {
-        return Err(usage("--resend-unconfirmed goes with --resume REPORT"));
+fn check_combinations(a: &JobArgs, only: &JobOnly) -> Result<(), UsageError> {
+    if only.resend_unconfirmed && a.resume.is_none() && a.history.is_none() {
+        return Err(usage(
+            "--resend-unconfirmed goes with --resume REPORT (or --history DIR)",
+        ));
+    }
+    if a.history.is_some() && (a.resume.is_some() || a.report.is_some()) {
+        return Err(usage(
+            "--history DIR names the report and what it resumes from itself: leave out --resume and --report",
+        ));
+    }
+    let sync = only.create_resources.is_some() || only.update || only.update_passwords;
+    if sync && a.dry_run == Some(DryRun::Offline) {
+        return Err(usage(
+            "--create-resources, --update and --update-passwords read the server, and an offline --dry-run reads nothing: use --dry-run=server for a live plan",
+        ));
     }
     match a.dry_run {
         Some(DryRun::Offline) if only.skip_existing || only.verify => Err(usage(
@@ -531,9 +640,15 @@ fn check_numbers(a: &JobArgs, chunk_size: usize) -> Result<(), UsageError> {
     if a.retries > 100 {
         return Err(usage("--retries must be from 0 to 100"));
     }
-    if !(a.rate.is_finite() && (0.001..=100_000.0).contains(&a.rate)) {
+    let (rate, _) = rate_of(&a.rate)?;
+    if !(rate.is_finite() && (0.001..=100_000.0).contains(&rate)) {
         return Err(usage(
-            "--rate must be from 0.001 to 100,000 requests per second",
+            "--rate must be from 0.001 to 100,000 requests per second, or auto",
+        ));
+    }
+    if !(a.rate_max.is_finite() && (0.001..=100_000.0).contains(&a.rate_max)) {
+        return Err(usage(
+            "--rate-max must be from 0.001 to 100,000 requests per second",
         ));
     }
     const DAY: f64 = 86_400.0;
@@ -548,6 +663,21 @@ fn check_numbers(a: &JobArgs, chunk_size: usize) -> Result<(), UsageError> {
         ));
     }
     Ok(())
+}
+
+/// `--rate R` or `--rate auto`: the rate to start at, and whether it
+/// follows the server. Auto starts low: a tenth of `--rate-max` is
+/// already a lot for a production vault nobody has measured.
+fn rate_of(text: &str) -> Result<(f64, bool), UsageError> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok((crate::transport::rate::AUTO_START, true));
+    }
+    text.parse::<f64>().map(|r| (r, false)).map_err(|_| {
+        usage(format!(
+            "--rate {text}: give requests per second (such as 10 or 0.5), or auto"
+        ))
+    })
 }
 
 /// `--report`, or `<input stem>.report.csv` (`.dry-run.report.csv` for an

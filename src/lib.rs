@@ -30,6 +30,7 @@ pub mod job;
 pub mod lookup;
 pub mod manual;
 pub mod names;
+pub mod nightly;
 pub mod op;
 pub mod outcome;
 pub mod outputs;

@@ -42,7 +42,11 @@ fn main() -> ExitCode {
                 chunk_size: args.chunk_size,
                 skip_existing: args.skip_existing,
                 verify: args.verify,
-                ..JobOnly::default()
+                create_resources: args.create_resources,
+                update: args.update,
+                update_passwords: args.update_passwords,
+                reason: args.reason.clone(),
+                resend_unconfirmed: args.resend_unconfirmed,
             },
         ),
         Command::RequestPasswords(args) => {
@@ -87,7 +91,7 @@ fn run_job<J: Job>(job: &J, args: &JobArgs, only: JobOnly) -> anyhow::Result<Exi
     init_logging(out.verbose, out.quiet);
     let bars = progress::enabled(out.progress, out.quiet);
     let token = std::env::var("PAM360_AUTHTOKEN").ok();
-    let cfg = Config::from_args(args, only, token, bars)?;
+    let cfg = Config::from_args(args, only, job.identity(), token, bars)?;
     // The first signal stops the run in order; a second ends the process
     // at once (the journal on disk still says what was sent).
     ctrlc::set_handler(|| {
@@ -165,10 +169,19 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "pam360_bulk=debug",
         _ => "pam360_bulk=trace",
     };
+    // With -v every line says when (RFC 3339, local offset): a cron log of
+    // a long run is read by its times.
+    let stamped = verbose > 0 && !quiet;
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
-        .format(|buf, record| {
+        .format(move |buf, record| {
             let level = record.level().as_str().to_lowercase();
-            writeln!(buf, "pam360-bulk: {level}: {}", record.args())
+            if stamped {
+                let now =
+                    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+                writeln!(buf, "{now} pam360-bulk: {level}: {}", record.args())
+            } else {
+                writeln!(buf, "pam360-bulk: {level}: {}", record.args())
+            }
         })
         .init();
 }

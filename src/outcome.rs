@@ -34,6 +34,12 @@ pub enum Outcome {
     NotSent,
     /// Only in the journal: the row was about to be sent when it was written.
     InFlight,
+    /// Only in the journal, as an event (row 0): a resource about to be
+    /// created.
+    Creating,
+    /// Only in the journal, as an event (row 0): a resource created, with
+    /// its id.
+    Created,
 }
 
 /// How many outcomes there are, for counting in an array.
@@ -248,11 +254,12 @@ mod tests {
                 "not_sent"
             ]
         );
-        for o in Outcome::ALL.iter().chain([&Outcome::InFlight]) {
+        let journal_only = [Outcome::InFlight, Outcome::Creating, Outcome::Created];
+        for o in Outcome::ALL.iter().chain(&journal_only) {
             assert_eq!(o.as_str().parse::<Outcome>(), Ok(*o));
             assert_eq!(o.to_string(), o.as_str());
         }
         assert!("Added".parse::<Outcome>().is_err(), "callers fold case");
-        assert_eq!(OUTCOMES, Outcome::ALL.len() + 1);
+        assert_eq!(OUTCOMES, Outcome::ALL.len() + journal_only.len());
     }
 }

@@ -14,6 +14,9 @@ pub enum Target {
     Resource(ResourceRef),
     /// An account: each row is a request of its own (a password request).
     Account(u64),
+    /// An account on the server, by its resource's id and its own (an
+    /// edit, a password change).
+    Existing { resource: u64, account: u64 },
 }
 
 /// One request to send: its kind, where it goes, and the rows it carries
@@ -55,7 +58,7 @@ pub fn plan<J: Job>(
                 groups.push(Vec::new());
                 groups.len() - 1
             }),
-            Target::Account(_) => {
+            Target::Account(_) | Target::Existing { .. } => {
                 groups.push(Vec::new());
                 groups.len() - 1
             }

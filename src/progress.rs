@@ -78,9 +78,16 @@ impl indicatif::TermLike for PlainStderr {
         use std::io::Write;
         writeln!(std::io::stderr(), "{s}")
     }
+    // indicatif writes a bar's last line without a newline, to redraw it
+    // in place: in a file that is one line growing by a bar a redraw. Each
+    // redraw is a line of its own here.
     fn write_str(&self, s: &str) -> std::io::Result<()> {
         use std::io::Write;
-        write!(std::io::stderr(), "{s}")
+        let s = s.trim_end();
+        if s.is_empty() {
+            return Ok(());
+        }
+        writeln!(std::io::stderr(), "{s}")
     }
     fn clear_line(&self) -> std::io::Result<()> {
         Ok(())

@@ -411,7 +411,7 @@ impl Job for Requests {
     fn op<'a>(&self, unit: &Unit, items: &'a [Checked<Request>]) -> Box<dyn Op + 'a> {
         let account_id = match unit.target {
             Target::Account(id) => id,
-            Target::Resource(_) => 0,
+            _ => 0,
         };
         // One row, one request: the planner never groups requests.
         Box::new(RequestPassword {

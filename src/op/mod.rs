@@ -7,6 +7,9 @@
 //! the worker pool, the rate and the journal do not change.
 
 pub mod add_accounts;
+pub mod change_password;
+pub mod create_resource;
+pub mod edit_account;
 pub mod lists;
 pub mod request_password;
 
@@ -33,14 +36,26 @@ pub enum Kind {
     ListResources,
     /// The accounts of one resource.
     ListAccounts,
+    /// A resource a migration needs (`--create-resources`).
+    CreateResource,
+    /// A resource's id by its name (after a create).
+    FindResource,
+    /// An existing account's fields (`--update`).
+    EditAccount,
+    /// An existing account's password (`--update-passwords`).
+    ChangePassword,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 8] = [
         Kind::AddAccounts,
         Kind::RequestPassword,
         Kind::ListResources,
         Kind::ListAccounts,
+        Kind::CreateResource,
+        Kind::FindResource,
+        Kind::EditAccount,
+        Kind::ChangePassword,
     ];
 
     /// Its name in logs and in the summary.
@@ -50,23 +65,32 @@ impl Kind {
             Kind::RequestPassword => "request password",
             Kind::ListResources => "list resources",
             Kind::ListAccounts => "list accounts",
+            Kind::CreateResource => "create resource",
+            Kind::FindResource => "find resource",
+            Kind::EditAccount => "edit account",
+            Kind::ChangePassword => "change password",
         }
     }
 
     pub fn method(self) -> Method {
         match self {
-            Kind::AddAccounts | Kind::RequestPassword => Method::Post,
-            Kind::ListResources | Kind::ListAccounts => Method::Get,
+            Kind::AddAccounts | Kind::RequestPassword | Kind::CreateResource => Method::Post,
+            Kind::ListResources | Kind::ListAccounts | Kind::FindResource => Method::Get,
+            Kind::EditAccount | Kind::ChangePassword => Method::Put,
         }
     }
 
     /// Whether sending it twice does no harm: the server refuses an
-    /// account it already holds, and a read stores nothing. A password
-    /// request is not: a second one is a second request for an approver.
-    /// Decides retries after an ambiguous failure, and whether an
+    /// account it already holds, an edit writes the same values again,
+    /// and a read stores nothing. A password request is not (a second one
+    /// is a second request for an approver), nor a create, nor a password
+    /// change. Decides retries after an ambiguous failure, and whether an
     /// `unconfirmed` row is sent again on resume.
     pub fn repeat_safe(self) -> bool {
-        !matches!(self, Kind::RequestPassword)
+        !matches!(
+            self,
+            Kind::RequestPassword | Kind::CreateResource | Kind::ChangePassword
+        )
     }
 
     /// Whether it only reads (stores nothing, whatever becomes of it).
@@ -131,12 +155,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_password_request_is_unsafe_to_repeat_and_reads_are_gets() {
+    fn what_must_not_be_repeated_and_reads_are_gets() {
         for k in Kind::ALL {
-            assert_eq!(k.repeat_safe(), k != Kind::RequestPassword, "{k:?}");
+            let once = [
+                Kind::RequestPassword,
+                Kind::CreateResource,
+                Kind::ChangePassword,
+            ];
+            assert_eq!(k.repeat_safe(), !once.contains(&k), "{k:?}");
             assert_eq!(
                 k.is_read(),
-                matches!(k, Kind::ListResources | Kind::ListAccounts)
+                matches!(
+                    k,
+                    Kind::ListResources | Kind::ListAccounts | Kind::FindResource
+                )
             );
         }
         assert_eq!(

@@ -76,10 +76,6 @@ pub trait ReportRows: Sync {
     fn row(&self, i: usize, key: &mut Vec<String>, emit: &mut Emit<'_>) -> Result<()>;
 }
 
-/// The outcome words of a journal's event lines (row 0): a resource about
-/// to be created, and one created (with its id).
-pub const EVENTS: [&str; 2] = ["creating", "created"];
-
 /// Rows formatted together by one thread.
 const CHUNK_ROWS: usize = 8_192;
 
@@ -455,7 +451,11 @@ impl OutcomeFills {
             | Outcome::Requested
             | Outcome::Skipped => 0,
             Outcome::Planned => 1,
-            Outcome::Unconfirmed | Outcome::NotSent | Outcome::InFlight => 2,
+            Outcome::Unconfirmed
+            | Outcome::NotSent
+            | Outcome::InFlight
+            | Outcome::Creating
+            | Outcome::Created => 2,
             Outcome::Failed | Outcome::Invalid => 3,
         }]
     }

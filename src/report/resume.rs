@@ -283,7 +283,9 @@ fn parse_line(line: Line, at: usize, identity: &Identity) -> Result<Option<ReadR
         bail!("line {at}: \"{}\" is not a row number", cells[0]);
     };
     let word = &cells[2 + keys];
-    if row == 0 && super::EVENTS.contains(&word.trim()) {
+    // An event of the journal (a resource being created, created): the
+    // next run finds the resource by its name in the list it reads.
+    if row == 0 && ["creating", "created"].contains(&word.trim()) {
         return Ok(None);
     }
     let Ok(outcome) = word.trim().to_ascii_lowercase().parse::<Outcome>() else {

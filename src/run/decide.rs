@@ -6,7 +6,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::prepare::Prepared;
-use super::resolve::{Fact, Resolution};
+use super::resolve::Fact;
+use super::sync::SyncPlan;
 use crate::cli::Config;
 use crate::collect::Collected;
 use crate::exit::RunEnd;
@@ -20,10 +21,18 @@ use crate::transport::Abort;
 pub struct Decision {
     /// Rows settled so far (skipped, held back, planned, blocked).
     pub results: Results,
-    /// The requests to send; `None` when nothing is to be sent.
-    pub to_send: Option<Vec<Unit>>,
+    /// What is to be sent; `None` when nothing is.
+    pub work: Option<Work>,
     /// For a run that sends nothing: how it ended.
     pub end: Ending,
+}
+
+/// What a run sends, in order: the resources it creates (see `sync`),
+/// then these adds (or password requests) and edits, then the password
+/// changes of the rows whose edit went through (worked out once the edits
+/// are answered).
+pub struct Work {
+    pub writes: Vec<Unit>,
 }
 
 /// How a run that sends nothing ended.
@@ -35,43 +44,69 @@ pub struct Ending {
 
 /// Turns what resolving found into results: a name that settles on no
 /// target makes its row invalid, an account already there is `exists`.
-/// Returns how many rows it made invalid.
-pub fn apply_facts(cfg: &Config, resolved: &Resolution, results: &mut Results) -> usize {
+/// Returns how many rows it made invalid, and the rows whose account is
+/// there (row, its id when one account has the name, the server's
+/// spelling), for `--update`.
+pub fn apply_facts(
+    cfg: &Config,
+    facts: Vec<(u32, Fact)>,
+    results: &mut Results,
+) -> (usize, Vec<(u32, Option<u64>, String)>) {
     let mut invalid = 0;
-    for (i, fact) in &resolved.facts {
-        let i = *i as usize;
-        if !results.is_open(i) {
+    let mut there = Vec::new();
+    for (i, fact) in facts {
+        if !results.is_open(i as usize) {
             continue;
         }
         let result = match fact {
-            Fact::NoResource { name, closest } => RowResult::new(
-                Outcome::Invalid,
-                format!("no resource named \"{name}\"{closest}"),
-            ),
-            Fact::Unsettled(m) | Fact::Duplicate(m) => RowResult::new(Outcome::Invalid, m.clone()),
-            Fact::Exists(_) => RowResult::new(
-                Outcome::Exists,
-                if cfg.dry_run {
-                    "already on the server"
-                } else {
-                    "already on the server; not sent"
-                },
-            ),
+            Fact::NoResource { name, closest } => {
+                RowResult::new(Outcome::Invalid, missing_resource(cfg, &name, &closest))
+            }
+            Fact::Unsettled(m) | Fact::Duplicate(m) => RowResult::new(Outcome::Invalid, m),
+            Fact::Exists { id, name } => {
+                there.push((i, id, name));
+                RowResult::new(
+                    Outcome::Exists,
+                    if cfg.dry_run {
+                        "already on the server"
+                    } else {
+                        "already on the server; not sent"
+                    },
+                )
+            }
         };
         invalid += usize::from(result.outcome == Outcome::Invalid);
-        results.set(i, result);
+        results.set(i as usize, result);
     }
-    invalid
+    (invalid, there)
+}
+
+/// Why a row's resource is missing, and what would create it.
+fn missing_resource(cfg: &Config, name: &str, closest: &str) -> String {
+    match (cfg.create_resources, closest.is_empty()) {
+        (None, true) => {
+            format!("no resource named \"{name}\" (--create-resources would create it)")
+        }
+        (None, false) => format!(
+            "no resource named \"{name}\"{closest}; if it is another resource, --create-resources=all would create it"
+        ),
+        (Some(_), false) => format!(
+            "no resource named \"{name}\"{closest}: not created, since it is close to an existing name (--create-resources=all creates it)"
+        ),
+        (Some(_), true) => format!("no resource named \"{name}\""),
+    }
 }
 
 /// `results` holds what is settled so far; `invalid` counts the rows made
-/// invalid after checking; `aborted`, why resolving stopped the run.
+/// invalid after checking; `aborted`, why resolving stopped the run;
+/// `sync`, what `--create-resources` and `--update` add.
 pub fn decide<J: Job>(
     job: &J,
     cfg: &Config,
     prepared: &Prepared<J>,
     mut results: Results,
     (invalid, aborted): (usize, Option<&Abort>),
+    sync: &SyncPlan,
     stop: &AtomicBool,
 ) -> Decision {
     let data = &prepared.data;
@@ -95,7 +130,7 @@ pub fn decide<J: Job>(
         };
         return Decision {
             results,
-            to_send: None,
+            work: None,
             end: Ending { end, aborted: None },
         };
     }
@@ -110,6 +145,7 @@ pub fn decide<J: Job>(
                 })
         };
         plan_dry_run(&units, &unchecked, &mut results);
+        plan_sync(job, cfg, data, sync, &mut results);
         log::debug!(
             "dry-run plan written at {:.3} s",
             prepared.started.elapsed().as_secs_f64()
@@ -121,14 +157,57 @@ pub fn decide<J: Job>(
         };
         return Decision {
             results,
-            to_send: None,
+            work: None,
             end: Ending { end, aborted },
         };
     }
+    let mut writes = units;
+    writes.extend(sync.edit_units(data));
     Decision {
         results,
-        to_send: Some(units),
+        work: Some(Work { writes }),
         end: Ending::default(),
+    }
+}
+
+/// A live plan says what the creates and updates would do: "would create
+/// resource web-01 (Linux)", "would write NOTES", "would change the
+/// password". A done row stays skipped, with what its edit would write.
+fn plan_sync<J: Job>(
+    job: &J,
+    cfg: &Config,
+    data: &Collected<J::Item>,
+    sync: &SyncPlan,
+    results: &mut Results,
+) {
+    for create in &sync.creates {
+        let what = format!("would create resource {} ({})", create.name, create.kind());
+        for &i in &create.rows {
+            if let Some(mut r) = results.get(i as usize) {
+                r.message = format!("{what}; {}", r.message);
+                results.set(i as usize, r);
+            }
+        }
+    }
+    for e in &sync.existing {
+        let mut would = Vec::new();
+        let fields =
+            super::sync::written(job, &data.items[e.row as usize].item, cfg.update_passwords);
+        if e.edit {
+            would.push(format!("would write {}", fields.join(", ")));
+        }
+        if e.password {
+            would.push("would change the password".to_string());
+        }
+        let Some(mut r) = results.get(e.row as usize) else {
+            continue;
+        };
+        if r.outcome == Outcome::Skipped {
+            r.message = format!("{}; {}", r.message, would.join("; "));
+        } else {
+            r = RowResult::new(Outcome::Planned, would.join("; "));
+        }
+        results.set(e.row as usize, r);
     }
 }
 
@@ -148,7 +227,7 @@ fn stopped_reading(mut results: Results, abort: &Abort, dry_run: bool) -> Decisi
     };
     Decision {
         results,
-        to_send: None,
+        work: None,
         end: Ending {
             end,
             aborted: Some(abort.clone()),
@@ -216,15 +295,22 @@ fn plan_dry_run(units: &[Unit], unchecked: &dyn Fn(&Unit) -> bool, results: &mut
 /// `--resend-unconfirmed`). Each done row of the earlier report is used
 /// once. Run before names are resolved (rows matched by the names and ids
 /// they hold), and again after (by the ids the names resolved to).
+///
+/// Returns the done rows whose details changed since (`--update`: their
+/// fingerprint is not the report's), with what the report says of them;
+/// and adds to `held` the rows an earlier run sent without a confirmed
+/// answer whose password change is to be held back.
 pub fn apply_prior<J: Job>(
     job: &J,
     cfg: &Config,
     data: &Collected<J::Item>,
     prior: &mut Prior,
     results: &mut Results,
-) {
+    held: &mut std::collections::HashSet<u32>,
+) -> Vec<(u32, report::Done)> {
+    let mut changed = Vec::new();
     if prior.is_empty() {
-        return;
+        return changed;
     }
     // Way by way (by names, then by ids), each over every row: a row given
     // by name takes the done row of its own name before a row that names
@@ -245,11 +331,21 @@ pub fn apply_prior<J: Job>(
                 let mut r = RowResult::new(Outcome::Skipped, history.to_string());
                 // What was applied then stays the record (a --update run
                 // compares against it).
+                if cfg.update && done.extra != job.extra(&c.item) {
+                    changed.push((i as u32, done.clone()));
+                }
                 r.carried = Some(done.extra);
                 results.set(i, r);
                 continue;
             }
-            if !job.idempotent() && !cfg.resend_unconfirmed && prior.take_unconfirmed(&keys) {
+            if cfg.resend_unconfirmed || !prior.take_unconfirmed(&keys) {
+                continue;
+            }
+            if job.idempotent() {
+                // Sent again (safe), but a password change its earlier run
+                // may have made is not made twice.
+                held.insert(i as u32);
+            } else {
                 results.set(i, RowResult::new(
                     Outcome::Unconfirmed,
                     "sent in an earlier run without a confirmed answer, so not sent again; check PAM360, then rerun with --resend-unconfirmed if it is missing",
@@ -257,4 +353,5 @@ pub fn apply_prior<J: Job>(
             }
         }
     }
+    changed
 }

@@ -26,6 +26,20 @@ pub struct Ended {
     pub end: RunEnd,
     /// The journal of a run that sent.
     pub journal: Option<JournalEnd>,
+    /// What `--create-resources` did, or would do.
+    pub sync: SyncCounts,
+    /// Rows invalid, failed or unconfirmed now that were not in the
+    /// resumed report (every problem, without one).
+    pub new_problems: Option<u64>,
+}
+
+/// Resources created, that a live plan would create, or that rows name and
+/// no resource has (without `--create-resources`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SyncCounts {
+    pub created: usize,
+    pub would_create: usize,
+    pub missing: usize,
 }
 
 impl Ended {
@@ -37,6 +51,8 @@ impl Ended {
             aborted: ending.aborted,
             end: ending.end,
             journal: None,
+            sync: SyncCounts::default(),
+            new_problems: None,
         }
     }
 }
@@ -44,6 +60,8 @@ impl Ended {
 /// Time and request counts of a run.
 pub struct Stats {
     pub started: Instant,
+    /// When it started, by the clock (for `--summary-json`).
+    pub started_at: chrono::DateTime<chrono::Local>,
     /// Requests sent, reads and writes, and the retries among them.
     pub requests: u64,
     pub retries: u64,
@@ -57,6 +75,8 @@ impl Stats {
     pub fn new(started: Instant) -> Self {
         Stats {
             started,
+            started_at: chrono::Local::now()
+                - chrono::Duration::from_std(started.elapsed()).unwrap_or_default(),
             requests: 0,
             retries: 0,
             sending: 0.0,
@@ -137,6 +157,39 @@ pub fn finish<J: Job>(
     }
     drop_aside((data, ended.results));
     (ExitCode::from(code), errors.is_empty(), ended.journal)
+}
+
+/// Rows invalid, failed or unconfirmed now that were not so in the resumed
+/// report `prior` (every such row, without one): what a nightly cron job
+/// alerts on, since rows that stay invalid make every night exit 1.
+pub fn new_problems<J: Job>(
+    job: &J,
+    data: &Collected<J::Item>,
+    results: &Results,
+    prior: Option<&report::Prior>,
+) -> u64 {
+    let problem =
+        |o: Outcome| matches!(o, Outcome::Invalid | Outcome::Failed | Outcome::Unconfirmed);
+    let new = |org: &str, key: &[String]| {
+        prior.is_none_or(|p| !p.was_a_problem(&report::match_keys(job.identity(), org, key)))
+    };
+    let mut n = 0;
+    for entry in data.entries() {
+        match entry {
+            Entry::Invalid(i) => {
+                let r = &data.invalid[i as usize];
+                n += u64::from(new(data.org_name(r.org), &r.key));
+            }
+            Entry::Valid(i) => {
+                let outcome = results.view(i as usize).map_or(Outcome::NotSent, |v| v.0);
+                if problem(outcome) {
+                    let c = &data.items[i as usize];
+                    n += u64::from(new(data.org_str(c), &job.key(&c.item)));
+                }
+            }
+        }
+    }
+    n
 }
 
 /// How many rows ended in each outcome.
@@ -236,15 +289,42 @@ fn print_summary<J: Job>(
             counted(planned, "request")
         );
     } else {
+        // A rate only when something was sent: rows skipped in a blink
+        // are no speed.
+        let rate = if stats.sending > 0.0 {
+            format!(", {:.1} rows/s", rows_per_second(counts, stats))
+        } else {
+            String::new()
+        };
         crate::say!(
-            "  {} ({}) in {elapsed:.2} s, {:.1} rows/s",
+            "  {} ({}) in {elapsed:.2} s{rate}",
             counted(stats.requests, "request"),
             match stats.retries {
                 1 => "1 retry".to_string(),
                 n => format!("{n} retries"),
             },
-            rows_per_second(counts, stats),
         );
+    }
+    let sync = &ended.sync;
+    if sync.created > 0 {
+        crate::say!("  resources created: {}", sync.created);
+    }
+    if sync.would_create > 0 {
+        crate::say!("  resources it would create: {}", sync.would_create);
+    }
+    if sync.missing > 0 {
+        crate::say!(
+            "  resources missing: {} (rows name them and no resource has the name; --create-resources creates them)",
+            sync.missing
+        );
+    }
+    if let Some(n) = ended.new_problems.filter(|n| *n > 0) {
+        crate::say!(
+            "  new problems: {n} (rows invalid, failed or unconfirmed now that were not before)"
+        );
+    }
+    if let (Some(rate), true) = (stats.rate, cfg.rate_auto) {
+        crate::say!("  rate settled at {rate:.1} requests/s (--rate auto)");
     }
     if let Some(a) = &ended.aborted {
         crate::say!("  stopped: {}", a.describe_in(cfg.dry_run));
@@ -284,6 +364,18 @@ fn write_summary_json<J: Job>(
         .collect();
     let summary = serde_json::json!({
         "job": job.name(),
+        "started_at": stats.started_at.to_rfc3339(),
+        "ended_at": chrono::Local::now().to_rfc3339(),
+        "input": match &cfg.source {
+            crate::input::Source::Path(p) => p.display().to_string(),
+            crate::input::Source::Stdin => "-".to_string(),
+        },
+        "server": match &cfg.target {
+            crate::cli::Target::Server { url, .. } => Some(url.clone()),
+            crate::cli::Target::Simulate { .. } => Some("(the built-in simulator)".to_string()),
+            crate::cli::Target::None => None,
+        },
+        "org": cfg.org,
         "rows": counts.iter().sum::<u64>(),
         "outcomes": outcomes,
         "requests": stats.requests,
@@ -298,6 +390,11 @@ fn write_summary_json<J: Job>(
         "exit_code": code,
         "report": cfg.report.display().to_string(),
         "ignored_columns": ignored,
+        "new_problems": ended.new_problems,
+        "rate": stats.rate,
+        "resources_created": ended.sync.created,
+        "resources_it_would_create": ended.sync.would_create,
+        "resources_missing": ended.sync.missing,
     });
     crate::outputs::replace(path, &serde_json::to_vec_pretty(&summary)?)
 }

@@ -22,6 +22,9 @@ pub struct Prepared<J: Job> {
     pub prior: Option<Prior>,
     /// Held until the run ends: one run per journal. None in a dry run.
     pub lock: Option<JournalLock>,
+    /// Held until the run ends: one run per input file. None in a dry run
+    /// and for standard input.
+    pub input_lock: Option<crate::nightly::InputLock>,
     pub journal_path: PathBuf,
     /// The report's columns.
     pub header: Vec<String>,
@@ -54,6 +57,12 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
         }
         Some(lock)
     };
+    // One run per input file, whatever its report is called (a dated
+    // report name must not let two nights overlap).
+    let input_lock = match (&cfg.source, cfg.dry_run) {
+        (input::Source::Path(p), false) => Some(crate::nightly::InputLock::take(p)?),
+        _ => None,
+    };
     // Read a resume report whole before anything is written: it may be the
     // very journal this run is about to replace.
     let prior = match &cfg.resume {
@@ -77,6 +86,7 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
         data,
         prior,
         lock,
+        input_lock,
         journal_path,
         header: report::columns_of(job.identity()),
         started,

@@ -28,8 +28,8 @@ pub enum Fact {
     /// another target, the account is not there): why, in words.
     Unsettled(String),
     /// The row's account is on the server already, with its id when one
-    /// account has the name.
-    Exists(Option<u64>),
+    /// account has the name, and the name as the server spells it.
+    Exists { id: Option<u64>, name: String },
     /// Once resolved, the row is the same as an earlier one.
     Duplicate(String),
 }
@@ -310,10 +310,14 @@ impl<J: Job> Stage<'_, '_, '_, J> {
                     Err(problem) => self.fact(i, Fact::Unsettled(problem)),
                 }
             } else if let Some(id) = index.existing(names.account_name) {
+                let name = id
+                    .and_then(|id| index.name_of(id))
+                    .unwrap_or(names.account_name)
+                    .to_string();
                 if let Some(id) = id {
                     job.set_account(&mut data.items[i].item, id);
                 }
-                self.fact(i, Fact::Exists(id));
+                self.fact(i, Fact::Exists { id, name });
             }
         }
         Ok(())
@@ -371,7 +375,10 @@ impl<J: Job> Stage<'_, '_, '_, J> {
         let mut first: HashMap<Vec<u8>, usize> = HashMap::new();
         for (i, c) in data.items.iter().enumerate() {
             let open = (self.open)(i)
-                && matches!(self.facts.get(&(i as u32)), None | Some(Fact::Exists(_)));
+                && matches!(
+                    self.facts.get(&(i as u32)),
+                    None | Some(Fact::Exists { .. })
+                );
             if !open {
                 continue;
             }

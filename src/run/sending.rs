@@ -8,104 +8,184 @@ use std::time::Instant;
 
 use anyhow::Result;
 
+use super::decide::Work;
 use super::finish::{Ended, JournalEnd, Stats};
 use super::prepare::Prepared;
+use super::sync::SyncPlan;
 use crate::cli::Config;
 use crate::collect::Collected;
 use crate::exit::RunEnd;
 use crate::job::Job;
+use crate::job::ResourceRef;
 use crate::op::Call;
+use crate::op::Op;
 use crate::outcome::{Outcome, Results, RowResult};
+use crate::plan::Target;
 use crate::plan::Unit;
 use crate::progress;
 use crate::report::{Journal, JournalHandle, ReportRow};
-use crate::transport::{Abort, Delivery, Transport};
+use crate::transport::{Abort, Delivery, Exchange, Transport};
 
-pub fn send<J: Job>(
-    job: &J,
-    cfg: &Config,
-    prepared: &Prepared<J>,
-    transport: &Transport<'_>,
-    mut results: Results,
-    units: Vec<Unit>,
-    stop: &AtomicBool,
-) -> Result<Ended> {
-    let started = prepared.started;
-    let data = &prepared.data;
-    // Rows already settled go first into the journal, so a resume of this
-    // run's journal knows them too.
-    let settled: Vec<ReportRow> = results
-        .stored()
-        .map(|(i, r)| report_row(job, data, i, r.clone()))
-        .collect();
-    let (journal, journal_thread) =
-        Journal::create(&prepared.journal_path, &prepared.header, &settled)?.spawn();
-    let total: u64 = units.iter().map(|u| u.rows.len() as u64).sum();
-    let bar = progress::bar(cfg.progress, Some(total), "sending");
-    let recorder = JournalRecorder {
-        job,
-        data,
-        journal: &journal,
-        bar: &bar,
-        failed: AtomicBool::new(false),
-        transport,
-        retries: AtomicU64::new(0),
-    };
-    let sending = Instant::now();
-    let sent: Mutex<Vec<(u32, RowResult)>> = Mutex::new(Vec::new());
-    transport.pool(&units, |unit| {
-        let Some(rows) = send_unit(job, data, transport, unit, &recorder) else {
-            // Not taken up: the run stopped first; settled below.
-            return;
+/// What a unit becomes before it is sent: its request, or the result its
+/// rows get without one (their resource could not be created).
+pub type Built<'a> = Result<Box<dyn Op + 'a>, RowResult>;
+
+/// Sends a run's requests, phase by phase, with one journal.
+pub struct Sender<'a, 't, J: Job> {
+    job: &'a J,
+    data: &'a Collected<J::Item>,
+    transport: &'a Transport<'t>,
+    recorder: JournalRecorder<'a, 't, J>,
+    journal_thread: std::thread::JoinHandle<Result<Journal>>,
+    journal_path: std::path::PathBuf,
+    began: Instant,
+}
+
+impl<'a, 't, J: Job> Sender<'a, 't, J> {
+    /// Starts the journal with the rows already settled, so a resume of
+    /// this run's journal knows them too. `rows` is how many rows are to
+    /// be sent, for the progress bar.
+    pub fn start(
+        job: &'a J,
+        cfg: &Config,
+        prepared: &'a Prepared<J>,
+        transport: &'a Transport<'t>,
+        results: &Results,
+        rows: u64,
+    ) -> Result<Self> {
+        let data = &prepared.data;
+        let settled: Vec<ReportRow> = results
+            .stored()
+            .map(|(i, r)| report_row(job, data, i, r.clone()))
+            .collect();
+        let (journal, journal_thread) =
+            Journal::create(&prepared.journal_path, &prepared.header, &settled)?.spawn();
+        let bar = progress::bar(cfg.progress, Some(rows), "sending");
+        Ok(Sender {
+            job,
+            data,
+            transport,
+            recorder: JournalRecorder {
+                job,
+                data,
+                journal,
+                bar,
+                failed: AtomicBool::new(false),
+                transport,
+                retries: AtomicU64::new(0),
+            },
+            journal_thread,
+            journal_path: prepared.journal_path.clone(),
+            began: Instant::now(),
+        })
+    }
+
+    /// Sends `units` (one phase), each built by `build`, and returns the
+    /// result of every row taken up.
+    pub fn send(
+        &self,
+        units: &[Unit],
+        build: &(dyn Fn(&Unit) -> Built<'a> + Sync),
+    ) -> Vec<(u32, RowResult)> {
+        let sent: Mutex<Vec<(u32, RowResult)>> = Mutex::new(Vec::new());
+        self.transport.pool(units, |unit| {
+            let rows = match build(unit) {
+                Ok(op) => match send_unit(self.transport, unit, op.as_ref(), &self.recorder) {
+                    Some(rows) => rows,
+                    // Not taken up: the run stopped first; settled later.
+                    None => return,
+                },
+                Err(result) => vec![result; unit.rows.len()],
+            };
+            self.recorder.answered(&unit.rows, &rows);
+            let mut all = sent.lock().unwrap_or_else(PoisonError::into_inner);
+            all.extend(unit.rows.iter().copied().zip(rows));
+        });
+        sent.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends one call that carries no row (a create, a look-up), with
+    /// `line` on the journal, durably, before it goes.
+    pub fn call(&self, call: &Call, line: ReportRow) -> Exchange<'a> {
+        self.transport
+            .execute(call, &|| self.recorder.append(vec![line.clone()], true))
+    }
+
+    /// Records an event that belongs to no single row (a resource
+    /// created, with its id), durably.
+    pub fn event(&self, line: ReportRow) -> bool {
+        self.recorder.append(vec![line], true)
+    }
+
+    /// The transport every phase goes through.
+    pub fn transport(&self) -> &'a Transport<'t> {
+        self.transport
+    }
+
+    /// Ends sending: the journal synced and closed, every row settled (a
+    /// row never taken up is `not_sent`, with why).
+    pub fn finish(
+        self,
+        mut results: Results,
+        began_writing: bool,
+        stop: &AtomicBool,
+        started: Instant,
+    ) -> Ended {
+        self.recorder.bar.finish_and_clear();
+        let sending = self.began.elapsed().as_secs_f64();
+        let journal_failed = self.recorder.failed.load(Ordering::SeqCst);
+        drop(self.recorder);
+        // The journal thread ends once every handle is gone, its last rows synced.
+        let journal = match self.journal_thread.join() {
+            Ok(Ok(j)) if !journal_failed => Some(j),
+            _ => None,
         };
-        recorder.answered(&unit.rows, &rows);
-        let mut all = sent.lock().unwrap_or_else(PoisonError::into_inner);
-        all.extend(unit.rows.iter().copied().zip(rows));
-    });
-    bar.finish_and_clear();
-    let sending = sending.elapsed().as_secs_f64();
-    let journal_failed = recorder.failed.load(Ordering::SeqCst);
-    drop(journal);
-    // The journal thread ends once every handle is gone, its last rows synced.
-    let journal = match journal_thread.join() {
-        Ok(Ok(j)) if !journal_failed => Some(j),
-        _ => None,
-    };
-    let sent = sent.into_inner().unwrap_or_else(PoisonError::into_inner);
-    let (aborted, sending_began) = settle(&mut results, sent, transport, stop);
-    let end = RunEnd {
-        sending_began,
-        aborted: aborted.is_some(),
-        certificate_refused: matches!(aborted, Some(Abort::Certificate(_))),
-        ..RunEnd::default()
-    };
-    Ok(Ended {
-        results,
-        stats: Stats {
-            started,
-            sending,
-            ..Stats::new(started)
-        },
-        aborted,
-        end,
-        journal: Some(JournalEnd {
-            journal,
-            path: prepared.journal_path.clone(),
-            sending_began,
-        }),
-    })
+        let mut aborted = self.transport.aborted();
+        if aborted.is_none() && stop.load(Ordering::SeqCst) {
+            aborted = Some(Abort::Interrupted);
+        }
+        settle_untaken(&mut results, aborted.as_ref());
+        let _ = self.data;
+        let _ = self.job;
+        let end = RunEnd {
+            sending_began: began_writing,
+            aborted: aborted.is_some(),
+            certificate_refused: matches!(aborted, Some(Abort::Certificate(_))),
+            ..RunEnd::default()
+        };
+        Ended {
+            results,
+            stats: Stats {
+                sending,
+                ..Stats::new(started)
+            },
+            aborted,
+            end,
+            journal: Some(JournalEnd {
+                journal,
+                path: self.journal_path,
+                sending_began: began_writing,
+            }),
+            sync: super::finish::SyncCounts::default(),
+            new_problems: None,
+        }
+    }
+}
+
+/// Whether any of these results says a request may have reached the
+/// server.
+pub fn reached(results: &[(u32, RowResult)]) -> bool {
+    results.iter().any(|(_, r)| r.outcome != Outcome::NotSent)
 }
 
 /// Sends one unit and reads its answer into one result per row; `None`
 /// when it was not taken up (the run stopped, or the journal failed).
 fn send_unit<J: Job>(
-    job: &J,
-    data: &Collected<J::Item>,
     transport: &Transport<'_>,
     unit: &Unit,
+    op: &dyn Op,
     recorder: &JournalRecorder<'_, '_, J>,
 ) -> Option<Vec<RowResult>> {
-    let op = job.op(unit, &data.items);
     let call = op.call();
     let exchange = transport.execute(&call, &|| recorder.sending(&unit.rows, &call));
     Some(match exchange.delivery {
@@ -149,26 +229,6 @@ fn send_unit<J: Job>(
             })
             .collect(),
     })
-}
-
-/// Puts what was sent into `results`, settles the rows never taken up, and
-/// says why the run stopped (if it did) and whether sending began.
-fn settle(
-    results: &mut Results,
-    sent: Vec<(u32, RowResult)>,
-    transport: &Transport<'_>,
-    stop: &AtomicBool,
-) -> (Option<Abort>, bool) {
-    let mut aborted = transport.aborted();
-    if aborted.is_none() && stop.load(Ordering::SeqCst) {
-        aborted = Some(Abort::Interrupted);
-    }
-    let sending_began = sent.iter().any(|(_, r)| r.outcome != Outcome::NotSent);
-    for (i, r) in sent {
-        results.set(i as usize, r);
-    }
-    settle_untaken(results, aborted.as_ref());
-    (aborted, sending_began)
 }
 
 /// Rows no worker took up are `not_sent`, saying why the run stopped.
@@ -221,8 +281,8 @@ pub(super) fn extra_cells<J: Job>(
 struct JournalRecorder<'a, 't, J: Job> {
     job: &'a J,
     data: &'a Collected<J::Item>,
-    journal: &'a JournalHandle,
-    bar: &'a indicatif::ProgressBar,
+    journal: JournalHandle,
+    bar: indicatif::ProgressBar,
     failed: AtomicBool,
     transport: &'a Transport<'t>,
     /// Retries so far, for the progress bar.
@@ -284,5 +344,110 @@ impl<J: Job> JournalRecorder<'_, '_, J> {
             self.bar.set_message(format!("{total} retries"));
         }
         self.bar.inc(rows.len() as u64);
+    }
+}
+
+/// Sends what was decided, in order: creates, then the adds (or requests)
+/// and edits, then the password changes of the rows whose edit went
+/// through; and settles every row. Returns how the run ended, and each
+/// create's resource id (or what its rows got instead).
+#[allow(clippy::too_many_arguments)]
+pub fn send<J: Job>(
+    job: &J,
+    cfg: &Config,
+    prepared: &Prepared<J>,
+    transport: &Transport<'_>,
+    mut results: Results,
+    work: Work,
+    sync: &SyncPlan,
+    stop: &AtomicBool,
+) -> Result<(Ended, Vec<Result<u64, RowResult>>)> {
+    let data = &prepared.data;
+    let rows: u64 = work.writes.iter().map(|u| u.rows.len() as u64).sum();
+    let sender = Sender::start(job, cfg, prepared, transport, &results, rows)?;
+    let created = if sync.creates.is_empty() {
+        Vec::new()
+    } else {
+        sync.send_creates(&sender, data)
+    };
+    let build = |unit: &Unit| -> Built<'_> { build(job, cfg, unit, &data.items, sync, &created) };
+    let first = sender.send(&work.writes, &build);
+    let mut began = reached(&first) || !created.is_empty();
+    // What each row's edit wrote ("NOTES written"), for its password change.
+    let mut edits: std::collections::HashMap<u32, String> = Default::default();
+    for (i, mut r) in first {
+        let c = &data.items[i as usize];
+        if r.outcome == Outcome::Added
+            && let Target::Resource(ResourceRef::ToCreate(_)) = job.target(&c.item)
+        {
+            r.message = join("resource created", &r.message);
+        }
+        if r.outcome == Outcome::Updated {
+            edits.insert(i, r.message.clone());
+            r.message = super::sync::updated_message(sync.histories.get(&i), &r.message);
+        }
+        results.set(i as usize, r);
+    }
+    let passwords = sync.password_units(data, &results);
+    let second = sender.send(&passwords, &build);
+    began |= reached(&second);
+    for (i, r) in second {
+        let edit = edits.get(&i).map(String::as_str).unwrap_or("");
+        let merged = if r.outcome == Outcome::Updated {
+            let detail = join(edit, "password changed").replace("; ", ", ");
+            RowResult {
+                message: super::sync::updated_message(sync.histories.get(&i), &detail),
+                ..r
+            }
+        } else {
+            RowResult {
+                message: join(edit, &r.message),
+                ..r
+            }
+        };
+        results.set(i as usize, merged);
+    }
+    let ended = sender.finish(results, began, stop, prepared.started);
+    Ok((ended, created))
+}
+
+/// The request of a unit, by its kind: a job's own (with the id of a
+/// resource just created), an edit or a password change.
+fn build<'a, J: Job>(
+    job: &J,
+    cfg: &Config,
+    unit: &Unit,
+    items: &'a [crate::job::Checked<J::Item>],
+    sync: &SyncPlan,
+    created: &[Result<u64, RowResult>],
+) -> Built<'a> {
+    use crate::op::Kind;
+    match unit.kind {
+        Kind::EditAccount | Kind::ChangePassword => {
+            super::sync::write_op(job, cfg, unit, items, sync)
+                .ok_or_else(|| RowResult::new(Outcome::Failed, "nothing to write for this account"))
+        }
+        _ => match unit.target {
+            Target::Resource(ResourceRef::ToCreate(k)) => match &created[k as usize] {
+                Ok(id) => {
+                    let unit = Unit {
+                        target: Target::Resource(ResourceRef::Given(*id)),
+                        ..unit.clone()
+                    };
+                    Ok(job.op(&unit, items))
+                }
+                Err(r) => Err(r.clone()),
+            },
+            _ => Ok(job.op(unit, items)),
+        },
+    }
+}
+
+/// `a; b`, either left out when empty.
+fn join(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => format!("{a}; {b}"),
     }
 }

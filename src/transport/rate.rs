@@ -10,6 +10,9 @@ use governor::{Quota, RateLimiter, clock::Clock, clock::DefaultClock};
 
 use crate::op::Kind;
 
+/// Where `--rate auto` starts, in requests per second.
+pub const AUTO_START: f64 = 2.0;
+
 /// What one attempt's answer said, as far as the rate cares.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Signal {

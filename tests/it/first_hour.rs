@@ -116,7 +116,11 @@ fn help_shows_each_command_only_its_own_options() {
             "{cmd} shows --progress"
         );
     }
-    assert!(!help(&["add-accounts"]).contains("--resend-unconfirmed"));
+    // DESIGN, third wave: add-accounts resends an unconfirmed password
+    // change only with --resend-unconfirmed, and request-passwords takes
+    // its reason from a column, never --reason.
+    assert!(help(&["add-accounts"]).contains("--resend-unconfirmed"));
+    assert!(!help(&["request-passwords"]).contains("--reason"));
     assert!(help(&["request-passwords"]).contains("--resend-unconfirmed"));
     assert!(!help(&["request-passwords"]).contains("--chunk-size"));
     assert!(help(&["add-accounts"]).contains("end-of-run summary"));
@@ -188,6 +192,12 @@ fn progress_always_draws_into_a_log_file() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("sending"), "{}", stderr(&out));
+    // One line per update, never carriage returns or one endless line.
+    let err = stderr(&out);
+    assert!(!err.contains('\r'), "{err}");
+    let updates = err.lines().filter(|l| l.contains("sending")).count();
+    assert!(updates >= 2, "{err}");
+    assert!(err.lines().all(|l| l.len() < 300), "{err}");
     let out = w
         .job(&sim, "add-accounts", "in.csv")
         .args(["--overwrite", "--concurrency", "1"])

@@ -16,6 +16,7 @@ mod request_passwords;
 mod resilience;
 mod resume;
 mod simulator_reads;
+mod sync;
 mod tls;
 mod transport;
 mod trust;
