@@ -72,7 +72,8 @@ pub fn parse_row<'a>(
         if *col == WHOLE_ROW {
             problems.push(why.clone());
         } else if let Some(slot) = header.slots.iter().position(|s| *s == Some(*col)) {
-            problems.push(format!("column {}: {why}", schema.columns[slot].name));
+            let name = header.label(slot, schema.columns[slot].name);
+            problems.push(format!("column {name}: {why}"));
         } else if let Some((label, _)) = header.custom.iter().find(|(_, i)| i == col) {
             problems.push(format!("column CUSTOM:{label}: {why}"));
         } else if let Some((label, _)) = header.resource_custom.iter().find(|(_, i)| i == col) {
@@ -117,7 +118,8 @@ pub fn parse_row<'a>(
                 } else {
                     format!("\"{}\"", shorten(raw))
                 };
-                problems.push(format!("column {}: {shown} {allowed}", column.name));
+                let name = header.label(slot, column.name);
+                problems.push(format!("column {name}: {shown} {allowed}"));
             }
         }
     }

@@ -148,8 +148,10 @@ pub enum Command {
         after_help = "Example:\n  pam360-bulk request-passwords samples/requests.csv --simulate"
     )]
     RequestPasswords(RequestArgs),
-    /// Write an empty input file with every column: .csv or .xlsx by extension.
-    #[command(after_help = "Example:\n  pam360-bulk template accounts -o inventory.xlsx")]
+    /// Write an empty input file with every column (.csv or .xlsx by extension), or a column map from a preset.
+    #[command(
+        after_help = "Example:\n  pam360-bulk template accounts -o inventory.xlsx\n  pam360-bulk template map --from keepassxc -o keepass.toml"
+    )]
     Template(TemplateArgs),
     /// Serve a local PAM360 API simulator.
     #[command(
@@ -173,14 +175,19 @@ pub enum Command {
 pub enum TemplateKind {
     Accounts,
     Requests,
+    /// A column map to edit, from a preset (--from).
+    Map,
 }
 
 #[derive(Debug, Args)]
 pub struct TemplateArgs {
     pub kind: TemplateKind,
-    /// The file to write (.csv or .xlsx); standard output (CSV) when not given.
+    /// The file to write (.csv or .xlsx; a map .toml); standard output when not given.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// With `map`: the preset to start from (keepassxc, bitwarden, lastpass, 1password, cyberark).
+    #[arg(long, value_name = "PRESET")]
+    pub from: Option<String>,
     /// Replace the -o file if it exists (it may be a filled inventory).
     #[arg(long)]
     pub force: bool,
@@ -294,6 +301,12 @@ pub struct JobArgs {
     /// Skip columns this job does not know, with a warning, instead of stopping.
     #[arg(long)]
     pub ignore_unknown_columns: bool,
+    /// Read the input's own columns through this column map (TOML: [columns] our column = "{Their column|filter}", [constants] our column = "value").
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+    /// Read another tool's export as it is: keepassxc, bitwarden, lastpass, 1password or cyberark (a --map beside it overrides single columns).
+    #[arg(long, value_name = "PRESET")]
+    pub from: Option<String>,
 
     /// PAM360 server, e.g. https://pam360.example.com:8282.
     #[arg(long, env = "PAM360_URL", help_heading = "Connection")]
@@ -431,6 +444,8 @@ pub struct Config {
     pub source: Source,
     pub input: InputOptions,
     pub ignore_unknown_columns: bool,
+    /// The column map (`--map`, `--from`), if any.
+    pub map: Option<crate::map::ColumnMap>,
     pub target: Target,
     pub org: Option<String>,
     pub trust: TlsTrust,
@@ -505,25 +520,15 @@ impl Config {
         // an account is edited only once it is known to be there.
         let update = update || update_passwords;
         let skip_existing = skip_existing || update;
-        let (report, resume, history_journal) = match &a.history {
-            Some(dir) => crate::nightly::paths(dir, &source, identity)
-                .map_err(|e| usage(format!("{e:#}")))?,
-            None => (report_path(a, &source)?, a.resume.clone(), None),
-        };
-        crate::report::ReportFormat::from_path(&report).map_err(|e| usage(e.to_string()))?;
-
+        let (report, resume, history_journal) = outputs(a, &source, identity)?;
         let trust = trust(a)?;
-        if a.simulate && a.server.is_some() {
-            return Err(usage(
-                "--simulate runs against a built-in simulator and refuses --server (unset PAM360_URL too)",
-            ));
-        }
         let target = target(a, token_env)?;
         check_org(a.org.as_deref())?;
         Ok(Config {
             source,
             input: input_options(a)?,
             ignore_unknown_columns: a.ignore_unknown_columns,
+            map: column_map(a)?,
             target,
             org: a
                 .org
@@ -569,6 +574,45 @@ impl Config {
             max_throttle: self.max_throttle,
         }
     }
+}
+
+/// `--from PRESET`, with `--map FILE` over it; or `--map FILE` alone.
+fn column_map(a: &JobArgs) -> Result<Option<crate::map::ColumnMap>, UsageError> {
+    use crate::map::ColumnMap;
+    let err = |e: anyhow::Error| usage(format!("{e:#}"));
+    let file = a
+        .map
+        .as_deref()
+        .map(ColumnMap::load)
+        .transpose()
+        .map_err(err)?;
+    let preset = a
+        .from
+        .as_deref()
+        .map(ColumnMap::preset)
+        .transpose()
+        .map_err(err)?;
+    Ok(match (preset, file) {
+        (Some(p), Some(f)) => Some(p.overridden(f)),
+        (p, f) => p.or(f),
+    })
+}
+
+/// The report, what the run resumes from, and (with `--history`) the
+/// unfinished journal it resumes from.
+fn outputs(
+    a: &JobArgs,
+    source: &Source,
+    identity: &crate::job::Identity,
+) -> Result<(PathBuf, Option<PathBuf>, Option<PathBuf>), UsageError> {
+    let paths = match &a.history {
+        Some(dir) => {
+            crate::nightly::paths(dir, source, identity).map_err(|e| usage(format!("{e:#}")))?
+        }
+        None => (report_path(a, source)?, a.resume.clone(), None),
+    };
+    crate::report::ReportFormat::from_path(&paths.0).map_err(|e| usage(e.to_string()))?;
+    Ok(paths)
 }
 
 /// `--org` (or `PAM360_ORG`) goes into a header of every request: a control
@@ -723,6 +767,11 @@ fn trust(a: &JobArgs) -> Result<TlsTrust, UsageError> {
 
 /// Where requests go, with the token they carry.
 fn target(a: &JobArgs, token_env: Option<String>) -> Result<Target, UsageError> {
+    if a.simulate && a.server.is_some() {
+        return Err(usage(
+            "--simulate runs against a built-in simulator and refuses --server (unset PAM360_URL too)",
+        ));
+    }
     Ok(if a.dry_run == Some(DryRun::Offline) {
         Target::None
     } else if a.simulate {

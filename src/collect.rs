@@ -265,6 +265,17 @@ impl<J: Job> RowSink for Collector<'_, J> {
         Ok(())
     }
 
+    fn origins(&mut self, origins: &[Option<String>]) {
+        if let Some(header) = self.header.as_mut() {
+            // By our header's column order → by schema slot.
+            for (slot, at) in header.slots.clone().iter().enumerate() {
+                if let Some(i) = at {
+                    header.origins[slot] = origins.get(*i).cloned().flatten();
+                }
+            }
+        }
+    }
+
     fn size_hint(&mut self, rows: usize) {
         // Reserve once rather than double (and copy) all the way up; a
         // little over the estimate, since it comes from the first rows only.

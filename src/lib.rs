@@ -29,6 +29,7 @@ pub mod input;
 pub mod job;
 pub mod lookup;
 pub mod manual;
+pub mod map;
 pub mod names;
 pub mod nightly;
 pub mod op;

@@ -61,7 +61,22 @@ fn main() -> ExitCode {
             let (schema, job) = match t.kind {
                 TemplateKind::Accounts => (&pam360_bulk::accounts::SCHEMA, "add-accounts"),
                 TemplateKind::Requests => (&pam360_bulk::requests::SCHEMA, "request-passwords"),
+                TemplateKind::Map => {
+                    let written =
+                        template::write_map(t.from.as_deref(), t.output.as_deref(), t.force);
+                    return match written {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(e) => {
+                            pam360_bulk::say!("pam360-bulk: error: {e:#}");
+                            ExitCode::from(pam360_bulk::exit::NOTHING_SENT)
+                        }
+                    };
+                }
             };
+            if t.from.is_some() {
+                pam360_bulk::say!("pam360-bulk: error: --from goes with `template map`");
+                return ExitCode::from(pam360_bulk::exit::NOTHING_SENT);
+            }
             template::write(schema, job, t.output.as_deref(), t.force).map(|()| ExitCode::SUCCESS)
         }
         Command::Simulate(s) => {

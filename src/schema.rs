@@ -115,6 +115,9 @@ pub struct Header {
     pub resource_custom: Vec<(String, usize)>,
     /// Columns ignored by `--ignore-unknown-columns`.
     pub ignored: Vec<String>,
+    /// Per schema column, where a mapped input's cell comes from (`from
+    /// URL`), for messages that name the input's column as well as ours.
+    pub origins: Vec<Option<String>>,
     /// How many fields a record should have.
     pub width: usize,
 }
@@ -123,6 +126,15 @@ impl Header {
     /// Index in the record of the schema column at `slot`.
     pub fn get(&self, slot: usize) -> Option<usize> {
         self.slots[slot]
+    }
+
+    /// A column as messages name it: ours, and where a mapped input's cell
+    /// came from (`DNSNAME (from URL)`).
+    pub fn label(&self, slot: usize, name: &str) -> String {
+        match self.origins.get(slot).and_then(Option::as_ref) {
+            Some(origin) => format!("{name} ({origin})"),
+            None => name.to_string(),
+        }
     }
 
     /// Whether the input has the column of `field`.
@@ -178,20 +190,23 @@ pub enum HeaderError {
 
 /// Every problem of a header row.
 #[derive(Debug, PartialEq, Eq)]
-pub struct HeaderErrors(pub Vec<HeaderError>);
+pub struct HeaderErrors(pub Vec<HeaderError>, pub Option<String>);
 
 impl std::fmt::Display for HeaderErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0[..] {
-            [one] => write!(f, "{one}"),
+            [one] => write!(f, "{one}")?,
             all => {
                 write!(f, "the header has {} problems:", all.len())?;
                 for e in all {
                     write!(f, "\n  - {e}")?;
                 }
-                Ok(())
             }
         }
+        if let Some(hint) = &self.1 {
+            write!(f, "\n{hint}")?;
+        }
+        Ok(())
     }
 }
 
@@ -328,82 +343,95 @@ impl Schema {
         ignore_unknown: bool,
     ) -> Result<Header, HeaderErrors> {
         if names.is_empty() || names.iter().all(|n| n.trim().is_empty()) {
-            return Err(HeaderErrors(vec![HeaderError::Empty]));
+            return Err(HeaderErrors(vec![HeaderError::Empty], None));
         }
         let mut errors = Vec::new();
-        let mut slots: Vec<Option<usize>> = vec![None; self.columns.len()];
+        let mut header = Header {
+            slots: vec![None; self.columns.len()],
+            present: Vec::new(),
+            custom: Vec::new(),
+            resource_custom: Vec::new(),
+            ignored: Vec::new(),
+            origins: vec![None; self.columns.len()],
+            width: names.len(),
+        };
         let mut spelled: Vec<&str> = vec![""; self.columns.len()];
-        let mut custom: Vec<(String, usize)> = Vec::new();
-        let mut resource_custom: Vec<(String, usize)> = Vec::new();
-        let mut ignored = Vec::new();
         for (idx, raw) in names.iter().enumerate() {
-            let trimmed = raw.trim();
-            if trimmed.is_empty() {
-                errors.push(HeaderError::Blank(idx + 1));
-                continue;
-            }
-            let upper = trimmed.to_uppercase();
-            let prefixed = [
-                (self.custom_columns, CUSTOM_PREFIX, &mut custom),
-                (
-                    self.resource_custom_columns,
-                    RESOURCE_CUSTOM_PREFIX,
-                    &mut resource_custom,
-                ),
-            ]
-            .into_iter()
-            .find(|(on, prefix, _)| *on && upper.starts_with(prefix));
-            if let Some((_, prefix, list)) = prefixed {
-                if let Err(e) = custom_column(trimmed, prefix, idx, list) {
-                    errors.push(e);
-                }
-                continue;
-            }
-            let found = self
-                .columns
-                .iter()
-                .position(|c| c.name == upper || c.alias.is_some_and(|a| a == upper));
-            match found {
-                Some(slot) => {
-                    if slots[slot].is_some() {
-                        errors.push(if spelled[slot] == trimmed.to_uppercase() {
-                            HeaderError::Duplicate(trimmed.to_string())
-                        } else {
-                            HeaderError::BothSpellings(spelled[slot].to_string(), upper)
-                        });
-                        continue;
-                    }
-                    slots[slot] = Some(idx);
-                    spelled[slot] = self.spelling(slot, &upper);
-                }
-                // A near-miss (`PASWORD`) is never ignored: skipping it
-                // would drop every password of the file without a word.
-                None if ignore_unknown && !self.near_miss(&upper) => {
-                    ignored.push(trimmed.to_string())
-                }
-                None => errors.push(HeaderError::Unknown {
-                    name: trimmed.to_string(),
-                    suggestion: self.closest(&upper),
-                }),
+            if let Err(e) = self.place(&mut header, &mut spelled, idx, raw, ignore_unknown) {
+                errors.push(e);
             }
         }
+        let slots = header.slots.clone();
         errors.extend(self.missing(&slots));
         if !errors.is_empty() {
-            return Err(HeaderErrors(errors));
+            let unknown = errors
+                .iter()
+                .filter(|e| matches!(e, HeaderError::Unknown { .. }))
+                .count();
+            let hint = (unknown > 0).then(|| self.known_columns(unknown * 2 > names.len()));
+            return Err(HeaderErrors(errors, hint));
         }
-        let present = slots
+        header.present = slots
             .iter()
             .enumerate()
             .filter_map(|(slot, idx)| idx.map(|i| (slot, i)))
             .collect();
-        Ok(Header {
-            slots,
-            present,
-            custom,
-            resource_custom,
-            ignored,
-            width: names.len(),
-        })
+        Ok(header)
+    }
+
+    /// Places the header's column `idx` named `raw`: one of ours, a
+    /// `CUSTOM:`/`RESOURCECUSTOM:` label, ignored (with
+    /// `--ignore-unknown-columns`, never a near-miss), or the problem.
+    fn place(
+        &self,
+        header: &mut Header,
+        spelled: &mut [&'static str],
+        idx: usize,
+        raw: &str,
+        ignore_unknown: bool,
+    ) -> Result<(), HeaderError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(HeaderError::Blank(idx + 1));
+        }
+        let upper = trimmed.to_uppercase();
+        if self.custom_columns && upper.starts_with(CUSTOM_PREFIX) {
+            return custom_column(trimmed, CUSTOM_PREFIX, idx, &mut header.custom);
+        }
+        if self.resource_custom_columns && upper.starts_with(RESOURCE_CUSTOM_PREFIX) {
+            return custom_column(
+                trimmed,
+                RESOURCE_CUSTOM_PREFIX,
+                idx,
+                &mut header.resource_custom,
+            );
+        }
+        let found = self
+            .columns
+            .iter()
+            .position(|c| c.name == upper || c.alias.is_some_and(|a| a == upper));
+        match found {
+            Some(slot) if header.slots[slot].is_some() => Err(if spelled[slot] == upper {
+                HeaderError::Duplicate(trimmed.to_string())
+            } else {
+                HeaderError::BothSpellings(spelled[slot].to_string(), upper)
+            }),
+            Some(slot) => {
+                header.slots[slot] = Some(idx);
+                spelled[slot] = self.spelling(slot, &upper);
+                Ok(())
+            }
+            // A near-miss (`PASWORD`) is never ignored: skipping it would
+            // drop every password of the file without a word.
+            None if ignore_unknown && !self.near_miss(&upper) => {
+                header.ignored.push(trimmed.to_string());
+                Ok(())
+            }
+            None => Err(HeaderError::Unknown {
+                name: trimmed.to_string(),
+                suggestion: self.closest(&upper),
+            }),
+        }
     }
 
     /// Required columns the header lacks, and a missing way of naming a
@@ -434,6 +462,57 @@ impl Schema {
             Some(a) if a == upper => a,
             _ => col.name,
         }
+    }
+
+    /// The columns this job knows, grouped, for an input whose columns are
+    /// not all ours; `foreign` when most are not: another tool's export.
+    fn known_columns(&self, foreign: bool) -> String {
+        let names = |part: Part| {
+            self.columns
+                .iter()
+                .filter(|c| c.part == part && !c.required && self.requirement(c).is_none())
+                .map(|c| c.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let required: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| c.required)
+            .map(|c| c.name.to_string())
+            .chain((!self.one_of.is_empty()).then(|| self.one_of_text()))
+            .collect();
+        let mut out = format!("This job's columns: required {}", required.join(", and "));
+        for (part, what) in [
+            (Part::Account, "its own fields"),
+            (Part::Target, "where it goes"),
+            (Part::Resource, "a resource's, to create it"),
+        ] {
+            let list = names(part);
+            if !list.is_empty() {
+                out.push_str(&format!("; {what}: {list}"));
+            }
+        }
+        if self.custom_columns {
+            out.push_str("; CUSTOM:<label>");
+        }
+        if self.resource_custom_columns {
+            out.push_str(", RESOURCECUSTOM:<label>");
+        }
+        out.push('.');
+        if foreign {
+            out.push_str(&format!(
+                "\nMost columns are not ours: to read another tool's export as it is, pass --from {} or a column map, --map FILE (pam360-bulk template map --from keepassxc writes one to edit).",
+                crate::map::PRESETS.join("|")
+            ));
+        }
+        out
+    }
+
+    /// Whether `name` is within two edits of a known name or alias (a
+    /// misspelling of one of ours).
+    pub fn near(&self, name: &str) -> bool {
+        self.near_miss(&name.trim().to_uppercase())
     }
 
     /// Whether `upper` is within two edits of a known name or alias.

@@ -7,13 +7,12 @@ use anyhow::{Context, Result, bail};
 
 use crate::schema::{Kind, Schema};
 
-/// Writes the header row of `schema` to `out` (.csv or .xlsx), or to stdout.
-pub fn write(schema: &Schema, job: &str, out: Option<&Path>, force: bool) -> Result<()> {
-    let names: Vec<&str> = schema.columns.iter().map(|c| c.name).collect();
+/// Refuses to replace a file unless `--force` (it may be an inventory
+/// already filled in, passwords and all), and `--force` without `-o`.
+fn may_write(out: Option<&Path>, force: bool) -> Result<()> {
     if force && out.is_none() {
         bail!("--force replaces the file named by -o, and no -o FILE is given");
     }
-    // The file may be an inventory already filled in, passwords and all.
     if let Some(path) = out
         && path.exists()
         && !force
@@ -23,6 +22,43 @@ pub fn write(schema: &Schema, job: &str, out: Option<&Path>, force: bool) -> Res
             path.display()
         );
     }
+    Ok(())
+}
+
+/// Writes a preset as a column map to edit (`template map --from PRESET`),
+/// to `out` or to stdout.
+pub fn write_map(from: Option<&str>, out: Option<&Path>, force: bool) -> Result<()> {
+    let Some(from) = from else {
+        bail!(
+            "template map starts from a preset: --from {}",
+            crate::map::PRESETS.join("|")
+        );
+    };
+    may_write(out, force)?;
+    let map = crate::map::ColumnMap::preset(from)?;
+    let text = map.to_toml(&format!("the {from} preset"));
+    match out {
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(text.as_bytes())?;
+        }
+        Some(path) => {
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            crate::say!(
+                "wrote {}: the {from} preset as a column map. Edit it (creating resources needs a RESOURCETYPE constant), then:\n  pam360-bulk add-accounts EXPORT.csv --map {} --dry-run",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes the header row of `schema` to `out` (.csv or .xlsx), or to stdout.
+pub fn write(schema: &Schema, job: &str, out: Option<&Path>, force: bool) -> Result<()> {
+    let names: Vec<&str> = schema.columns.iter().map(|c| c.name).collect();
+    may_write(out, force)?;
     let Some(path) = out else {
         let mut w = csv::Writer::from_writer(std::io::stdout().lock());
         w.write_record(&names)?;

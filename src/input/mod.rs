@@ -63,6 +63,9 @@ pub trait RowSink {
     fn rows(&mut self, rows: &[RawRow]) -> Result<()>;
     /// About how many data rows are coming in all (an estimate, to reserve).
     fn size_hint(&mut self, _rows: usize) {}
+    /// Where each column of the header came from, when a column map made
+    /// it (`from URL`): for messages that name the input's columns too.
+    fn origins(&mut self, _origins: &[Option<String>]) {}
     /// Takes a whole batch (its first `len` rows are data) and gives back a
     /// batch to fill next. The reader thread hands batches over this way.
     fn take_batch(&mut self, batch: Vec<RawRow>, len: usize) -> Result<Vec<RawRow>> {

@@ -1,14 +1,18 @@
 //! One job run, as a script of stages:
 //!
-//! 1. `prepare`: check every output path, lock the journal, read the
-//!    `--resume` report whole, read and check the whole input.
+//! 1. `prepare`: check every output path, lock the journal and the input,
+//!    read the `--resume` report whole, read and check the whole input.
 //! 2. `connect`: the server (or the in-process simulator); no request yet.
-//! 3. `resolve`: names into ids, and what is already on the server, by
-//!    reading it (reads only).
-//! 4. `decide`: what earlier runs did, `--strict`, dry runs, the plan of
-//!    requests: what is left to send.
-//! 5. `sending`: journal, send, and settle every row sent.
-//! 6. `verify`: with `--verify`, read back what was written.
+//! 3. what is known: what earlier runs did (`decide::apply_prior`), then
+//!    `resolve`: names into ids and typed facts about what the server
+//!    holds (reads only); `sync`: what `--create-resources` creates and
+//!    `--update` edits.
+//! 4. `decide`: facts and options into each row's action: skipped,
+//!    invalid, exists, planned, or sent; `--strict` and dry runs send
+//!    nothing.
+//! 5. `sending`: journal, creates, adds and edits, password changes, every
+//!    row settled.
+//! 6. `verify`: with `--verify`, read back what was added.
 //! 7. `finish`: the report in input order, the summary, the exit code.
 //!
 //! Problems with single rows are data (report rows); an `Err` from here is a
@@ -41,99 +45,34 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     hint_an_empty_simulator(job, cfg, &prepared.data);
     let connected = connect::connect(cfg, stop)?;
     let transport = connected.as_ref().map(|c| &c.transport);
-    let mut results = Results::new(prepared.data.items.len());
-    let mut sync = SyncPlan::default();
-    // Done stays done: rows an earlier run did are settled by what its
-    // report holds before any name is resolved, so no answer of the server
-    // now can make them invalid, or send them again.
-    let mut prior = prepared.prior.take();
-    let mut changed = Vec::new();
-    if let Some(prior) = prior.as_mut() {
-        changed = decide::apply_prior(
-            job,
-            cfg,
-            &prepared.data,
-            prior,
-            &mut results,
-            &mut sync.held,
-        );
-    }
-    let open = |i: usize| results.is_open(i);
-    let resolved = resolve::resolve(job, cfg, &mut prepared.data, &open, transport);
-    let facts = sync.creates(job, cfg, &mut prepared.data, resolved.facts, &mut results);
-    let (invalid, there) = decide::apply_facts(cfg, facts, &mut results);
-    // Then rows still open whose resolved ids match a done row.
-    if let Some(prior) = prior.as_mut() {
-        let more = decide::apply_prior(
-            job,
-            cfg,
-            &prepared.data,
-            prior,
-            &mut results,
-            &mut sync.held,
-        );
-        changed.extend(more);
-    }
-    if cfg.update {
-        sync.updates(job, cfg, &prepared.data, &there, &mut results);
-        let reader = transport.map(lookup::Reader::new);
-        let date = prior
-            .as_ref()
-            .map_or_else(report::today, |p| p.date.clone());
-        sync.changed(
-            job,
-            cfg,
-            &prepared.data,
-            changed,
-            (reader.as_ref(), &date),
-            &mut results,
-        );
-    }
+    let known = know(job, cfg, &mut prepared, transport);
     log::debug!(
         "resolved at {:.3} s",
         prepared.started.elapsed().as_secs_f64()
     );
-    let ending = (invalid, resolved.aborted.as_ref());
-    let decision = decide::decide(job, cfg, &prepared, results, ending, &sync, stop);
+    let ending = (known.invalid, known.aborted.as_ref());
+    let decision = decide::decide(
+        job,
+        cfg,
+        &prepared,
+        known.results,
+        ending,
+        &known.sync,
+        stop,
+    );
     log::debug!(
         "decided at {:.3} s",
         prepared.started.elapsed().as_secs_f64()
     );
-    let mut counts = finish::SyncCounts {
-        missing: if cfg.create_resources.is_none() {
-            sync.missing
-        } else {
-            0
-        },
-        would_create: if cfg.dry_run { sync.creates.len() } else { 0 },
-        ..finish::SyncCounts::default()
-    };
-    let mut ended = match (decision.work, transport) {
-        (Some(work), Some(transport)) => {
-            let (ended, created) = sending::send(
-                job,
-                cfg,
-                &prepared,
-                transport,
-                decision.results,
-                work,
-                &sync,
-                stop,
-            )?;
-            // The report shows a created resource's id on its rows.
-            for (create, id) in sync.creates.iter().zip(created) {
-                let Ok(id) = id else { continue };
-                counts.created += 1;
-                for &i in &create.rows {
-                    let item = &mut prepared.data.items[i as usize].item;
-                    job.set_resource(item, ResourceRef::Resolved(id));
-                }
-            }
-            ended
-        }
-        // A dry run, or --strict with invalid rows: nothing goes out.
-        _ => finish::Ended::without_sending(decision.results, decision.end, prepared.started),
-    };
+    let mut ended = send(
+        job,
+        cfg,
+        &mut prepared,
+        transport,
+        decision,
+        &known.sync,
+        stop,
+    )?;
     if let (true, Some(transport)) = (cfg.verify, transport) {
         verify::verify(job, cfg, &mut prepared.data, &mut ended, transport);
     }
@@ -141,13 +80,8 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
         (ended.stats.requests, ended.stats.retries) = transport.counts();
         ended.stats.rate = Some(transport.rate());
     }
-    ended.sync = counts;
-    ended.new_problems = Some(finish::new_problems(
-        job,
-        &prepared.data,
-        &ended.results,
-        prior.as_ref(),
-    ));
+    let problems = finish::new_problems(job, &prepared.data, &ended.results, known.prior.as_ref());
+    ended.new_problems = Some(problems);
     log::debug!(
         "finishing at {:.3} s",
         prepared.started.elapsed().as_secs_f64()
@@ -169,6 +103,112 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     drop(prepared.lock);
     drop(prepared.input_lock);
     Ok(code)
+}
+
+/// What is known before deciding: what earlier runs did, what the server
+/// holds, what the run creates and edits.
+struct Known {
+    results: Results,
+    sync: SyncPlan,
+    prior: Option<report::Prior>,
+    /// Rows made invalid after checking.
+    invalid: usize,
+    /// Why reading the server stopped the run, before any write.
+    aborted: Option<crate::transport::Abort>,
+}
+
+/// Earlier runs first, then the server: done stays done, so rows an
+/// earlier run did are settled by what its report holds before any name is
+/// resolved, and no answer of the server now can make them invalid, or
+/// send them again. Rows still open whose resolved ids match a done row
+/// are settled after.
+fn know<J: Job>(
+    job: &J,
+    cfg: &Config,
+    prepared: &mut prepare::Prepared<J>,
+    transport: Option<&crate::transport::Transport<'_>>,
+) -> Known {
+    let mut results = Results::new(prepared.data.items.len());
+    let mut sync = SyncPlan::default();
+    let mut prior = prepared.prior.take();
+    let mut changed = Vec::new();
+    let data = &mut prepared.data;
+    if let Some(prior) = prior.as_mut() {
+        changed = decide::apply_prior(job, cfg, data, prior, &mut results, &mut sync.held);
+    }
+    let open = |i: usize| results.is_open(i);
+    let resolved = resolve::resolve(job, cfg, data, &open, transport);
+    let facts = sync.creates(job, cfg, data, resolved.facts, &mut results);
+    let (invalid, there) = decide::apply_facts(cfg, facts, &mut results);
+    if let Some(prior) = prior.as_mut() {
+        let more = decide::apply_prior(job, cfg, data, prior, &mut results, &mut sync.held);
+        changed.extend(more);
+    }
+    if cfg.update {
+        sync.updates(job, cfg, data, &there, &mut results);
+        let reader = transport.map(lookup::Reader::new);
+        let date = prior
+            .as_ref()
+            .map_or_else(report::today, |p| p.date.clone());
+        let from = (reader.as_ref(), date.as_str());
+        sync.changed(job, cfg, data, changed, from, &mut results);
+    }
+    Known {
+        results,
+        sync,
+        prior,
+        invalid,
+        aborted: resolved.aborted,
+    }
+}
+
+/// Sends what was decided, or ends a run that sends nothing (a dry run,
+/// `--strict` with invalid rows). The rows of a resource created show its
+/// id in the report.
+fn send<J: Job>(
+    job: &J,
+    cfg: &Config,
+    prepared: &mut prepare::Prepared<J>,
+    transport: Option<&crate::transport::Transport<'_>>,
+    decision: decide::Decision,
+    sync: &SyncPlan,
+    stop: &AtomicBool,
+) -> Result<finish::Ended> {
+    let counts = finish::SyncCounts {
+        missing: if cfg.create_resources.is_none() {
+            sync.missing
+        } else {
+            0
+        },
+        would_create: if cfg.dry_run { sync.creates.len() } else { 0 },
+        created: 0,
+    };
+    let (Some(work), Some(transport)) = (decision.work, transport) else {
+        let mut ended =
+            finish::Ended::without_sending(decision.results, decision.end, prepared.started);
+        ended.sync = counts;
+        return Ok(ended);
+    };
+    let (mut ended, created) = sending::send(
+        job,
+        cfg,
+        prepared,
+        transport,
+        decision.results,
+        work,
+        sync,
+        stop,
+    )?;
+    ended.sync = counts;
+    for (create, id) in sync.creates.iter().zip(created) {
+        let Ok(id) = id else { continue };
+        ended.sync.created += 1;
+        for &i in &create.rows {
+            let item = &mut prepared.data.items[i as usize].item;
+            job.set_resource(item, ResourceRef::Resolved(id));
+        }
+    }
+    Ok(ended)
 }
 
 /// `--simulate` starts an empty PAM360: an input that names resources

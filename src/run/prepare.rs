@@ -97,17 +97,29 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
 fn read_and_check<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Collected<J::Item>> {
     let reading = progress::bar(cfg.progress, None, "checking");
     let mut collector = Collector::new(job, cfg.ignore_unknown_columns, cfg.org.as_deref());
-    let stats = input::read(
-        &cfg.source,
-        &cfg.input,
-        &mut ProgressSink(&mut collector, &reading),
-        stop,
-    )?;
+    let mut counted = ProgressSink(&mut collector, &reading);
+    // A column map (--map, --from) turns the input's columns into ours as
+    // rows are read: every later stage sees our columns only.
+    let (stats, unused) = match &cfg.map {
+        Some(map) => {
+            let mut mapped = crate::map::Mapped::new(counted, map, job.schema());
+            let stats = input::read(&cfg.source, &cfg.input, &mut mapped, stop)?;
+            (stats, mapped.unused())
+        }
+        None => (
+            input::read(&cfg.source, &cfg.input, &mut counted, stop)?,
+            Vec::new(),
+        ),
+    };
     reading.finish_and_clear();
-    let data = collector.finish();
+    let mut data = collector.finish();
     for col in &data.ignored_columns {
         log::warn!("ignoring unknown column \"{col}\" (--ignore-unknown-columns)");
     }
+    for col in &unused {
+        log::info!("the input's column \"{col}\" is not used by the column map");
+    }
+    data.ignored_columns.extend(unused);
     if stats.data_rows == 0 {
         log::warn!("the input has a header but no data rows: nothing to do");
     }
@@ -147,5 +159,8 @@ impl<S: input::RowSink> input::RowSink for ProgressSink<'_, '_, S> {
     // its duplicate table) all the way up to a million rows.
     fn size_hint(&mut self, rows: usize) {
         self.0.size_hint(rows)
+    }
+    fn origins(&mut self, origins: &[Option<String>]) {
+        self.0.origins(origins)
     }
 }

@@ -9,6 +9,7 @@ mod add_accounts;
 mod by_names;
 mod first_hour;
 mod hostile_input;
+mod maps;
 mod options;
 mod properties;
 mod readme;
