@@ -5,7 +5,11 @@
 
 // The doc comments of clap's types are the help text a user reads, not
 // rustdoc: `<RESOURCEID>` and a bare URL are meant as written.
-#![allow(rustdoc::invalid_html_tags, rustdoc::bare_urls)]
+#![allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links
+)]
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -2,9 +2,12 @@
 //! password-access requests in bulk, from CSV or workbooks, through PAM360's
 //! REST API.
 //!
-//! The pipeline runs one way: [`input`] → check ([`accounts`], [`requests`],
-//! through [`collect`]) → [`plan`] → [`send`] → [`report`], driven by
-//! [`run`]. The two jobs differ only by their [`job::Job`] impl.
+//! The pipeline runs one way: [`input`] (through a [`map`] when the
+//! columns are another tool's) → check ([`accounts`], [`requests`], through
+//! [`collect`]) → resolve and decide → [`plan`] → the [`op`]erations sent
+//! by the one [`transport`] → [`report`], driven by [`run`]. The two jobs
+//! differ only by their [`job::Job`] impl; each kind of request is one
+//! [`op`] value.
 
 #![forbid(unsafe_code)]
 
