@@ -25,7 +25,11 @@ pub fn connect<'s>(cfg: &Config, stop: &'s AtomicBool) -> Result<Option<Connecte
         return Ok(None);
     }
     let (simulator, client, token) = open(cfg)?;
-    let rate = Box::new(rate::Fixed::new(cfg.rate));
+    let rate: Box<dyn rate::RateControl> = if cfg.rate_auto {
+        Box::new(crate::transport::auto::Auto::new(cfg.rate, cfg.rate_max))
+    } else {
+        Box::new(rate::Fixed::new(cfg.rate))
+    };
     Ok(Some(Connected {
         transport: Transport::new(client, token, rate, cfg.transport_settings(), stop),
         _simulator: simulator,

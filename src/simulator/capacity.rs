@@ -41,20 +41,42 @@ impl Capacity {
     /// 503 at once).
     pub async fn serve(&self) -> bool {
         let n = self.arrived.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.in_system.fetch_add(1, Ordering::SeqCst) >= WORKERS + QUEUE {
-            self.in_system.fetch_sub(1, Ordering::SeqCst);
+        // Counted out when this request leaves, however it leaves (a client
+        // that hangs up drops this future while it waits).
+        let _in = InSystem::enter(&self.in_system);
+        if self.in_system.load(Ordering::SeqCst) > WORKERS + QUEUE {
             return false;
         }
         let rate = match self.drop {
             Some((after, slower)) if n > after => slower,
             _ => self.rate,
         };
-        if let Ok(worker) = self.workers.acquire().await {
+        if let Ok(_worker) = self.workers.acquire().await {
             tokio::time::sleep(Duration::from_secs_f64(WORKERS as f64 / rate)).await;
-            drop(worker);
         }
-        self.in_system.fetch_sub(1, Ordering::SeqCst);
         true
+    }
+
+    /// Whether the capacity has dropped (`--capacity-drop`).
+    pub fn dropped(&self) -> bool {
+        self.drop
+            .is_some_and(|(after, _)| self.arrived.load(Ordering::SeqCst) > after)
+    }
+}
+
+/// One request in the system, counted out when dropped.
+struct InSystem<'a>(&'a AtomicUsize);
+
+impl<'a> InSystem<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        InSystem(count)
+    }
+}
+
+impl Drop for InSystem<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

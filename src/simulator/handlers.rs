@@ -59,7 +59,12 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     if let Some(capacity) = &state.capacity
         && !capacity.serve().await
     {
-        state.store().overloaded += 1;
+        let mut store = state.store();
+        store.overloaded += 1;
+        store.overloaded_after_drop += u64::from(capacity.dropped());
+        store
+            .overloaded_at
+            .push(state.started.elapsed().as_secs_f64());
         return unavailable();
     }
     if let Some(reply) = faults_before(&state, arrived).await {

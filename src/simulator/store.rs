@@ -73,6 +73,10 @@ pub(crate) struct Store {
     pub raw_bodies: u64,
     /// Requests answered 503 because the simulator was past its capacity.
     pub overloaded: u64,
+    /// When each of them was refused, in seconds since the simulator started.
+    pub overloaded_at: Vec<f64>,
+    /// Of them, those refused after `--capacity-drop` lowered the capacity.
+    pub overloaded_after_drop: u64,
     /// The next account id to give.
     next_account: u64,
     /// The next resource id to give.
@@ -218,6 +222,8 @@ impl Store {
         v["arrivals"] = json!(self.arrivals);
         v["raw_bodies"] = json!(self.raw_bodies);
         v["overloaded"] = json!(self.overloaded);
+        v["overloaded_at"] = json!(self.overloaded_at);
+        v["overloaded_after_drop"] = json!(self.overloaded_after_drop);
         v
     }
 

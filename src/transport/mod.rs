@@ -7,6 +7,7 @@
 //! stop) is the pure rule `pam360::next_step`; this module carries it out
 //! for any [`Call`], whatever its kind.
 
+pub mod auto;
 pub mod rate;
 
 use std::cell::OnceCell;

@@ -64,3 +64,41 @@ fn a_live_plan_of_password_requests_says_what_they_would_do() {
     assert!(!all.contains("would be added"), "{all}");
     assert_eq!(sim.writes(), 0);
 }
+
+#[test]
+fn rate_auto_follows_a_server_that_slows_down_and_loses_nothing() {
+    // 40 requests a second, then 10 after the 100th request.
+    let sim = Sim::start(&["--capacity", "40", "--capacity-drop", "100:10"]);
+    let w = Work::new();
+    let mut csv = String::from("RESOURCEID,ACCOUNTNAME\n");
+    for i in 0..150 {
+        csv.push_str(&format!("{},a{i}\n", 900 + i % 10));
+    }
+    w.write("in.csv", &csv);
+    let out = w
+        .cmd()
+        .args(["add-accounts", "in.csv", "--server", &sim.url])
+        .args(["--rate", "auto", "--concurrency", "32", "--chunk-size", "1"])
+        .args(["--summary-json", "s.json", "-v"])
+        .env("PAM360_AUTHTOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let state = sim.state();
+    let after = state["overloaded_after_drop"].as_u64().unwrap();
+    assert!(after < 20, "{after} requests answered 503 after the drop");
+    // Nothing lost, nothing twice.
+    assert_eq!(sim.accounts().len(), 150);
+    assert!(
+        outcomes(&w.report("in.report.csv"))
+            .iter()
+            .all(|o| o == "added")
+    );
+    // Each change is logged with its reason; the summary says where it
+    // settled.
+    let err = stderr(&out);
+    assert!(err.contains("--rate auto: down to"), "{err}");
+    assert!(err.contains("rate settled at"), "{err}");
+    let s: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    assert!(s["rate"].as_f64().unwrap() > 0.0, "{s}");
+}
