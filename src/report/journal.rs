@@ -24,11 +24,15 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Starts a journal holding `first` (rows done in an earlier run, so a
-    /// resume of this journal skips them too). Written aside and renamed into
+    /// Starts a journal holding what `first` writes (rows done in an earlier
+    /// run, so a resume of this journal skips them too). Written aside and renamed into
     /// place, so the `.partial` a resume just read is replaced whole or not
     /// at all.
-    pub fn create(path: &Path, header: &[String], first: &[ReportRow]) -> Result<Journal> {
+    pub fn create(
+        path: &Path,
+        header: &[String],
+        first: impl FnOnce(&mut csv::Writer<File>) -> csv::Result<()>,
+    ) -> Result<Journal> {
         let mut aside = path.as_os_str().to_owned();
         aside.push(".new");
         let aside = PathBuf::from(aside);
@@ -41,9 +45,7 @@ impl Journal {
             .with_context(|| format!("cannot lock the journal {}", aside.display()))?;
         let mut w = csv::Writer::from_writer(file);
         w.write_record(header)?;
-        for r in first {
-            write_csv_row(&mut w, &r.view())?;
-        }
+        first(&mut w)?;
         w.flush()?;
         w.get_ref().sync_all()?;
         std::fs::rename(&aside, path)

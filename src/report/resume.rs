@@ -2,6 +2,7 @@
 //! are done, matched by content rather than row number.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -20,7 +21,7 @@ pub struct Prior {
     /// once.
     rows: Vec<PriorRow>,
     /// Match key → indices into `rows`, in report order.
-    by_key: HashMap<String, Vec<u32>>,
+    by_key: HashMap<String, Rows>,
     /// Match keys of its rows that were invalid, failed or unconfirmed: a
     /// problem now that was one then is not a new problem.
     problems: HashSet<String>,
@@ -42,32 +43,61 @@ pub struct Done {
 
 #[derive(Debug)]
 struct PriorRow {
-    done: Done,
-    used: bool,
+    outcome: Outcome,
+    /// Taken (moved out) the one time a row of this run matches it.
+    done: Option<Done>,
+}
+
+/// The rows one match key names: almost always one, so without a vector
+/// of its own (a hundred thousand of them are read on a nightly resume).
+#[derive(Debug)]
+enum Rows {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Rows {
+    fn push(&mut self, n: u32) {
+        match self {
+            Rows::One(first) => *self = Rows::Many(vec![*first, n]),
+            Rows::Many(v) => v.push(n),
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Rows::One(n) => std::slice::from_ref(n),
+            Rows::Many(v) => v,
+        }
+    }
 }
 
 impl Prior {
     /// Takes a done row matching any of `keys` (see [`match_keys`]), once.
-    pub fn take_done(&mut self, keys: &[String]) -> Option<Done> {
+    pub fn take_done<K: AsRef<str>>(&mut self, keys: &[K]) -> Option<Done> {
         self.take(keys, Outcome::is_done)
     }
 
     /// Takes a row matching any of `keys` that may have reached the server
     /// without an answer.
-    pub fn take_unconfirmed(&mut self, keys: &[String]) -> bool {
+    pub fn take_unconfirmed<K: AsRef<str>>(&mut self, keys: &[K]) -> bool {
         self.take(keys, |o| {
             matches!(o, Outcome::Unconfirmed | Outcome::InFlight)
         })
         .is_some()
     }
 
-    fn take(&mut self, keys: &[String], want: impl Fn(Outcome) -> bool) -> Option<Done> {
+    fn take<K: AsRef<str>>(&mut self, keys: &[K], want: impl Fn(Outcome) -> bool) -> Option<Done> {
         for key in keys {
-            for &n in self.by_key.get(key).map(Vec::as_slice).unwrap_or(&[]) {
+            for &n in self
+                .by_key
+                .get(key.as_ref())
+                .map(Rows::as_slice)
+                .unwrap_or(&[])
+            {
                 let row = &mut self.rows[n as usize];
-                if !row.used && want(row.done.outcome) {
-                    row.used = true;
-                    return Some(row.done.clone());
+                if row.done.is_some() && want(row.outcome) {
+                    return row.done.take();
                 }
             }
         }
@@ -76,8 +106,8 @@ impl Prior {
 
     /// Whether a row with these keys was a problem (invalid, failed,
     /// unconfirmed) in the earlier report.
-    pub fn was_a_problem(&self, keys: &[String]) -> bool {
-        keys.iter().any(|k| self.problems.contains(k))
+    pub fn was_a_problem<K: AsRef<str>>(&self, keys: &[K]) -> bool {
+        keys.iter().any(|k| self.problems.contains(k.as_ref()))
     }
 
     /// Whether it holds nothing to match.
@@ -88,10 +118,7 @@ impl Prior {
     /// How many rows it holds done.
     #[cfg(test)]
     pub fn done_rows(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.done.outcome.is_done())
-            .count()
+        self.rows.iter().filter(|r| r.outcome.is_done()).count()
     }
 }
 
@@ -106,10 +133,13 @@ pub fn way_tag(way: usize) -> char {
 /// A key is the way's number, the org and the way's cells, compared as the
 /// server would: NFC, lower case, and an empty cell that has a server-side
 /// default (ACCESS → `now`) as that default.
-pub fn match_keys(identity: &Identity, org: &str, cells: &[String]) -> Vec<String> {
+pub fn match_keys<S: AsRef<str>>(identity: &Identity, org: &str, cells: &[S]) -> Vec<String> {
     let mut keys = Vec::with_capacity(identity.ways.len());
     for (w, way) in identity.ways.iter().enumerate() {
-        if cells.get(way[0]).is_none_or(|c| c.trim().is_empty()) {
+        if cells
+            .get(way[0])
+            .is_none_or(|c| c.as_ref().trim().is_empty())
+        {
             continue;
         }
         let mut k = Vec::with_capacity(64);
@@ -117,7 +147,7 @@ pub fn match_keys(identity: &Identity, org: &str, cells: &[String]) -> Vec<Strin
         k.push(0x1e);
         push_fold(org, &mut k);
         for &i in way.iter() {
-            let cell = cells.get(i).map(String::as_str).unwrap_or("");
+            let cell = cells.get(i).map(AsRef::as_ref).unwrap_or("");
             let cell = match identity.defaults.iter().find(|(d, _)| *d == i) {
                 Some((_, default)) if cell.trim().is_empty() => default,
                 _ => cell,
@@ -139,21 +169,13 @@ pub fn match_keys(identity: &Identity, org: &str, cells: &[String]) -> Vec<Strin
 pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
     let rows = read_rows(path, identity)
         .with_context(|| format!("cannot use the --resume report {}", path.display()))?;
-    // A journal may hold a row twice (in flight, then answered): the last wins.
-    let mut last: HashMap<u64, ReadRow> = HashMap::new();
-    let mut order: Vec<u64> = Vec::new();
-    for r in rows {
-        let row = r.row;
-        if last.insert(row, r).is_none() {
-            order.push(row);
-        }
-    }
     let mut prior = Prior {
         date: modified_day(path),
+        rows: Vec::with_capacity(rows.len()),
+        by_key: HashMap::with_capacity(rows.len() * identity.ways.len()),
         ..Prior::default()
     };
-    for row in order {
-        let Some(r) = last.remove(&row) else { continue };
+    for r in rows {
         if matches!(
             r.outcome,
             Outcome::Invalid | Outcome::Failed | Outcome::Unconfirmed | Outcome::InFlight
@@ -164,17 +186,22 @@ pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
             continue;
         }
         let n = prior.rows.len() as u32;
-        for key in &r.keys {
-            prior.by_key.entry(key.clone()).or_default().push(n);
+        for key in r.keys {
+            match prior.by_key.entry(key) {
+                Entry::Occupied(mut e) => e.get_mut().push(n),
+                Entry::Vacant(e) => {
+                    e.insert(Rows::One(n));
+                }
+            }
         }
         prior.rows.push(PriorRow {
-            done: Done {
+            outcome: r.outcome,
+            done: Some(Done {
                 outcome: r.outcome,
                 message: r.message,
                 cells: r.cells,
                 extra: r.extra,
-            },
-            used: false,
+            }),
         });
     }
     Ok(prior)
@@ -201,8 +228,27 @@ pub fn reached_server(path: &Path, identity: &Identity) -> Result<bool> {
     }))
 }
 
-/// A report line: its cells, or why it could not be read.
-type Line = Result<Vec<String>, String>;
+/// A report's lines after its header: each call fills the record with
+/// one line's cells, or says why that line cannot be read; `None` at the
+/// end. One record is reused for every line: a nightly resume reads a
+/// report of a hundred thousand rows.
+type Lines = Box<dyn FnMut(&mut csv::StringRecord) -> Option<Result<(), String>>>;
+
+/// Lines already split into cells (JSON lines, a workbook's rows), as
+/// [`Lines`].
+fn from_cells(lines: Vec<Result<Vec<String>, String>>) -> Lines {
+    let mut lines = lines.into_iter();
+    Box::new(move |rec| {
+        lines.next().map(|line| {
+            line.map(|cells| {
+                rec.clear();
+                for c in &cells {
+                    rec.push_field(c);
+                }
+            })
+        })
+    })
+}
 
 /// A report line read.
 struct ReadRow {
@@ -216,7 +262,8 @@ struct ReadRow {
     extra: Vec<String>,
 }
 
-/// Every line of a report, read.
+/// Every row of a report, read, in the order of its first line: a journal
+/// may hold a row twice (in flight, then answered), and the last line wins.
 fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
     let want = columns(identity.columns, identity.extra);
     // This job's columns; the same before the columns after `message`
@@ -226,7 +273,8 @@ fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
         columns(identity.columns, &[]),
         columns(identity.legacy_columns, &[]),
     ];
-    let (lines, layout) = match ReportFormat::from_path(path)? {
+    let format = ReportFormat::from_path(path)?;
+    let (mut next, layout) = match format {
         ReportFormat::Csv => csv_lines(path, &accepted)?,
         ReportFormat::Jsonl => jsonl_lines(path, &accepted)?,
         ReportFormat::Xlsx => xlsx_lines(path, &accepted)?,
@@ -238,51 +286,72 @@ fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
         .map(|c| accepted[layout].iter().position(|f| f == c))
         .collect();
     let width = accepted[layout].len();
+    // The CSV report guards cells a spreadsheet would run ('=...).
+    let guarded = format == ReportFormat::Csv;
     // Only a journal's last line, cut short by a kill before its newline,
-    // may be torn; a line that ends in a newline was written whole.
+    // may be torn; a line that ends in a newline was written whole. A
+    // line that cannot be read is held until the next one shows it was
+    // not the last.
     let ends_whole = last_byte(path).is_none_or(|c| c == b'\n');
-    let last = if ends_whole {
-        usize::MAX
-    } else {
-        lines.len().saturating_sub(1)
-    };
-    let mut out = Vec::with_capacity(lines.len());
-    for (n, line) in lines.into_iter().enumerate() {
-        let line = line.and_then(|cells| {
-            if cells.len() != width {
-                return Err(format!("has {} cells, not {width}", cells.len()));
-            }
-            Ok(from
-                .iter()
-                .map(|f| f.map(|i| cells[i].clone()).unwrap_or_default())
-                .collect())
-        });
-        // The header is line 1 of the report.
-        match parse_line(line, n + 2, identity) {
-            Ok(Some(row)) => out.push(row),
+    // Sized for the rows a file this large holds (a report line is rarely
+    // under 64 bytes), so they are not copied as the table grows.
+    let guess = std::fs::metadata(path).map_or(0, |m| m.len() as usize / 64);
+    let mut out: Vec<ReadRow> = Vec::with_capacity(guess);
+    let mut at: HashMap<u64, usize> = HashMap::with_capacity(guess);
+    let mut torn: Option<anyhow::Error> = None;
+    let mut rec = csv::StringRecord::new();
+    // The header is line 1 of the report.
+    let mut line = 1;
+    while let Some(read) = next(&mut rec) {
+        line += 1;
+        if let Some(e) = torn.take() {
+            return Err(e);
+        }
+        let row = read
+            .and_then(|()| {
+                if rec.len() != width {
+                    return Err(format!("has {} cells, not {width}", rec.len()));
+                }
+                Ok(from
+                    .iter()
+                    .map(|f| match f {
+                        Some(i) if guarded => unguard(&rec[*i]),
+                        Some(i) => &rec[*i],
+                        None => "",
+                    })
+                    .collect::<Vec<&str>>())
+            })
+            .map_err(|e| {
+                anyhow!("line {line} {e}; refusing the whole file, since a row skipped would be sent again")
+            })
+            .and_then(|cells| parse_line(&cells, line, identity));
+        match row {
+            Ok(Some(row)) => match at.entry(row.row) {
+                Entry::Occupied(e) => out[*e.get()] = row,
+                Entry::Vacant(e) => {
+                    e.insert(out.len());
+                    out.push(row);
+                }
+            },
             // An event of the journal, not a row.
             Ok(None) => {}
-            Err(_) if n == last => {}
+            Err(e) if !ends_whole => torn = Some(e),
             Err(e) => return Err(e),
         }
     }
     Ok(out)
 }
 
-/// One line's cells as a row read; `None` for an event line.
-fn parse_line(line: Line, at: usize, identity: &Identity) -> Result<Option<ReadRow>> {
-    // Cells in this job's layout (an older report's were moved into it).
+/// One line's cells (in this job's layout: an older report's were moved
+/// into it) as a row read; `None` for an event line.
+fn parse_line(cells: &[&str], at: usize, identity: &Identity) -> Result<Option<ReadRow>> {
+    // row, org, the identity cells, outcome, status, http_status,
+    // attempts, message, then the extra cells.
     let keys = identity.columns.len();
-    let cells = match line {
-        Ok(c) => c,
-        Err(e) => {
-            bail!("line {at} {e}; refusing the whole file, since a row skipped would be sent again")
-        }
-    };
     let Ok(row) = cells[0].parse::<u64>() else {
         bail!("line {at}: \"{}\" is not a row number", cells[0]);
     };
-    let word = &cells[2 + keys];
+    let word = cells[2 + keys];
     // An event of the journal (a resource being created, created): the
     // next run finds the resource by its name in the list it reads.
     if row == 0 && ["creating", "created"].contains(&word.trim()) {
@@ -294,16 +363,15 @@ fn parse_line(line: Line, at: usize, identity: &Identity) -> Result<Option<ReadR
             Outcome::ALL.map(Outcome::as_str).join(", ")
         );
     };
-    let matches = match_keys(identity, &cells[1], &cells[2..2 + keys]);
-    let reached = !cells[2 + keys + 2].trim().is_empty();
+    let owned = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect();
     Ok(Some(ReadRow {
         row,
-        keys: matches,
+        keys: match_keys(identity, cells[1], &cells[2..2 + keys]),
         outcome,
-        reached,
-        message: cells[2 + keys + 4].clone(),
-        cells: cells[2..2 + keys].to_vec(),
-        extra: cells[2 + keys + 5..].to_vec(),
+        reached: !cells[2 + keys + 2].trim().is_empty(),
+        message: cells[2 + keys + 4].to_string(),
+        cells: owned(&cells[2..2 + keys]),
+        extra: owned(&cells[2 + keys + 5..]),
     }))
 }
 
@@ -323,32 +391,32 @@ fn layout_of(header: &[String], accepted: &[Vec<String>]) -> Result<usize> {
         .ok_or_else(|| not_ours(header, accepted))
 }
 
-fn csv_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Vec<Line>, usize)> {
+fn csv_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Lines, usize)> {
     let mut r = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(false)
         .from_path(path)?;
-    let mut records = r.byte_records();
-    let header: Vec<String> = match records.next() {
-        Some(Ok(h)) => h
+    let mut first = csv::ByteRecord::new();
+    let header: Vec<String> = match r.read_byte_record(&mut first) {
+        Ok(true) => first
             .iter()
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect(),
         _ => bail!("it is empty or not CSV"),
     };
     let layout = layout_of(&header, accepted)?;
-    let lines = records
-        .map(|rec| match rec {
-            Ok(rec) => csv::StringRecord::from_byte_record(rec)
-                .map(|r| r.iter().map(|c| unguard(c).to_string()).collect())
-                .map_err(|_| "is not valid UTF-8".to_string()),
-            Err(e) => Err(format!("cannot be read ({e})")),
-        })
-        .collect();
-    Ok((lines, layout))
+    let next = move |rec: &mut csv::StringRecord| match r.read_record(rec) {
+        Ok(true) => Some(Ok(())),
+        Ok(false) => None,
+        Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+            Some(Err("is not valid UTF-8".to_string()))
+        }
+        Err(e) => Some(Err(format!("cannot be read ({e})"))),
+    };
+    Ok((Box::new(next), layout))
 }
 
-fn jsonl_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Vec<Line>, usize)> {
+fn jsonl_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Lines, usize)> {
     let bytes = std::fs::read(path)?;
     let mut lines = Vec::new();
     let mut layout = 0;
@@ -384,10 +452,10 @@ fn jsonl_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Vec<Line>, usiz
         };
         lines.push(Ok(accepted[layout].iter().map(|c| cell(c)).collect()));
     }
-    Ok((lines, layout))
+    Ok((from_cells(lines), layout))
 }
 
-fn xlsx_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Vec<Line>, usize)> {
+fn xlsx_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Lines, usize)> {
     use calamine::{Reader, Xlsx, open_workbook};
     let mut wb: Xlsx<_> = open_workbook(path)?;
     let names = wb.sheet_names();
@@ -407,7 +475,7 @@ fn xlsx_lines(path: &Path, accepted: &[Vec<String>]) -> Result<(Vec<Line>, usize
         }
         lines.extend(rows.map(|r| Ok(r.iter().map(cell_text).collect())));
     }
-    Ok((lines, layout.unwrap_or(0)))
+    Ok((from_cells(lines), layout.unwrap_or(0)))
 }
 
 /// The file's last byte, if it has one.

@@ -18,6 +18,17 @@ pub struct Connected<'s> {
     _simulator: Option<Simulator>,
 }
 
+impl Connected<'_> {
+    /// Ends the connection: the client closes on a thread aside (reqwest's
+    /// blocking client waits for its runtime to close every pooled
+    /// connection, tens of milliseconds nothing needs to wait for), the
+    /// simulator here (it saves its `--state` as it stops).
+    pub fn close(self) {
+        super::finish::drop_aside(self.transport.into_client());
+        drop(self._simulator);
+    }
+}
+
 /// Connects, or `None` for a run that talks to no server (an offline dry
 /// run). Nothing goes over the network yet.
 pub fn connect<'s>(cfg: &Config, stop: &'s AtomicBool) -> Result<Option<Connected<'s>>> {

@@ -5,6 +5,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rayon::prelude::*;
+
 use super::prepare::Prepared;
 use super::resolve::Fact;
 use super::sync::SyncPlan;
@@ -312,17 +314,37 @@ pub fn apply_prior<J: Job>(
     if prior.is_empty() {
         return changed;
     }
+    // Each open row's keys, once (in parallel: a nightly resume matches a
+    // hundred thousand rows).
+    let row_keys: Vec<Vec<String>> = data
+        .items
+        .par_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if results.is_open(i) {
+                report::match_keys(job.identity(), data.org_str(c), &job.key(&c.item))
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     // Way by way (by names, then by ids), each over every row: a row given
     // by name takes the done row of its own name before a row that names
     // the same id another way can (each done row is used once).
+    let mut keys: Vec<&str> = Vec::new();
     for way in 0..job.identity().ways.len() {
         let tag = report::way_tag(way);
         for (i, c) in data.items.iter().enumerate() {
             if !results.is_open(i) {
                 continue;
             }
-            let keys = report::match_keys(job.identity(), data.org_str(c), &job.key(&c.item));
-            let keys: Vec<String> = keys.into_iter().filter(|k| k.starts_with(tag)).collect();
+            keys.clear();
+            keys.extend(
+                row_keys[i]
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|k| k.starts_with(tag)),
+            );
             if keys.is_empty() {
                 continue;
             }

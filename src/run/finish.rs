@@ -472,6 +472,6 @@ impl<J: Job> report::ReportRows for FinalRows<'_, J> {
 /// take tens of milliseconds to free, one allocation at a time, and nothing
 /// waits for it (the process may well exit first, which frees it all at
 /// once).
-fn drop_aside<T: Send + 'static>(value: T) {
+pub(super) fn drop_aside<T: Send + 'static>(value: T) {
     std::thread::spawn(move || drop(value));
 }

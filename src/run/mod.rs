@@ -100,8 +100,13 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
             old.display()
         );
     }
+    if let Some(connected) = connected {
+        connected.close();
+    }
+    finish::drop_aside(known.prior);
     drop(prepared.lock);
     drop(prepared.input_lock);
+    log::debug!("done at {:.3} s", prepared.started.elapsed().as_secs_f64());
     Ok(code)
 }
 

@@ -64,12 +64,23 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
         _ => None,
     };
     // Read a resume report whole before anything is written: it may be the
-    // very journal this run is about to replace.
-    let prior = match &cfg.resume {
-        Some(p) => Some(report::read_prior(p, job.identity())?),
-        None => None,
-    };
-    let data = read_and_check(job, cfg, stop)?;
+    // very journal this run is about to replace. Read beside the input (a
+    // nightly resume reads a report as large as the input), its error first.
+    let (prior, data) = std::thread::scope(|s| {
+        let prior = cfg
+            .resume
+            .as_ref()
+            .map(|p| s.spawn(|| report::read_prior(p, job.identity())));
+        let data = read_and_check(job, cfg, stop);
+        let prior = prior
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .transpose();
+        (prior, data)
+    });
+    let (prior, data) = (prior?, data?);
     if replacing {
         // Only now: a run refused before this point replaces nothing.
         log::warn!(

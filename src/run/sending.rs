@@ -2,6 +2,7 @@
 //! transport, read each answer into its rows' results, and settle every
 //! row: a row never taken up is `not_sent`, with why.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
@@ -23,7 +24,7 @@ use crate::outcome::{Outcome, Results, RowResult};
 use crate::plan::Target;
 use crate::plan::Unit;
 use crate::progress;
-use crate::report::{Journal, JournalHandle, ReportRow};
+use crate::report::{Journal, JournalHandle, ReportRow, RowView, write_csv_row};
 use crate::transport::{Abort, Delivery, Exchange, Transport};
 
 /// What a unit becomes before it is sent: its request, or the result its
@@ -54,12 +55,31 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
         rows: u64,
     ) -> Result<Self> {
         let data = &prepared.data;
-        let settled: Vec<ReportRow> = results
-            .stored()
-            .map(|(i, r)| report_row(job, data, i, r.clone()))
-            .collect();
+        let settled = |w: &mut csv::Writer<std::fs::File>| -> csv::Result<()> {
+            let mut key = Vec::new();
+            for (i, r) in results.stored() {
+                let c = &data.items[i];
+                job.key_into(&c.item, &mut key);
+                let extra = extra_cells(job, &c.item, r.outcome, r.carried.as_deref());
+                write_csv_row(
+                    w,
+                    &RowView {
+                        row: u64::from(c.row),
+                        org: data.org_str(c),
+                        key: &key,
+                        outcome: r.outcome,
+                        status: &r.status,
+                        http_status: r.http_status,
+                        attempts: r.attempts,
+                        message: &r.message,
+                        extra: &extra,
+                    },
+                )?;
+            }
+            Ok(())
+        };
         let (journal, journal_thread) =
-            Journal::create(&prepared.journal_path, &prepared.header, &settled)?.spawn();
+            Journal::create(&prepared.journal_path, &prepared.header, settled)?.spawn();
         let bar = progress::bar(cfg.progress, Some(rows), "sending");
         Ok(Sender {
             job,
@@ -248,7 +268,7 @@ pub(super) fn report_row<J: Job>(
     result: RowResult,
 ) -> ReportRow {
     let c = &data.items[i];
-    let extra = extra_cells(job, &c.item, result.outcome, result.carried.as_deref());
+    let extra = extra_cells(job, &c.item, result.outcome, result.carried.as_deref()).into_owned();
     ReportRow {
         row: u64::from(c.row),
         org: data.org_str(c).to_string(),
@@ -263,17 +283,17 @@ pub(super) fn report_row<J: Job>(
 /// carried for a skipped row, else empty: a row not written by this run
 /// (it exists, was planned, failed) records nothing as applied, so a later
 /// `--update` edits it.
-pub(super) fn extra_cells<J: Job>(
+pub(super) fn extra_cells<'c, J: Job>(
     job: &J,
     item: &J::Item,
     outcome: Outcome,
-    carried: Option<&[String]>,
-) -> Vec<String> {
+    carried: Option<&'c [String]>,
+) -> Cow<'c, [String]> {
     let width = job.identity().extra.len();
     match (outcome, carried) {
-        (_, Some(c)) if c.len() == width => c.to_vec(),
-        (Outcome::Added | Outcome::Updated, _) => job.extra(item),
-        _ => vec![String::new(); width],
+        (_, Some(c)) if c.len() == width => Cow::Borrowed(c),
+        (Outcome::Added | Outcome::Updated, _) => Cow::Owned(job.extra(item)),
+        _ => Cow::Owned(vec![String::new(); width]),
     }
 }
 

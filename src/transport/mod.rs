@@ -195,6 +195,11 @@ impl<'s> Transport<'s> {
         }
     }
 
+    /// The run is over: its client, to be closed.
+    pub fn into_client(self) -> Client {
+        self.client
+    }
+
     /// Requests sent so far, and the retries among them.
     pub fn counts(&self) -> (u64, u64) {
         (

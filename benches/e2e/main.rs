@@ -3,7 +3,11 @@
 //! prints a table of medians and ratios. `cargo bench --bench e2e`
 //! (`E2E_QUICK=1` for a smaller, faster pass; `E2E_SKIP_3M=1` to skip 3M rows;
 //! `E2E_ONLY_DRY_RUN=1` for the CSV and XLSX dry runs and their baselines
-//! alone; `E2E_ONLY_LIVE=1` for the live plan by names alone).
+//! alone; `E2E_ONLY_LIVE=1` for the live plan by names alone;
+//! `E2E_ONLY_AUTO=1` for `--rate auto` against known capacities alone;
+//! `E2E_ONLY_SYNC=1` for the migration with creates, the nightly rerun and
+//! the map alone; `E2E_BASELINE_BIN=path` to time an earlier build's
+//! offline dry run beside this one's).
 
 use std::io::Write;
 use std::path::Path;
@@ -12,49 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pam360-bulk");
-const TOKEN: &str = "bench-token";
+mod sim;
+mod sync;
 
-/// `pam360-bulk simulate` in a process of its own, as the tests run it, so
-/// the client and the simulator do not share a process; killed when dropped.
-struct Sim {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Sim {
-    fn start(args: &[&str]) -> Sim {
-        use std::io::BufRead;
-        let mut child = Command::new(BIN)
-            .args(["simulate", "--listen", "127.0.0.1:0", "--token", TOKEN])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start the simulator");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http"))
-            .expect("simulator URL")
-            .to_string();
-        Sim { child, url }
-    }
-
-    fn url(&self) -> String {
-        self.url.clone()
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use sim::{BIN, Sim, TOKEN, timed_run};
 
 struct Row {
     case: String,
@@ -83,14 +48,25 @@ fn main() {
         return;
     }
 
-    // ---- dry run of a large CSV, against a bare csv pass and Python ----
-    let csv_path = dir.path().join("accounts.csv");
-    let size = gen_csv(&csv_path, big);
-    eprintln!("generated {big} rows, {:.0} MB", size as f64 / 1e6);
     // Seven runs each, taken in turns, so a busy moment of the shared
     // machine slows both sides of a ratio rather than one; the ratio is the
     // median of the seven side-by-side ratios.
     let pair_runs = if quick { 1 } else { 7 };
+    if std::env::var_os("E2E_ONLY_AUTO").is_some() {
+        sync::rate_auto(dir.path(), quick, &mut table);
+        print_table(&table);
+        return;
+    }
+    if std::env::var_os("E2E_ONLY_SYNC").is_some() {
+        sync_cases(dir.path(), quick, runs, pair_runs, &mut table);
+        print_table(&table);
+        return;
+    }
+
+    // ---- dry run of a large CSV, against a bare csv pass and Python ----
+    let csv_path = dir.path().join("accounts.csv");
+    let size = gen_csv(&csv_path, big);
+    eprintln!("generated {big} rows, {:.0} MB", size as f64 / 1e6);
     settle();
     let mut dry_rss = None;
     let (dry, bare, dry_ratio) = side_by_side(
@@ -98,6 +74,22 @@ fn main() {
         || dry_run_once(&csv_path, &mut dry_rss),
         || bare_csv(&csv_path),
     );
+    if let Some(earlier) = std::env::var_os("E2E_BASELINE_BIN") {
+        let earlier = std::path::PathBuf::from(earlier);
+        let (now, then, ratio) = side_by_side(
+            pair_runs,
+            || dry_run_once(&csv_path, &mut None),
+            || dry_run_of(&earlier, &csv_path, &[], &mut None),
+        );
+        table.push(row(
+            "  vs the earlier build in E2E_BASELINE_BIN",
+            secs(now),
+            &format!("earlier build {}", secs(then)),
+            ratio,
+            "≤ 1.1×",
+            ratio <= 1.1,
+        ));
+    }
     let python = python_baseline(&csv_path, dir.path());
     let mb = size as f64 / (1 << 20) as f64;
     table.push(row(
@@ -323,7 +315,16 @@ fn main() {
         rps >= 10_000.0 && stalled == 0,
     ));
 
+    sync_cases(dir.path(), quick, runs, pair_runs, &mut table);
+    sync::rate_auto(dir.path(), quick, &mut table);
     print_table(&table);
+}
+
+/// The migration with creates, the nightly rerun and the map.
+fn sync_cases(dir: &Path, quick: bool, runs: usize, pair_runs: usize, table: &mut Vec<Row>) {
+    sync::creates(dir, quick, table);
+    sync::nightly(dir, quick, runs, table);
+    sync::map(dir, quick, pair_runs, table);
 }
 
 fn row(
@@ -435,19 +436,31 @@ fn bare_csv(path: &Path) -> f64 {
 
 /// Wall time of one dry run; `rss` keeps the largest peak RSS seen.
 fn dry_run_once(input: &Path, rss: &mut Option<u64>) -> f64 {
+    dry_run_with(input, &[], rss)
+}
+
+/// Wall time of one dry run of this build with `args` added.
+fn dry_run_with(input: &Path, args: &[&str], rss: &mut Option<u64>) -> f64 {
+    dry_run_of(Path::new(BIN), input, args, rss)
+}
+
+/// Wall time of one dry run of the binary `bin` (this build, or an earlier
+/// one to compare with); `rss` keeps the largest peak RSS seen.
+fn dry_run_of(bin: &Path, input: &Path, args: &[&str], rss: &mut Option<u64>) -> f64 {
     let report = input.with_extension("report.csv");
     let timed = Path::new("/usr/bin/time").exists();
     let mut cmd = if timed {
         let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "maxrss_kb=%M", BIN]);
+        c.args(["-f", "maxrss_kb=%M"]).arg(bin);
         c
     } else {
-        Command::new(BIN)
+        Command::new(bin)
     };
     cmd.args(["add-accounts"])
         .arg(input)
         .args(["--dry-run", "-q", "--report"])
-        .arg(&report);
+        .arg(&report)
+        .args(args);
     let start = Instant::now();
     let out = cmd.output().expect("run pam360-bulk");
     let took = start.elapsed().as_secs_f64();
@@ -594,31 +607,14 @@ fn live_plan(dir: &Path, quick: bool, runs: usize) -> (f64, u64, f64, f64) {
     let summary = dir.join("live.json");
     let mut requests = 0;
     let mut live_once = || {
-        let start = Instant::now();
-        let out = Command::new(BIN)
-            .args(["add-accounts"])
-            .arg(&input)
-            .args([
-                "--server",
-                &sim.url(),
-                "--dry-run=server",
-                "-q",
-                "--overwrite",
-            ])
-            .args(["--concurrency", "16", "--rate", "1000"])
-            .arg("--summary-json")
-            .arg(&summary)
-            .env("PAM360_AUTHTOKEN", TOKEN)
-            .output()
-            .unwrap();
-        let took = start.elapsed().as_secs_f64();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let (took, v) = timed_run(
+            Command::new(BIN)
+                .args(["add-accounts"])
+                .arg(&input)
+                .args(["--server", &sim.url(), "--dry-run=server", "-q"])
+                .args(["--overwrite", "--concurrency", "16", "--rate", "1000"]),
+            &summary,
         );
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
         requests = v["requests"].as_u64().unwrap();
         took
     };
@@ -730,17 +726,7 @@ fn rate_window(dir: &Path) -> (usize, f64) {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let body = {
-        pam360_bulk::pam360::install_crypto();
-        reqwest::blocking::Client::new()
-    }
-    .get(format!("{}/simulator/state", sim.url()))
-    .header("AUTHTOKEN", TOKEN)
-    .send()
-    .unwrap()
-    .text()
-    .unwrap();
-    let state: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let state = sim.state();
     let arrivals: Vec<f64> = state["arrivals"]
         .as_array()
         .unwrap()
