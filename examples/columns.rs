@@ -1,4 +1,4 @@
-//! Prints a job's column reference as Markdown, for the README:
+//! Prints a job's column reference as Markdown, for docs/reference.md:
 //! `cargo run --example columns -- accounts|requests`.
 
 fn main() {

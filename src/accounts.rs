@@ -4,7 +4,7 @@
 use crate::body::{Body, Field};
 use crate::cells::{self, Value};
 use crate::input::RawRow;
-use crate::job::{Checked, Identity, Job, Names, ResourceRef, Spec};
+use crate::job::{Checked, Identity, Job, Names, PackedIds, ResourceRef, Spec};
 use crate::names::{eq_fold, push_fold};
 use crate::op::add_accounts::AddAccounts;
 use crate::op::{Kind as OpKind, Op};
@@ -314,10 +314,9 @@ const CUSTOMFIELD: Field = Field::of(&COLUMNS, "ACCOUNTCUSTOMFIELD");
 /// A checked account.
 #[derive(Debug, Clone)]
 pub struct Account {
-    /// Its resource: given, or resolved from RESOURCENAME on the server.
-    pub resource: ResourceRef,
-    /// The server's id of the account, once known (read from the server).
-    pub account_id: Option<u64>,
+    /// Its resource (given, or resolved from RESOURCENAME on the server)
+    /// and the server's id of the account once known, packed.
+    pub ids: PackedIds,
     /// Its checked cells, compact.
     pub body: Body,
 }
@@ -444,8 +443,7 @@ impl Job for Accounts {
             }
         });
         Ok(Account {
-            resource,
-            account_id: None,
+            ids: PackedIds::new(resource),
             body,
         })
     }
@@ -472,19 +470,19 @@ impl Job for Accounts {
                 out.push_str(itoa::Buffer::new().format(id));
             }
         };
-        id(&mut out[0], item.resource.id());
+        id(&mut out[0], item.ids.resource().id());
         out[1].clear();
         out[1].push_str(item.resource_name());
         out[2].clear();
         out[2].push_str(item.name());
-        id(&mut out[3], item.account_id);
+        id(&mut out[3], item.ids.account());
     }
 
     // Rows compare by resource id once it is known, by resource name
     // before (a name not resolved yet, or an offline dry run).
     fn dup_key(&self, item: &Account, out: &mut Vec<u8>) {
         // A tag first: a key by id and a key by name never read alike.
-        if let Some(id) = item.resource.id() {
+        if let Some(id) = item.ids.resource().id() {
             out.push(b'#');
             out.extend_from_slice(&id.to_le_bytes());
         } else {
@@ -496,7 +494,7 @@ impl Job for Accounts {
     }
 
     fn target(&self, item: &Account) -> Target {
-        Target::Resource(item.resource)
+        Target::Resource(item.ids.resource())
     }
 
     fn op<'a>(&self, unit: &Unit, items: &'a [Checked<Account>]) -> Box<dyn Op + 'a> {
@@ -514,19 +512,19 @@ impl Job for Accounts {
 
     fn names<'a>(&self, item: &'a Account) -> Names<'a> {
         Names {
-            resource_id: item.resource.id(),
+            resource_id: item.ids.resource().id(),
             resource_name: item.resource_name(),
             account_name: item.name(),
-            account_id: item.account_id,
+            account_id: item.ids.account(),
         }
     }
 
     fn set_resource(&self, item: &mut Account, resource: ResourceRef) {
-        item.resource = resource;
+        item.ids.set_resource(resource);
     }
 
     fn set_account(&self, item: &mut Account, account_id: u64) {
-        item.account_id = Some(account_id);
+        item.ids.set_account(account_id);
     }
 
     fn body<'a>(&self, item: &'a Account) -> &'a Body {
@@ -596,7 +594,7 @@ mod tests {
         let a = Accounts.check(&header, &row).unwrap();
         assert_eq!(a.resource_name(), "web-01");
         assert_eq!(a.name(), "svc");
-        assert_eq!(a.resource, ResourceRef::Named);
+        assert_eq!(a.ids.resource(), ResourceRef::Named);
     }
 
     #[test]
@@ -605,8 +603,7 @@ mod tests {
         // the encoder would make it.
         let password = Field::of(SCHEMA.columns, "PASSWORD");
         let a = Account {
-            resource: ResourceRef::Given(901),
-            account_id: None,
+            ids: PackedIds::new(ResourceRef::Given(901)),
             body: Body::build(|b| {
                 b.put(password, "hunter2-secret");
                 b.put(ACCOUNTNAME, "svc");

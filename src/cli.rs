@@ -30,8 +30,72 @@ use crate::secret::Secret;
     after_help = "Try it with no server: pam360-bulk add-accounts samples/accounts.csv --simulate"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub lead: LeadArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `-v`, `-q` and `--progress` written before the command, as cargo takes
+/// them (`pam360-bulk -v add-accounts …`). Hidden: each command's help
+/// lists them where they apply, and `template` or `man` have no use for
+/// them.
+#[derive(Debug, Args, Default)]
+pub struct LeadArgs {
+    #[arg(short, long, action = ArgAction::Count, hide = true)]
+    pub verbose: u8,
+    #[arg(short, long, hide = true)]
+    pub quiet: bool,
+    #[arg(long, value_enum, hide = true)]
+    pub progress: Option<Progress>,
+}
+
+impl Cli {
+    /// Parses `args` (the program name first). On a usage error, clap's
+    /// message, and a tip when the mistake is a known one.
+    pub fn parse_args(
+        args: Vec<std::ffi::OsString>,
+    ) -> Result<Cli, (clap::Error, Option<&'static str>)> {
+        match Cli::try_parse_from(&args) {
+            Ok(mut cli) => {
+                cli.take_lead();
+                Ok(cli)
+            }
+            Err(e) => {
+                let tip = dry_run_with_a_space(&args).then_some(
+                    "write --dry-run=server (with '='): after a space, \"server\" is read as another argument",
+                );
+                Err((e, tip))
+            }
+        }
+    }
+
+    /// Hands the options written before the command to the command.
+    fn take_lead(&mut self) {
+        let lead = std::mem::take(&mut self.lead);
+        let out = match &mut self.command {
+            Command::AddAccounts(a) => &mut a.job.output,
+            Command::RequestPasswords(r) => &mut r.job.output,
+            Command::Simulate(s) => {
+                s.verbose = s.verbose.saturating_add(lead.verbose);
+                return;
+            }
+            _ => return,
+        };
+        out.verbose = out.verbose.saturating_add(lead.verbose);
+        out.quiet |= lead.quiet;
+        // Written after the command, it wins.
+        if let (Some(p), Progress::Auto) = (lead.progress, out.progress) {
+            out.progress = p;
+        }
+    }
+}
+
+/// `--dry-run server` or `--dry-run offline`: `--dry-run` takes its value
+/// only after `=`.
+fn dry_run_with_a_space(args: &[std::ffi::OsString]) -> bool {
+    args.windows(2)
+        .any(|w| w[0] == "--dry-run" && (w[1] == "server" || w[1] == "offline"))
 }
 
 /// What a job prints on stderr besides its summary.
@@ -486,6 +550,9 @@ pub struct Config {
     pub history_journal: Option<PathBuf>,
     pub resend_unconfirmed: bool,
     pub report: PathBuf,
+    /// Whether the user named the report (`--report`): messages then say
+    /// `--report`, else "the report".
+    pub report_given: bool,
     pub summary_json: Option<PathBuf>,
     pub overwrite: bool,
     pub no_proxy: bool,
@@ -561,6 +628,7 @@ impl Config {
             history_journal,
             resend_unconfirmed,
             report,
+            report_given: a.report.is_some(),
             summary_json: a.summary_json.clone(),
             overwrite: a.overwrite,
             no_proxy: a.no_proxy,

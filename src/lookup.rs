@@ -97,7 +97,8 @@ const SUGGESTION_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 /// "closest" suggestions for names a list lacks. Only a listed name whose
 /// numbers are the same numbers (see [`crate::names::numbers`]) can be
 /// offered: `web-1` may suggest `web-01`, `lnx-prod-350` never
-/// `lnx-prod-530`, which is another host. Names are grouped by their
+/// `lnx-prod-530`, which is another host; and only a likely typo
+/// ([`crate::names::likely_typo`]): `lnx-cache-01` never `lnx-web-01`. Names are grouped by their
 /// numbers once, so a suggestion compares against its group only.
 struct Suggestions {
     /// (listed name, folded) by the numbers in them.
@@ -152,13 +153,14 @@ impl Suggestions {
                 return None;
             }
             let score = strsim::jaro_winkler(&wanted, folded);
-            if best.is_none_or(|(b, _)| score > b) {
+            if score >= 0.75
+                && best.is_none_or(|(b, _)| score > b)
+                && crate::names::likely_typo(&wanted, folded)
+            {
                 best = Some((score, listed));
             }
         }
-        let suggestion = best
-            .filter(|(score, _)| *score >= 0.75)
-            .map(|(_, n)| n.to_string());
+        let suggestion = best.map(|(_, n)| n.to_string());
         known.insert(wanted, suggestion.clone());
         suggestion
     }

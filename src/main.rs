@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use pam360_bulk::accounts::Accounts;
 use pam360_bulk::cli::{Cli, Command, Config, JobArgs, JobOnly, TemplateKind};
@@ -33,7 +33,15 @@ fn main() -> ExitCode {
         );
     }));
     pam360_bulk::pam360::install_crypto();
-    let cli = Cli::parse();
+    let cli = match Cli::parse_args(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err((e, None)) => e.exit(),
+        Err((e, Some(tip))) => {
+            let _ = e.print();
+            pam360_bulk::say!("\n  tip: {tip}");
+            return ExitCode::from(pam360_bulk::exit::NOTHING_SENT);
+        }
+    };
     let result = match &cli.command {
         Command::AddAccounts(args) => run_job(
             &Accounts,

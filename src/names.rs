@@ -122,6 +122,24 @@ pub fn numbers(s: &str) -> String {
     out
 }
 
+/// Whether `a` could be a slip of the keyboard for `b` (both folded): at
+/// most a quarter of the shorter name's characters (at least 2) inserted,
+/// dropped, changed or swapped, or one is the other with a domain after a
+/// dot (`web-01.corp.example.com` and `web-01`). `lnx-cache-01` is not a
+/// slip for `lnx-web-01`: fleets name hosts by one pattern, and a new host
+/// is not a typo of an old one.
+pub fn likely_typo(a: &str, b: &str) -> bool {
+    let with_domain = |long: &str, short: &str| {
+        long.strip_prefix(short)
+            .is_some_and(|rest| rest.starts_with('.'))
+    };
+    if with_domain(a, b) || with_domain(b, a) {
+        return true;
+    }
+    let shorter = a.chars().count().min(b.chars().count());
+    strsim::damerau_levenshtein(a, b) <= (shorter / 4).max(2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +207,18 @@ mod tests {
         assert_eq!(fold("Administrator"), fold("ADMINISTRATOR"));
         assert_eq!(fold("jose\u{301}"), fold("JOSÉ"));
         assert_ne!(fold("ab"), fold("abc"));
+    }
+
+    #[test]
+    fn a_typo_is_a_few_keys_not_another_name_of_the_pattern() {
+        assert!(likely_typo("dbb-02", "db-02"));
+        assert!(likely_typo("web-1", "web-001"));
+        assert!(likely_typo("mail server", "mail-server"));
+        assert!(likely_typo("web-01.corp.example.com", "web-01"));
+        assert!(likely_typo("lnx-wbe-01", "lnx-web-01"));
+        assert!(!likely_typo("lnx-cache-01", "lnx-web-01"));
+        assert!(!likely_typo("lnx-db-01", "lnx-mq-01x"));
+        assert!(!likely_typo("web-01x.example", "web-01"));
     }
 
     #[test]

@@ -21,6 +21,8 @@ use crate::report;
 pub struct Outputs<'a> {
     pub input: Option<&'a Path>,
     pub report: &'a Path,
+    /// How messages name the report: `--report` when the user gave it.
+    pub report_label: &'a str,
     pub summary_json: Option<&'a Path>,
     pub resume: Option<&'a Path>,
     pub overwrite: bool,
@@ -76,7 +78,7 @@ fn writable(p: &Path, what: &str) -> Result<()> {
 /// once nothing else can refuse the run.
 pub fn check(o: &Outputs<'_>) -> Result<bool> {
     let journal = report::journal_path(o.report);
-    let mut named: Vec<(&str, &Path)> = vec![("--report", o.report)];
+    let mut named: Vec<(&str, &Path)> = vec![(o.report_label, o.report)];
     if !o.dry_run {
         named.push(("the journal", &journal));
     }
@@ -111,12 +113,12 @@ pub fn check(o: &Outputs<'_>) -> Result<bool> {
             match report::reached_server(o.report, o.identity) {
                 Ok(false) => {}
                 Ok(true) => bail!(
-                    "{} already holds password requests that reached the server; running again into it would raise them again. Resume it with --resume {} (requests it shows done are not raised again), write another --report, or pass --overwrite",
+                    "{} already holds password requests that reached the server; running again into it would raise them again. Resume it with --resume {} (requests it shows done are not raised again), name another report with --report FILE, or pass --overwrite",
                     o.report.display(),
                     o.report.display()
                 ),
                 Err(e) => bail!(
-                    "{} exists and is not a report this run can replace ({e:#}); write another --report, or pass --overwrite",
+                    "{} exists and is not a report this run can replace ({e:#}); name another report with --report FILE, or pass --overwrite",
                     o.report.display()
                 ),
             }

@@ -90,8 +90,7 @@ mod tests {
             row,
             org,
             item: Account {
-                resource: ResourceRef::Given(rid),
-                account_id: None,
+                ids: crate::job::PackedIds::new(ResourceRef::Given(rid)),
                 body: crate::body::Body::build(|b| {
                     b.put(
                         crate::body::Field::of(crate::accounts::SCHEMA.columns, "ACCOUNTNAME"),

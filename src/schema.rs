@@ -1,7 +1,7 @@
 //! Column definitions of both jobs, and matching an input's header row to them.
 //!
 //! The definitions are data, not code, so that the header check, the row
-//! checks, the templates and the README's column reference all read the same
+//! checks, the templates and the column reference of docs/reference.md all read the same
 //! list.
 
 use thiserror::Error;
@@ -51,7 +51,7 @@ pub struct Column {
     /// What the column is part of: the target, the account, or the
     /// resource a run may create.
     pub part: Part,
-    /// The vendor's description, for templates and the README.
+    /// The vendor's description, for templates and docs/reference.md.
     pub help: &'static str,
     pub example: &'static str,
 }
@@ -178,7 +178,7 @@ pub enum HeaderError {
     BothSpellings(String, String),
     #[error("required column \"{0}\" is missing from the header")]
     Missing(&'static str),
-    #[error("the header needs {0}: each row names its target so")]
+    #[error("the header needs {0}, so that each row names its target")]
     MissingOneOf(String),
     #[error("a column header is empty (column {0}); name it or remove the column")]
     Blank(usize),
@@ -257,7 +257,7 @@ impl Kind {
 }
 
 impl Schema {
-    /// The column reference as a Markdown table (the README carries it; a
+    /// The column reference as a Markdown table (docs/reference.md carries it; a
     /// test keeps the two in step).
     pub fn markdown(&self) -> String {
         let mut out = String::from(

@@ -44,6 +44,33 @@ impl Op for AddAccounts<'_> {
     }
 }
 
+/// What an answer said of its accounts, for the `-v` log: "50 exist" or
+/// "48 added, 2 exist" rather than a batch result of `Failed` that only
+/// means "not every account was added". `None` when it names no account.
+pub fn tally(answer: &Answer) -> Option<String> {
+    let statuses = answer.account_statuses();
+    if statuses.is_empty() {
+        return None;
+    }
+    let mut counts: Vec<(Outcome, usize)> = Vec::new();
+    for (_, status) in &statuses {
+        let outcome = classify(status);
+        match counts.iter_mut().find(|(o, _)| *o == outcome) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((outcome, 1)),
+        }
+    }
+    counts.sort_by_key(|(o, _)| o.as_str());
+    let words: Vec<String> = counts
+        .iter()
+        .map(|(o, n)| match o {
+            Outcome::Exists => format!("{n} exist"),
+            other => format!("{n} {}", other.as_str()),
+        })
+        .collect();
+    Some(words.join(", "))
+}
+
 /// `{"ACCOUNTLIST":[…]}`, each account with the JSON types of the vendor's
 /// samples.
 fn details(accounts: &[&Account], out: &mut Vec<u8>) {
@@ -130,8 +157,7 @@ mod tests {
 
     fn account(name: &str) -> Account {
         Account {
-            resource: crate::job::ResourceRef::Given(901),
-            account_id: None,
+            ids: crate::job::PackedIds::new(crate::job::ResourceRef::Given(901)),
             body: Body::build(|b| b.put(Field::of(SCHEMA.columns, "ACCOUNTNAME"), name)),
         }
     }

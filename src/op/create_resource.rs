@@ -65,12 +65,7 @@ pub fn find_call(org: Option<Arc<str>>, name: &str) -> Call {
 /// `Details.RESOURCEID` of an answer, as a string or a number.
 pub fn details_id(answer: &Answer) -> Option<u64> {
     let d = answer.details_value()?;
-    match d.get("RESOURCEID").or_else(|| d.get("RESOURCE ID"))? {
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Number(n) => n.as_u64(),
-        _ => None,
-    }
-    .filter(|id| *id > 0)
+    super::server_id(d.get("RESOURCEID").or_else(|| d.get("RESOURCE ID"))?)
 }
 
 #[cfg(test)]

@@ -122,13 +122,9 @@ pub fn account_list(answer: &Answer) -> Option<Vec<Listed>> {
 }
 
 fn entry(id: Option<Value>, name: Option<Value>, what: &str) -> Option<Listed> {
-    let id = match id {
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        Some(Value::Number(n)) => n.as_u64(),
-        _ => None,
-    };
+    let id = id.as_ref().and_then(super::server_id);
     match (id, name) {
-        (Some(id), Some(Value::String(name))) if id > 0 => Some(Listed {
+        (Some(id), Some(Value::String(name))) => Some(Listed {
             id,
             name: name.trim().to_string(),
         }),

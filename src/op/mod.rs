@@ -109,6 +109,18 @@ impl Kind {
     }
 }
 
+/// An id as PAM360 gives it in an answer, a string or a number: a Java
+/// long above 0, else none (a server that answers past that is not read
+/// as naming anything; see `job::PackedIds`).
+pub fn server_id(v: &serde_json::Value) -> Option<u64> {
+    let id: u64 = match v {
+        serde_json::Value::String(s) => s.trim().parse().ok()?,
+        serde_json::Value::Number(n) => n.as_u64()?,
+        _ => return None,
+    };
+    (1..=i64::MAX as u64).contains(&id).then_some(id)
+}
+
 /// One request, ready to send.
 #[derive(Debug, Clone)]
 pub struct Call {

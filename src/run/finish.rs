@@ -291,7 +291,7 @@ fn print_summary<J: Job>(
     } else {
         // A rate only when something was sent: rows skipped in a blink
         // are no speed.
-        let rate = if stats.sending > 0.0 {
+        let rate = if ended.end.sending_began && stats.requests > 0 && stats.sending > 0.0 {
             format!(", {:.1} rows/s", rows_per_second(counts, stats))
         } else {
             String::new()
@@ -338,10 +338,13 @@ fn print_summary<J: Job>(
         // Said even with -q: a column the run did not read is data the
         // administrator may think was imported.
         let names: Vec<String> = ignored.iter().map(|c| format!("\"{c}\"")).collect();
-        crate::say!(
-            "  ignored columns (--ignore-unknown-columns): {}",
-            names.join(", ")
-        );
+        // Name what made them ignored: the map, or the flag.
+        let why = if cfg.map.is_some() {
+            "not used by the column map"
+        } else {
+            "--ignore-unknown-columns"
+        };
+        crate::say!("  ignored columns ({why}): {}", names.join(", "));
     }
     if report_written {
         crate::say!("  report: {}", cfg.report.display());

@@ -41,6 +41,11 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
             input::Source::Stdin => None,
         },
         report: &cfg.report,
+        report_label: if cfg.report_given {
+            "--report"
+        } else {
+            "the report"
+        },
         summary_json: cfg.summary_json.as_deref(),
         resume: cfg.resume.as_deref(),
         overwrite: cfg.overwrite,

@@ -8,6 +8,7 @@ mod common;
 mod add_accounts;
 mod by_names;
 mod first_hour;
+mod frictions;
 mod hostile_input;
 mod maps;
 mod options;

@@ -136,6 +136,31 @@ fn rows_of_a_resource_to_create_must_agree_and_name_its_type() {
 }
 
 #[test]
+fn a_new_host_named_like_the_fleet_is_created_not_taken_for_a_typo() {
+    // Fleets name hosts by one pattern: lnx-cache-01 beside lnx-web-01 is
+    // a new host, where lnx-wbe-01 would be a slip of the keyboard.
+    let w = Work::new();
+    w.write(
+        "inv.csv",
+        "RESOURCENAME,RESOURCEID\nlnx-web-01,902\nlnx-db-01,903\n",
+    );
+    let sim = Sim::start(&["--inventory", w.path("inv.csv").to_str().unwrap()]);
+    w.write(
+        "in.csv",
+        "RESOURCENAME,RESOURCETYPE,ACCOUNTNAME\nlnx-cache-01,Linux,root\nlnx-wbe-01,Linux,root\n",
+    );
+    let (c, e) = run(&w, &sim, "in.csv", &["--create-resources"]);
+    assert_eq!(c, 1, "{e}");
+    let rows = w.report("in.report.csv");
+    assert_eq!(outcomes(&rows), ["added", "invalid"], "{rows:?}");
+    assert!(
+        rows[1]["message"].contains("closest: \"lnx-web-01\""),
+        "{rows:?}"
+    );
+    assert_eq!(resources(&sim).len(), 3);
+}
+
+#[test]
 fn a_name_close_to_an_existing_resource_is_not_created_unless_all() {
     let w = Work::new();
     w.write("inv.csv", "RESOURCENAME,RESOURCEID\nweb-01,902\n");
