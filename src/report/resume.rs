@@ -13,6 +13,11 @@ use crate::names::push_fold;
 use crate::outcome::Outcome;
 use std::collections::HashSet;
 
+/// The maps of an earlier report are built from a file the user names and
+/// looked up once per row: a fast hasher (keys are not chosen by an
+/// attacker who could gain from collisions: they only slow their own run).
+type Fast = foldhash::fast::RandomState;
+
 /// What an earlier run's report (or journal) says, by row content.
 #[derive(Debug, Default)]
 pub struct Prior {
@@ -21,10 +26,10 @@ pub struct Prior {
     /// once.
     rows: Vec<PriorRow>,
     /// Match key → indices into `rows`, in report order.
-    by_key: HashMap<String, Rows>,
+    by_key: HashMap<String, Rows, Fast>,
     /// Match keys of its rows that were invalid, failed or unconfirmed: a
     /// problem now that was one then is not a new problem.
-    problems: HashSet<String>,
+    problems: HashSet<String, Fast>,
     /// The day its events happened, when a row's message does not say:
     /// the day the file was last written (UTC), `YYYY-MM-DD`.
     pub date: String,
@@ -172,7 +177,10 @@ pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
     let mut prior = Prior {
         date: modified_day(path),
         rows: Vec::with_capacity(rows.len()),
-        by_key: HashMap::with_capacity(rows.len() * identity.ways.len()),
+        by_key: HashMap::with_capacity_and_hasher(
+            rows.len() * identity.ways.len(),
+            Fast::default(),
+        ),
         ..Prior::default()
     };
     for r in rows {
@@ -297,7 +305,8 @@ fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
     // under 64 bytes), so they are not copied as the table grows.
     let guess = std::fs::metadata(path).map_or(0, |m| m.len() as usize / 64);
     let mut out: Vec<ReadRow> = Vec::with_capacity(guess);
-    let mut at: HashMap<u64, usize> = HashMap::with_capacity(guess);
+    let mut at: HashMap<u64, usize, Fast> =
+        HashMap::with_capacity_and_hasher(guess, Fast::default());
     let mut torn: Option<anyhow::Error> = None;
     let mut rec = csv::StringRecord::new();
     // The header is line 1 of the report.
@@ -357,7 +366,10 @@ fn parse_line(cells: &[&str], at: usize, identity: &Identity) -> Result<Option<R
     if row == 0 && ["creating", "created"].contains(&word.trim()) {
         return Ok(None);
     }
-    let Ok(outcome) = word.trim().to_ascii_lowercase().parse::<Outcome>() else {
+    // Reports spell outcomes in lower case; a hand-edited one may not.
+    let parsed = word.trim().parse::<Outcome>();
+    let Ok(outcome) = parsed.or_else(|_| word.trim().to_ascii_lowercase().parse::<Outcome>())
+    else {
         bail!(
             "line {at} (row {row}): \"{word}\" is not an outcome of this tool ({}); fix or remove that line",
             Outcome::ALL.map(Outcome::as_str).join(", ")
