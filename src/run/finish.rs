@@ -318,7 +318,11 @@ fn print_summary<J: Job>(
             sync.missing
         );
     }
-    if let Some(n) = ended.new_problems.filter(|n| *n > 0) {
+    // Only a run that builds on an earlier one has a "before"; the first
+    // counts every problem as new (in --summary-json, for a cron alert),
+    // which the lines above already show.
+    let resumed = cfg.resume.is_some();
+    if let Some(n) = ended.new_problems.filter(|n| *n > 0 && resumed) {
         crate::say!(
             "  new problems: {n} (rows invalid, failed or unconfirmed now that were not before)"
         );

@@ -199,3 +199,24 @@ fn columns_a_preset_leaves_unused_are_not_blamed_on_a_flag_never_given() {
     );
     assert!(!err.contains("--ignore-unknown-columns"), "{err}");
 }
+
+#[test]
+fn new_problems_are_counted_against_an_earlier_run_only() {
+    // A first run has no "before": its problems show as invalid, and are
+    // counted new only in --summary-json (a cron alert's first night).
+    let w = Work::new();
+    w.write("a.csv", "RESOURCEID,ACCOUNTNAME\n901,a\nx,b\n");
+    let out = run(
+        &w,
+        &[
+            "add-accounts",
+            "a.csv",
+            "--dry-run",
+            "--summary-json",
+            "s.json",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("new problems"), "{}", stderr(&out));
+    assert!(w.read("s.json").contains("\"new_problems\": 1"));
+}
