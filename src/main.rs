@@ -65,28 +65,7 @@ fn main() -> ExitCode {
             };
             run_job(&Requests, &args.job, only)
         }
-        Command::Template(t) => {
-            let (schema, job) = match t.kind {
-                TemplateKind::Accounts => (&pam360_bulk::accounts::SCHEMA, "add-accounts"),
-                TemplateKind::Requests => (&pam360_bulk::requests::SCHEMA, "request-passwords"),
-                TemplateKind::Map => {
-                    let written =
-                        template::write_map(t.from.as_deref(), t.output.as_deref(), t.force);
-                    return match written {
-                        Ok(()) => ExitCode::SUCCESS,
-                        Err(e) => {
-                            pam360_bulk::say!("pam360-bulk: error: {e:#}");
-                            ExitCode::from(pam360_bulk::exit::NOTHING_SENT)
-                        }
-                    };
-                }
-            };
-            if t.from.is_some() {
-                pam360_bulk::say!("pam360-bulk: error: --from goes with `template map`");
-                return ExitCode::from(pam360_bulk::exit::NOTHING_SENT);
-            }
-            template::write(schema, job, t.output.as_deref(), t.force).map(|()| ExitCode::SUCCESS)
-        }
+        Command::Template(t) => template_cmd(t),
         Command::Simulate(s) => {
             init_logging(s.verbose, false);
             simulate(s)
@@ -107,6 +86,23 @@ fn main() -> ExitCode {
             ExitCode::from(pam360_bulk::exit::for_error(&e))
         }
     }
+}
+
+/// `template accounts|requests|map`.
+fn template_cmd(t: &pam360_bulk::cli::TemplateArgs) -> anyhow::Result<ExitCode> {
+    let (schema, job) = match t.kind {
+        TemplateKind::Accounts => (&pam360_bulk::accounts::SCHEMA, "add-accounts"),
+        TemplateKind::Requests => (&pam360_bulk::requests::SCHEMA, "request-passwords"),
+        TemplateKind::Map => {
+            template::write_map(t.from.as_deref(), t.output.as_deref(), t.force)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    if t.from.is_some() {
+        anyhow::bail!("--from goes with `template map`");
+    }
+    template::write(schema, job, t.output.as_deref(), t.force)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_job<J: Job>(job: &J, args: &JobArgs, only: JobOnly) -> anyhow::Result<ExitCode> {

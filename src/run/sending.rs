@@ -392,51 +392,11 @@ pub fn send<J: Job>(
     work: Work,
     sync: &SyncPlan,
     stop: &AtomicBool,
-) -> Result<(Ended, Vec<Result<u64, RowResult>>)> {
+) -> Result<(Ended, Vec<Created>)> {
     let data = &prepared.data;
     let rows: u64 = work.writes.iter().map(|u| u.rows.len() as u64).sum();
     let sender = Sender::start(job, cfg, prepared, transport, &results, rows)?;
-    // A created resource's accounts go as soon as its id is known, by the
-    // worker that created it: no phase waits for every create.
-    let mut after_create: std::collections::HashMap<u32, Vec<&Unit>> = Default::default();
-    let mut others = Vec::new();
-    for unit in &work.writes {
-        match unit.target {
-            Target::Resource(ResourceRef::ToCreate(k)) if unit.kind == job.spec().main => {
-                after_create.entry(k).or_default().push(unit)
-            }
-            _ => others.push(unit.clone()),
-        }
-    }
-    let pipelined: Mutex<Vec<(u32, RowResult)>> = Mutex::new(Vec::new());
-    let created = if sync.creates.is_empty() {
-        Vec::new()
-    } else {
-        sync.send_creates(&sender, data, &|k, id| {
-            for unit in after_create.get(&(k as u32)).into_iter().flatten() {
-                let unit = Unit {
-                    target: Target::Resource(ResourceRef::Given(id)),
-                    ..(*unit).clone()
-                };
-                let rows = sender.send_one(&unit, &|u| Ok(job.op(u, &data.items)));
-                pipelined
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .extend(rows);
-            }
-        })
-    };
-    let mut first = pipelined
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    // Rows of a resource that could not be created get its create's result.
-    for (k, units) in &after_create {
-        if let Err(r) = &created[*k as usize] {
-            for unit in units {
-                first.extend(unit.rows.iter().map(|&i| (i, r.clone())));
-            }
-        }
-    }
+    let (mut first, created, others) = creates_then_their_accounts(job, &sender, data, &work, sync);
     let build = |unit: &Unit| -> Built<'_> { build(job, cfg, unit, &data.items, sync) };
     first.extend(sender.send(&others, &build));
     let mut began = reached(&first) || !created.is_empty();
@@ -476,6 +436,61 @@ pub fn send<J: Job>(
     }
     let ended = sender.finish(results, began, stop, prepared.started);
     Ok((ended, created))
+}
+
+/// A create's resource id, or the result its rows get instead.
+pub type Created = Result<u64, RowResult>;
+
+/// The creates, each followed at once by its resource's accounts, sent by
+/// the worker that created it (no phase waits for every create). Returns
+/// the results of those rows (a resource that could not be created gives
+/// its rows its create's result), each create's id or result, and the
+/// units left to send.
+fn creates_then_their_accounts<'a, J: Job>(
+    job: &J,
+    sender: &Sender<'a, '_, J>,
+    data: &'a Collected<J::Item>,
+    work: &Work,
+    sync: &SyncPlan,
+) -> (Vec<(u32, RowResult)>, Vec<Created>, Vec<Unit>) {
+    let mut after_create: std::collections::HashMap<u32, Vec<&Unit>> = Default::default();
+    let mut others = Vec::new();
+    for unit in &work.writes {
+        match unit.target {
+            Target::Resource(ResourceRef::ToCreate(k)) if unit.kind == job.spec().main => {
+                after_create.entry(k).or_default().push(unit)
+            }
+            _ => others.push(unit.clone()),
+        }
+    }
+    if sync.creates.is_empty() {
+        return (Vec::new(), Vec::new(), others);
+    }
+    let pipelined: Mutex<Vec<(u32, RowResult)>> = Mutex::new(Vec::new());
+    let created = sync.send_creates(sender, data, &|k, id| {
+        for unit in after_create.get(&(k as u32)).into_iter().flatten() {
+            let unit = Unit {
+                target: Target::Resource(ResourceRef::Given(id)),
+                ..(*unit).clone()
+            };
+            let rows = sender.send_one(&unit, &|u| Ok(job.op(u, &data.items)));
+            pipelined
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(rows);
+        }
+    });
+    let mut first = pipelined
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    for (k, units) in &after_create {
+        if let Err(r) = &created[*k as usize] {
+            for unit in units {
+                first.extend(unit.rows.iter().map(|&i| (i, r.clone())));
+            }
+        }
+    }
+    (first, created, others)
 }
 
 /// The request of a unit, by its kind: a job's own, an edit or a password
