@@ -101,7 +101,7 @@ fn roff_text(s: &str) -> String {
 const SECTIONS: &[(&str, &str)] = &[
     (
         "EXIT STATUS",
-        "0 :: Every row is done: added, exists, requested, skipped (or planned, in a dry run).\n\n\
+        "0 :: Every row is done: added, updated, exists, requested, skipped (or planned, in a dry run).\n\n\
 1 :: The run finished; some rows are invalid, failed, unconfirmed or not_sent: the report says which.\n\n\
 2 :: Nothing was written, and the cause is ours to fix: bad usage, unreadable input, a missing or unknown column, --strict with invalid rows, an unsafe or unwritable output path, a journal locked by another run, a certificate that fails verification.\n\n\
 3 :: The run stopped part-way: the token refused, the server unreachable or not PAM360, a redirect, SIGINT or SIGTERM, the journal could not be written, throttled past --max-throttle, or an output that failed after sending began. The report is complete where it can be written; otherwise the journal stays and the message says how to resume.",
@@ -116,15 +116,25 @@ RUST_LOG :: Log filters, e.g. RUST_LOG=pam360_bulk=debug or RUST_LOG=reqwest=deb
     ),
     (
         "REPORT",
-        "One row per input data row, in input order, every row exactly once: row (as a spreadsheet shows it), org, the row's identity columns, outcome, status (the server's STATUS text), http_status, attempts, message.\n\n\
-outcome :: added, exists, requested, failed, invalid, unconfirmed (sent, answer unknown), not_sent, skipped (done in the --resume report), planned (dry run).\n\n\
+        "One row per input data row, in input order, every row exactly once: row (as a spreadsheet shows it), org, the row's identity columns, outcome, status (the server's STATUS text), http_status, attempts, message; for add-accounts also fingerprint (a SHA-256 of the row's non-secret fields, so a later run sees what changed).\n\n\
+outcome :: added, updated (an existing account edited or its password changed), exists, requested, failed, invalid, unconfirmed (sent, answer unknown), not_sent, skipped (done in the --resume report; the message carries what was done and when), planned (dry run).\n\n\
 Never a password, TOTP secret or token; file mode 0600; CSV cells that a spreadsheet would run as a formula get a leading apostrophe. .csv, .jsonl or .xlsx by the --report extension.",
     ),
     (
         "FILES",
-        "<input stem>.report.csv :: The report, beside the input (<input stem>.dry-run.report.csv for a dry run), unless --report names another.\n\n\
+        "<input stem>.report.csv :: The report, beside the input (<input stem>.dry-run.report.csv for an offline dry run, <input stem>.plan.report.csv for a live plan), unless --report names another.\n\n\
+DIR/<input stem>.<UTC date and time>.report.csv :: With --history DIR: each run's report; a run resumes from the newest one (or an unfinished journal) there.\n\n\
 <report>.partial :: The journal, written while the run goes and synced after each answer; locked while its run lives; removed once the report is written. After a kill, --resume <report>.partial finishes the run without sending anything twice.\n\n\
 --summary-json FILE :: The end-of-run summary as JSON, for scripts.",
+    ),
+    (
+        "COLUMN MAPS",
+        "--map FILE reads an input whose columns are not ours. The file is TOML:\n\n\
+[columns] :: Our column = a template over the input's columns, as RESOURCENAME = \"{hostname}.{domain}\" or DNSNAME = \"{URL|host|lower}\". A {Column} piece is the input's header, matched case-insensitively; {{ is a brace. Filters: host (the host of a URL, or the value itself), lower, upper, trim, applied left to right. An empty result is an empty cell.\n\n\
+[constants] :: Our column = the same value on every row, as RESOURCETYPE = \"Linux\". Never a secret (PASSWORD, TOTP_SECRET).\n\n\
+[require] :: Input column = value: only rows whose column holds this value are imported; the others are invalid (as the bitwarden preset keeps logins: type = \"login\").\n\n\
+An input column the map does not use is read as ours when it has one of our names, else ignored and named in the summary; one that looks like ours misspelt stops the run. A secret column may only feed a secret column. Errors name the map's line and the input's column.\n\n\
+--from PRESET :: A built-in map for an export as its tool writes it: keepassxc (Group, Title, Username, Password, URL, Notes), bitwarden (logins only: name, login_username, login_password, notes, login_uri), lastpass (url, username, password, extra, name, grouping), 1password (Title, Url, Username, Password, Notes), cyberark (the Accounts Onboard Utility's CSV: address, userName, password). A --map beside it overrides single columns; no preset sets RESOURCETYPE. pam360-bulk template map --from PRESET writes one as a file to edit.",
     ),
 ];
 

@@ -320,6 +320,12 @@ fn the_manual_is_whole() {
         ".SH COLUMNS",
         "TOTP_SECRET",
         "REMINDERTIME",
+        ".SH COLUMN MAPS",
+        "[constants]",
+        "Filters: host",
+        "keepassxc (Group, Title",
+        "cyberark (the Accounts Onboard",
+        "plan.report.csv",
     ] {
         assert!(man.contains(part), "the manual lacks {part}");
     }
