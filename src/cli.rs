@@ -548,6 +548,9 @@ pub struct Config {
     /// With `--history`: the unfinished journal of an earlier run that
     /// this run resumes from, removed once this run's report holds it all.
     pub history_journal: Option<PathBuf>,
+    /// Whether `--history DIR` was given (messages then say "run the same
+    /// command again", not `--resume`).
+    pub history: bool,
     pub resend_unconfirmed: bool,
     pub report: PathBuf,
     /// Whether the user named the report (`--report`): messages then say
@@ -560,6 +563,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// How this run, if it stops, is finished (for its messages).
+    pub fn again(&self) -> crate::transport::Again {
+        use crate::transport::Again;
+        match (self.dry_run, self.history) {
+            (true, _) => Again::DryRun,
+            (false, true) => Again::History,
+            (false, false) => Again::Resume,
+        }
+    }
+
     /// Checks the options of a job run. `token_env` is `PAM360_AUTHTOKEN`.
     /// `only` holds the options only one of the jobs has.
     pub fn from_args(
@@ -626,6 +639,7 @@ impl Config {
             strict: a.strict,
             resume,
             history_journal,
+            history: a.history.is_some(),
             resend_unconfirmed,
             report,
             report_given: a.report.is_some(),

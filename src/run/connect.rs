@@ -48,9 +48,9 @@ pub fn connect<'s>(cfg: &Config, stop: &'s AtomicBool) -> Result<Option<Connecte
 }
 
 /// The message of rows an abort left untaken.
-pub fn untaken(aborted: Option<&Abort>, dry_run: bool) -> String {
+pub fn untaken(aborted: Option<&Abort>, again: crate::transport::Again) -> String {
     match aborted {
-        Some(a) => format!("not sent: {}", a.describe_in(dry_run)),
+        Some(a) => format!("not sent: {}", a.describe_in(again)),
         None => "not sent".to_string(),
     }
 }

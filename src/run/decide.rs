@@ -113,7 +113,7 @@ pub fn decide<J: Job>(
 ) -> Decision {
     let data = &prepared.data;
     if let Some(abort) = aborted {
-        return stopped_reading(results, abort, cfg.dry_run);
+        return stopped_reading(results, abort, cfg.again());
     }
     let to_send = (0..data.items.len() as u32).filter(|&i| results.is_open(i as usize));
     let units = plan::plan(job, &data.items, &data.orgs, to_send, cfg.chunk_size);
@@ -215,8 +215,12 @@ fn plan_sync<J: Job>(
 
 /// Stopped while reading the server: nothing was written, and every row
 /// not settled yet is `not_sent`, saying why.
-fn stopped_reading(mut results: Results, abort: &Abort, dry_run: bool) -> Decision {
-    let untaken = super::connect::untaken(Some(abort), dry_run);
+fn stopped_reading(
+    mut results: Results,
+    abort: &Abort,
+    again: crate::transport::Again,
+) -> Decision {
+    let untaken = super::connect::untaken(Some(abort), again);
     for i in 0..results.len() {
         if results.is_open(i) {
             results.set(i, RowResult::new(Outcome::NotSent, untaken.clone()));

@@ -239,7 +239,7 @@ fn write_report<J: Job>(
     summary.push(("retries".into(), ended.stats.retries.to_string()));
     summary.push(("dry run".into(), cfg.dry_run.to_string()));
     if let Some(a) = &ended.aborted {
-        summary.push(("stopped".into(), a.describe_in(cfg.dry_run)));
+        summary.push(("stopped".into(), a.describe_in(cfg.again())));
     }
     let header = report::columns_of(job.identity());
     report::write(&cfg.report, &header, &rows, &summary)
@@ -331,7 +331,7 @@ fn print_summary<J: Job>(
         crate::say!("  rate settled at {rate:.1} requests/s (--rate auto)");
     }
     if let Some(a) = &ended.aborted {
-        crate::say!("  stopped: {}", a.describe_in(cfg.dry_run));
+        crate::say!("  stopped: {}", a.describe_in(cfg.again()));
     }
     if end.strict_blocked {
         crate::say!(
@@ -393,7 +393,7 @@ fn write_summary_json<J: Job>(
         "rows_per_s": rows_per_second(counts, stats),
         "dry_run": cfg.dry_run,
         "live_plan": cfg.live_plan,
-        "aborted": ended.aborted.as_ref().map(|a| a.describe_in(cfg.dry_run)),
+        "aborted": ended.aborted.as_ref().map(|a| a.describe_in(cfg.again())),
         "exit_code": code,
         "report": cfg.report.display().to_string(),
         "ignored_columns": ignored,
@@ -411,7 +411,12 @@ fn tell_output_errors(cfg: &Config, errors: &[String], sending_began: bool) {
     for e in errors {
         crate::say!("pam360-bulk: error: {e}");
     }
-    if sending_began {
+    if sending_began && cfg.history {
+        crate::say!(
+            "pam360-bulk: what was sent is recorded in {}: once the problem is fixed, run the same command again (--history resumes from it; nothing done is sent again)",
+            report::journal_path(&cfg.report).display()
+        );
+    } else if sending_began {
         let journal = report::journal_path(&cfg.report);
         crate::say!(
             "pam360-bulk: what was sent is recorded in {}: once the problem is fixed, run the same command with --resume {} to finish the report (nothing done is sent again)",

@@ -40,6 +40,8 @@ pub struct Sender<'a, 't, J: Job> {
     journal_thread: std::thread::JoinHandle<Result<Journal>>,
     journal_path: std::path::PathBuf,
     began: Instant,
+    /// How the run is finished if it stops (for rows left `not_sent`).
+    again: crate::transport::Again,
 }
 
 impl<'a, 't, J: Job> Sender<'a, 't, J> {
@@ -97,6 +99,7 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
             journal_thread,
             journal_path: prepared.journal_path.clone(),
             began: Instant::now(),
+            again: cfg.again(),
         })
     }
 
@@ -175,7 +178,7 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
         if aborted.is_none() && stop.load(Ordering::SeqCst) {
             aborted = Some(Abort::Interrupted);
         }
-        settle_untaken(&mut results, aborted.as_ref());
+        settle_untaken(&mut results, aborted.as_ref(), self.again);
         let _ = self.data;
         let _ = self.job;
         let end = RunEnd {
@@ -263,8 +266,12 @@ fn send_unit<J: Job>(
 }
 
 /// Rows no worker took up are `not_sent`, saying why the run stopped.
-pub(super) fn settle_untaken(results: &mut Results, aborted: Option<&Abort>) {
-    let untaken = super::connect::untaken(aborted, false);
+pub(super) fn settle_untaken(
+    results: &mut Results,
+    aborted: Option<&Abort>,
+    again: crate::transport::Again,
+) {
+    let untaken = super::connect::untaken(aborted, again);
     for i in 0..results.len() {
         if results.is_open(i) {
             results.set(i, RowResult::new(Outcome::NotSent, untaken.clone()));

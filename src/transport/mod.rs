@@ -58,33 +58,51 @@ pub enum Abort {
     Listing(String),
 }
 
+/// How a run that stopped is finished, for the advice its messages give:
+/// a dry run is run again, a run resumed from its report, and a run with
+/// `--history` is simply run again (it resumes by itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Again {
+    DryRun,
+    Resume,
+    History,
+}
+
+impl Again {
+    /// "run again with --resume naming this report", or its like;
+    /// `later` when the server needs time first.
+    fn advice(self, later: bool) -> String {
+        let when = if later { " later" } else { "" };
+        match self {
+            Again::DryRun => "run the dry run again".into(),
+            Again::Resume => format!("run again{when} with --resume naming this report"),
+            Again::History => {
+                format!("run the same command again{when} (--history resumes from this run)")
+            }
+        }
+    }
+}
+
 impl Abort {
     /// What happened and what to do, for a run that was sending.
     pub fn describe(&self) -> String {
-        self.describe_in(false)
+        self.describe_in(Again::Resume)
     }
 
-    /// What happened and what to do; a dry run is run again, never
-    /// resumed (it wrote nothing to resume).
-    pub fn describe_in(&self, dry_run: bool) -> String {
-        let again = |real: &str| {
-            if dry_run {
-                "run the dry run again".to_string()
-            } else {
-                real.to_string()
-            }
-        };
+    /// What happened and what to do, in the words of how the run is
+    /// finished (see [`Again`]).
+    pub fn describe_in(&self, again: Again) -> String {
         match self {
             Abort::Auth(m) => format!(
                 "the server refused the API token ({m}); check PAM360_AUTHTOKEN or --token-file, and that this host may use the API"
             ),
             Abort::Unreachable(m) => format!(
                 "the server is unreachable or not PAM360 ({m}); the rest was not sent. When it is back, {}",
-                again("run again with --resume naming this report")
+                again.advice(false)
             ),
             Abort::TimedOut(m) => format!(
                 "the server did not answer in time ({m}); the rest was not sent. Raise --timeout, or {}",
-                again("run again later with --resume naming this report")
+                again.advice(true)
             ),
             Abort::Redirect(l) => format!(
                 "the server answered with a redirect to {l}, which is never followed (the token would go with it): check --server, which must be the PAM360 address itself (https, host and port)"
@@ -92,12 +110,15 @@ impl Abort {
             Abort::Journal => "the journal could not be written (is the disk full?); sending stopped and the rest was not sent".into(),
             Abort::Throttled => format!(
                 "the server kept answering 429 (too many requests) for longer than --max-throttle; lower --rate, then {}",
-                again("--resume")
+                again.advice(false)
             ),
-            Abort::Interrupted if dry_run => {
+            Abort::Interrupted if again == Again::DryRun => {
                 "interrupted; nothing was written to the server. Run the dry run again".into()
             }
-            Abort::Interrupted => "interrupted; what was in flight finished, the rest was not sent. Run again with --resume naming this report".into(),
+            Abort::Interrupted => format!(
+                "interrupted; what was in flight finished, the rest was not sent. To finish, {}",
+                again.advice(false)
+            ),
             Abort::Certificate(m) => format!(
                 "{m}; nothing was sent. {}",
                 crate::pam360::certificate_hint(m)

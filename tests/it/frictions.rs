@@ -220,3 +220,25 @@ fn new_problems_are_counted_against_an_earlier_run_only() {
     assert!(!stderr(&out).contains("new problems"), "{}", stderr(&out));
     assert!(w.read("s.json").contains("\"new_problems\": 1"));
 }
+
+#[test]
+fn a_nightly_run_that_stops_is_told_to_run_again_not_to_resume() {
+    // With --history the next run resumes by itself: the advice says so,
+    // and never names --resume, which the cron line does not use.
+    let w = Work::new();
+    let rows: String = (0..8).map(|i| format!("{},u{i}\n", 901 + i)).collect();
+    w.write("a.csv", &format!("RESOURCEID,ACCOUNTNAME\n{rows}"));
+    std::fs::create_dir(w.path("history")).unwrap();
+    let out = w
+        .cmd()
+        .args(["add-accounts", "a.csv", "--history", "history"])
+        .args(["--server", "http://127.0.0.1:9", "--retries", "0"])
+        .args(["--concurrency", "1", "--rate", "1000"])
+        .env("PAM360_AUTHTOKEN", crate::common::TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("run the same command again"), "{err}");
+    assert!(!err.contains("--resume"), "{err}");
+}
