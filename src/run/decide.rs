@@ -360,7 +360,10 @@ pub fn apply_prior<J: Job>(
                 if cfg.update && done.extra != job.extra(&c.item) {
                     changed.push((i as u32, done.clone()));
                 }
-                r.carried = Some(done.extra);
+                // The earlier report's cells: its ids fill this row's
+                // empty ones (see `sending::carried_key`), its cells
+                // after the message are this row's.
+                r.carried = Some([done.cells, done.extra].concat());
                 results.set(i, r);
                 continue;
             }

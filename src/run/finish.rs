@@ -463,6 +463,7 @@ impl<J: Job> report::ReportRows for FinalRows<'_, J> {
                     .view(n as usize)
                     .unwrap_or((Outcome::NotSent, "", None, 0, "not sent"));
                 let carried = self.results.carried(n as usize);
+                super::sending::carried_key(self.job, key, carried);
                 let extra = super::sending::extra_cells(self.job, &c.item, outcome, carried);
                 emit(&report::RowView {
                     row: u64::from(c.row),

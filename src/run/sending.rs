@@ -62,6 +62,7 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
             for (i, r) in results.stored() {
                 let c = &data.items[i];
                 job.key_into(&c.item, &mut key);
+                carried_key(job, &mut key, r.carried.as_deref());
                 let extra = extra_cells(job, &c.item, r.outcome, r.carried.as_deref());
                 write_csv_row(
                     w,
@@ -287,10 +288,12 @@ pub(super) fn report_row<J: Job>(
 ) -> ReportRow {
     let c = &data.items[i];
     let extra = extra_cells(job, &c.item, result.outcome, result.carried.as_deref()).into_owned();
+    let mut key = job.key(&c.item);
+    carried_key(job, &mut key, result.carried.as_deref());
     ReportRow {
         row: u64::from(c.row),
         org: data.org_str(c).to_string(),
-        key: job.key(&c.item),
+        key,
         result,
         extra,
     }
@@ -309,9 +312,30 @@ pub(super) fn extra_cells<'c, J: Job>(
 ) -> Cow<'c, [String]> {
     let width = job.identity().extra.len();
     match (outcome, carried) {
-        (_, Some(c)) if c.len() == width => Cow::Borrowed(c),
+        (_, Some(c)) if c.len() >= width => Cow::Borrowed(&c[c.len() - width..]),
         (Outcome::Added | Outcome::Updated, _) => Cow::Owned(job.extra(item)),
         _ => Cow::Owned(vec![String::new(); width]),
+    }
+}
+
+/// A skipped row's identity cells: the input's, with an id the input did
+/// not give (a resource or account named, resolved by an earlier run)
+/// taken from the earlier report's row, which `carried` begins with. So
+/// the latest report keeps every id a chain of runs learnt.
+pub(super) fn carried_key<J: Job>(job: &J, key: &mut [String], carried: Option<&[String]>) {
+    let Some(c) = carried else { return };
+    let width = job.identity().extra.len();
+    let earlier = &c[..c.len().saturating_sub(width)];
+    if earlier.len() != key.len() {
+        return;
+    }
+    for (cell, (name, was)) in key
+        .iter_mut()
+        .zip(job.identity().columns.iter().zip(earlier))
+    {
+        if cell.is_empty() && name.ends_with("_id") {
+            cell.clone_from(was);
+        }
     }
 }
 

@@ -625,3 +625,40 @@ fn the_simulator_state_survives_a_restart() {
     assert_eq!(resources(&sim).len(), 1);
     assert_eq!(sim.accounts().len(), 1);
 }
+
+#[test]
+fn a_skipped_row_keeps_the_ids_the_earlier_report_knew() {
+    // The latest report is the whole record: a row given by name keeps the
+    // resource id (and account id) an earlier run resolved or read back.
+    let w = Work::new();
+    w.write("inv.csv", "RESOURCENAME,RESOURCEID\nweb-01,902\n");
+    let sim = Sim::start(&["--inventory", w.path("inv.csv").to_str().unwrap()]);
+    w.write(
+        "in.csv",
+        "RESOURCENAME,ACCOUNTNAME\nweb-01,root\nweb-01,deploy\n",
+    );
+    let (c, e) = run(&w, &sim, "in.csv", &["--verify", "--report", "n1.csv"]);
+    assert_eq!(c, 0, "{e}");
+    let first = w.report("n1.csv");
+    assert!(first.iter().all(|r| r["resource_id"] == "902"), "{first:?}");
+    assert!(
+        first.iter().all(|r| !r["account_id"].is_empty()),
+        "{first:?}"
+    );
+    for (resume, report) in [("n1.csv", "n2.csv"), ("n2.csv", "n3.csv")] {
+        let (c, e) = run(
+            &w,
+            &sim,
+            "in.csv",
+            &["--resume", resume, "--report", report],
+        );
+        assert_eq!(c, 0, "{e}");
+        let rows = w.report(report);
+        assert_eq!(outcomes(&rows), ["skipped", "skipped"]);
+        for (now, then) in rows.iter().zip(&first) {
+            assert_eq!(now["resource_id"], "902", "{rows:?}");
+            assert_eq!(now["account_id"], then["account_id"], "{rows:?}");
+            assert_eq!(now["resource_name"], "web-01");
+        }
+    }
+}
