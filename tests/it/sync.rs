@@ -25,6 +25,12 @@ fn resources(sim: &Sim) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// A simulator holding one resource, web-01 (id 902).
+fn holding_web_01(w: &Work) -> Sim {
+    w.write("inv.csv", "RESOURCENAME,RESOURCEID\nweb-01,902\n");
+    Sim::start(&["--inventory", w.path("inv.csv").to_str().unwrap()])
+}
+
 fn list(sim: &Sim, key: &str) -> Vec<Value> {
     sim.state()[key].as_array().cloned().unwrap_or_default()
 }
@@ -163,8 +169,7 @@ fn a_new_host_named_like_the_fleet_is_created_not_taken_for_a_typo() {
 #[test]
 fn a_name_close_to_an_existing_resource_is_not_created_unless_all() {
     let w = Work::new();
-    w.write("inv.csv", "RESOURCENAME,RESOURCEID\nweb-01,902\n");
-    let sim = Sim::start(&["--inventory", w.path("inv.csv").to_str().unwrap()]);
+    let sim = holding_web_01(&w);
     w.write(
         "in.csv",
         "RESOURCENAME,RESOURCETYPE,ACCOUNTNAME\nweb-1,Linux,root\n",
@@ -631,8 +636,7 @@ fn a_skipped_row_keeps_the_ids_the_earlier_report_knew() {
     // The latest report is the whole record: a row given by name keeps the
     // resource id (and account id) an earlier run resolved or read back.
     let w = Work::new();
-    w.write("inv.csv", "RESOURCENAME,RESOURCEID\nweb-01,902\n");
-    let sim = Sim::start(&["--inventory", w.path("inv.csv").to_str().unwrap()]);
+    let sim = holding_web_01(&w);
     w.write(
         "in.csv",
         "RESOURCENAME,ACCOUNTNAME\nweb-01,root\nweb-01,deploy\n",
