@@ -213,6 +213,15 @@ fn send<J: Job>(
             job.set_resource(item, ResourceRef::Resolved(id));
         }
     }
+    // An edited row's ids are those its edit went to (from the earlier
+    // report, or read), for the report.
+    for e in &sync.existing {
+        let item = &mut prepared.data.items[e.row as usize].item;
+        if job.names(item).resource_id.is_none() {
+            job.set_resource(item, ResourceRef::Resolved(e.resource_id));
+        }
+        job.set_account(item, e.account_id);
+    }
     Ok(ended)
 }
 

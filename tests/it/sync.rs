@@ -665,4 +665,22 @@ fn a_skipped_row_keeps_the_ids_the_earlier_report_knew() {
             assert_eq!(now["resource_name"], "web-01");
         }
     }
+    // An edit the next night keeps them too.
+    w.write(
+        "in.csv",
+        "RESOURCENAME,ACCOUNTNAME,NOTES\nweb-01,root,moved\nweb-01,deploy,\n",
+    );
+    let (c, e) = run(
+        &w,
+        &sim,
+        "in.csv",
+        &["--update", "--resume", "n3.csv", "--report", "n4.csv"],
+    );
+    assert_eq!(c, 0, "{e}");
+    let rows = w.report("n4.csv");
+    assert_eq!(outcomes(&rows), ["updated", "skipped"], "{rows:?}");
+    for (now, then) in rows.iter().zip(&first) {
+        assert_eq!(now["resource_id"], "902", "{rows:?}");
+        assert_eq!(now["account_id"], then["account_id"], "{rows:?}");
+    }
 }
