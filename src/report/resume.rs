@@ -173,7 +173,7 @@ pub fn match_keys<S: AsRef<str>>(identity: &Identity, org: &str, cells: &[S]) ->
 /// reads: a created resource is found there by its name.
 pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
     let rows = read_rows(path, identity)
-        .with_context(|| format!("cannot use the --resume report {}", path.display()))?;
+        .with_context(|| format!("cannot use the earlier report {}", path.display()))?;
     let mut prior = Prior {
         date: modified_day(path),
         rows: Vec::with_capacity(rows.len()),

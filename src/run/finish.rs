@@ -248,8 +248,9 @@ fn write_report<J: Job>(
 /// Rows done per second of the whole run.
 fn rows_per_second(counts: &[u64; OUTCOMES], stats: &Stats) -> f64 {
     let elapsed = stats.started.elapsed().as_secs_f64();
+    // Rows this run did: those an earlier run did are no speed of this one.
     let done: u64 = seen(counts)
-        .filter(|(o, _)| o.is_done())
+        .filter(|(o, _)| o.is_done() && *o != Outcome::Skipped)
         .map(|(_, n)| n)
         .sum();
     if elapsed > 0.0 {
@@ -289,10 +290,11 @@ fn print_summary<J: Job>(
             counted(planned, "request")
         );
     } else {
-        // A rate only when something was sent: rows skipped in a blink
-        // are no speed.
-        let rate = if ended.end.sending_began && stats.requests > 0 && stats.sending > 0.0 {
-            format!(", {:.1} rows/s", rows_per_second(counts, stats))
+        // A rate only when something was sent and done: rows skipped in a
+        // blink are no speed, and a run that did nothing has none.
+        let per_second = rows_per_second(counts, stats);
+        let rate = if ended.end.sending_began && stats.requests > 0 && per_second > 0.0 {
+            format!(", {per_second:.1} rows/s")
         } else {
             String::new()
         };

@@ -242,3 +242,19 @@ fn a_nightly_run_that_stops_is_told_to_run_again_not_to_resume() {
     assert!(err.contains("run the same command again"), "{err}");
     assert!(!err.contains("--resume"), "{err}");
 }
+
+#[test]
+fn a_run_that_did_nothing_gives_no_rate() {
+    // A refused token: one request went, no row was done.
+    let sim = Sim::start(&[]);
+    let w = Work::new();
+    w.write("a.csv", TWO);
+    let out = w
+        .cmd()
+        .args(["add-accounts", "a.csv", "--server", &sim.url])
+        .env("PAM360_AUTHTOKEN", "not-the-token")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("rows/s"), "{}", stderr(&out));
+}
