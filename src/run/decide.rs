@@ -363,7 +363,9 @@ pub fn apply_prior<J: Job>(
                 // The earlier report's cells: its ids fill this row's
                 // empty ones (see `sending::carried_key`), its cells
                 // after the message are this row's.
-                r.carried = Some([done.cells, done.extra].concat());
+                let mut carried = done.cells;
+                carried.extend(done.extra);
+                r.carried = Some(carried);
                 results.set(i, r);
                 continue;
             }

@@ -75,7 +75,17 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
         let prior = cfg
             .resume
             .as_ref()
-            .map(|p| s.spawn(|| report::read_prior(p, job.identity())));
+            .map(|p| {
+                s.spawn(|| {
+                    let prior = report::read_prior(p, job.identity());
+                    log::debug!(
+                        "read the earlier report {} in {:.3} s",
+                        p.display(),
+                        started.elapsed().as_secs_f64()
+                    );
+                    prior
+                })
+            });
         let data = read_and_check(job, cfg, stop);
         let prior = prior
             .map(|t| {
