@@ -72,20 +72,17 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
     // very journal this run is about to replace. Read beside the input (a
     // nightly resume reads a report as large as the input), its error first.
     let (prior, data) = std::thread::scope(|s| {
-        let prior = cfg
-            .resume
-            .as_ref()
-            .map(|p| {
-                s.spawn(|| {
-                    let prior = report::read_prior(p, job.identity());
-                    log::debug!(
-                        "read the earlier report {} in {:.3} s",
-                        p.display(),
-                        started.elapsed().as_secs_f64()
-                    );
-                    prior
-                })
-            });
+        let prior = cfg.resume.as_ref().map(|p| {
+            s.spawn(|| {
+                let prior = report::read_prior(p, job.identity());
+                log::debug!(
+                    "read the earlier report {} in {:.3} s",
+                    p.display(),
+                    started.elapsed().as_secs_f64()
+                );
+                prior
+            })
+        });
         let data = read_and_check(job, cfg, stop);
         let prior = prior
             .map(|t| {
