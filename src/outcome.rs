@@ -106,10 +106,18 @@ pub struct RowResult {
     pub attempts: u32,
     /// Why, in words a person can act on.
     pub message: String,
-    /// The report's cells after `message` carried from an earlier report
-    /// (a skipped row keeps the fingerprint of what was done), instead of
-    /// the row's own.
-    pub carried: Option<Vec<String>>,
+    /// What a skipped row carries from the earlier report's row.
+    pub carried: Option<Box<Carried>>,
+}
+
+/// The cells a skipped row carries from the earlier report's row.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Carried {
+    /// Its identity cells: ids the input did not give are taken from here.
+    pub key: Vec<String>,
+    /// Its cells after `message` (the fingerprint of what was done),
+    /// instead of the row's own.
+    pub extra: Vec<String>,
 }
 
 impl RowResult {
@@ -197,7 +205,7 @@ impl Results {
     }
 
     /// The report cells row `i` carries from an earlier report, if any.
-    pub fn carried(&self, i: usize) -> Option<&[String]> {
+    pub fn carried(&self, i: usize) -> Option<&Carried> {
         let s = self.state[i];
         match s & !INDEX {
             STORED => self.stored[(s & INDEX) as usize].carried.as_deref(),

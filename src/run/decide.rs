@@ -296,6 +296,20 @@ fn plan_dry_run(units: &[Unit], unchecked: &dyn Fn(&Unit) -> bool, results: &mut
     }
 }
 
+/// A row an earlier run did: its history, and the earlier report's cells
+/// (its ids fill this row's empty ones, see `sending::carried_key`; its
+/// cells after the message are this row's).
+fn skipped(done: report::Done, date: &str) -> RowResult {
+    let history = History::of(&done, date);
+    RowResult {
+        carried: Some(Box::new(crate::outcome::Carried {
+            key: done.cells,
+            extra: done.extra,
+        })),
+        ..RowResult::new(Outcome::Skipped, history.to_string())
+    }
+}
+
 /// Marks open rows an earlier run did (`skipped`) or may have done
 /// (`unconfirmed` password requests, held back unless
 /// `--resend-unconfirmed`). Each done row of the earlier report is used
@@ -353,20 +367,12 @@ pub fn apply_prior<J: Job>(
                 continue;
             }
             if let Some(done) = prior.take_done(&keys) {
-                let history = History::of(&done, &prior.date);
-                let mut r = RowResult::new(Outcome::Skipped, history.to_string());
                 // What was applied then stays the record (a --update run
                 // compares against it).
                 if cfg.update && done.extra != job.extra(&c.item) {
                     changed.push((i as u32, done.clone()));
                 }
-                // The earlier report's cells: its ids fill this row's
-                // empty ones (see `sending::carried_key`), its cells
-                // after the message are this row's.
-                let mut carried = done.cells;
-                carried.extend(done.extra);
-                r.carried = Some(carried);
-                results.set(i, r);
+                results.set(i, skipped(done, &prior.date));
                 continue;
             }
             if cfg.resend_unconfirmed || !prior.take_unconfirmed(&keys) {

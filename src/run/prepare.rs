@@ -32,6 +32,39 @@ pub struct Prepared<J: Job> {
     pub started: Instant,
 }
 
+/// The input, read and checked, and the `--resume` report, read whole,
+/// side by side. The report is read before anything is written (it may be
+/// the very journal this run is about to replace), and beside the input (a
+/// nightly resume reads a report as large as the input); its error first.
+fn read_input_and_prior<J: Job>(
+    job: &J,
+    cfg: &Config,
+    stop: &AtomicBool,
+    started: Instant,
+) -> (Result<Option<Prior>>, Result<Collected<J::Item>>) {
+    std::thread::scope(|s| {
+        let prior = cfg.resume.as_ref().map(|p| {
+            s.spawn(|| {
+                let prior = report::read_prior(p, job.identity());
+                log::debug!(
+                    "read the earlier report {} in {:.3} s",
+                    p.display(),
+                    started.elapsed().as_secs_f64()
+                );
+                prior
+            })
+        });
+        let data = read_and_check(job, cfg, stop);
+        let prior = prior
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .transpose();
+        (prior, data)
+    })
+}
+
 pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepared<J>> {
     let started = Instant::now();
     let journal_path = report::journal_path(&cfg.report);
@@ -68,30 +101,7 @@ pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepa
         (input::Source::Path(p), false) => Some(crate::nightly::InputLock::take(p)?),
         _ => None,
     };
-    // Read a resume report whole before anything is written: it may be the
-    // very journal this run is about to replace. Read beside the input (a
-    // nightly resume reads a report as large as the input), its error first.
-    let (prior, data) = std::thread::scope(|s| {
-        let prior = cfg.resume.as_ref().map(|p| {
-            s.spawn(|| {
-                let prior = report::read_prior(p, job.identity());
-                log::debug!(
-                    "read the earlier report {} in {:.3} s",
-                    p.display(),
-                    started.elapsed().as_secs_f64()
-                );
-                prior
-            })
-        });
-        let data = read_and_check(job, cfg, stop);
-        let prior = prior
-            .map(|t| {
-                t.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .transpose();
-        (prior, data)
-    });
+    let (prior, data) = read_input_and_prior(job, cfg, stop, started);
     let (prior, data) = (prior?, data?);
     if replacing {
         // Only now: a run refused before this point replaces nothing.

@@ -20,7 +20,7 @@ use crate::job::Job;
 use crate::job::ResourceRef;
 use crate::op::Call;
 use crate::op::Op;
-use crate::outcome::{Outcome, Results, RowResult};
+use crate::outcome::{Carried, Outcome, Results, RowResult};
 use crate::plan::Target;
 use crate::plan::Unit;
 use crate::progress;
@@ -308,11 +308,12 @@ pub(super) fn extra_cells<'c, J: Job>(
     job: &J,
     item: &J::Item,
     outcome: Outcome,
-    carried: Option<&'c [String]>,
+    carried: Option<&'c Carried>,
 ) -> Cow<'c, [String]> {
     let width = job.identity().extra.len();
     match (outcome, carried) {
-        (_, Some(c)) if c.len() >= width => Cow::Borrowed(&c[c.len() - width..]),
+        // A report from before the fingerprint column carries none.
+        (_, Some(c)) if c.extra.len() == width => Cow::Borrowed(&c.extra),
         (Outcome::Added | Outcome::Updated, _) => Cow::Owned(job.extra(item)),
         _ => Cow::Owned(vec![String::new(); width]),
     }
@@ -320,12 +321,12 @@ pub(super) fn extra_cells<'c, J: Job>(
 
 /// A skipped row's identity cells: the input's, with an id the input did
 /// not give (a resource or account named, resolved by an earlier run)
-/// taken from the earlier report's row, which `carried` begins with. So
-/// the latest report keeps every id a chain of runs learnt.
-pub(super) fn carried_key<J: Job>(job: &J, key: &mut [String], carried: Option<&[String]>) {
-    let Some(c) = carried else { return };
-    let width = job.identity().extra.len();
-    let earlier = &c[..c.len().saturating_sub(width)];
+/// taken from the earlier report's row. So the latest report keeps every
+/// id a chain of runs learnt.
+pub(super) fn carried_key<J: Job>(job: &J, key: &mut [String], carried: Option<&Carried>) {
+    let Some(earlier) = carried.map(|c| &c.key) else {
+        return;
+    };
     if earlier.len() != key.len() {
         return;
     }
