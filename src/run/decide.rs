@@ -297,7 +297,7 @@ fn plan_dry_run(units: &[Unit], unchecked: &dyn Fn(&Unit) -> bool, results: &mut
 }
 
 /// A row an earlier run did: its history, and the earlier report's cells
-/// (its ids fill this row's empty ones, see `sending::carried_key`; its
+/// (its ids fill this row's empty ones, see `sending::row_cells`; its
 /// cells after the message are this row's).
 fn skipped(done: report::Done, date: &str) -> RowResult {
     let history = History::of(&done, date);

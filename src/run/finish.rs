@@ -459,14 +459,12 @@ impl<J: Job> report::ReportRows for FinalRows<'_, J> {
             }
             Entry::Valid(n) => {
                 let c = &self.data.items[n as usize];
-                self.job.key_into(&c.item, key);
                 let (outcome, status, http_status, attempts, message) = self
                     .results
                     .view(n as usize)
                     .unwrap_or((Outcome::NotSent, "", None, 0, "not sent"));
                 let carried = self.results.carried(n as usize);
-                super::sending::carried_key(self.job, key, carried);
-                let extra = super::sending::extra_cells(self.job, &c.item, outcome, carried);
+                let extra = super::sending::row_cells(self.job, &c.item, outcome, carried, key);
                 emit(&report::RowView {
                     row: u64::from(c.row),
                     org: self.data.org_str(c),

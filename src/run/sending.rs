@@ -61,9 +61,7 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
             let mut key = Vec::new();
             for (i, r) in results.stored() {
                 let c = &data.items[i];
-                job.key_into(&c.item, &mut key);
-                carried_key(job, &mut key, r.carried.as_deref());
-                let extra = extra_cells(job, &c.item, r.outcome, r.carried.as_deref());
+                let extra = row_cells(job, &c.item, r.outcome, r.carried.as_deref(), &mut key);
                 write_csv_row(
                     w,
                     &RowView {
@@ -287,9 +285,15 @@ pub(super) fn report_row<J: Job>(
     result: RowResult,
 ) -> ReportRow {
     let c = &data.items[i];
-    let extra = extra_cells(job, &c.item, result.outcome, result.carried.as_deref()).into_owned();
-    let mut key = job.key(&c.item);
-    carried_key(job, &mut key, result.carried.as_deref());
+    let mut key = Vec::new();
+    let extra = row_cells(
+        job,
+        &c.item,
+        result.outcome,
+        result.carried.as_deref(),
+        &mut key,
+    )
+    .into_owned();
     ReportRow {
         row: u64::from(c.row),
         org: data.org_str(c).to_string(),
@@ -299,44 +303,39 @@ pub(super) fn report_row<J: Job>(
     }
 }
 
-/// The cells after `message` of a row that ended so: what was written
-/// (the fingerprint of an added or updated account), what an earlier report
-/// carried for a skipped row, else empty: a row not written by this run
-/// (it exists, was planned, failed) records nothing as applied, so a later
-/// `--update` edits it.
-pub(super) fn extra_cells<'c, J: Job>(
+/// A row's report cells that are not its result: its identity cells into
+/// `key`, and the cells after `message`, returned.
+///
+/// - The identity cells are the input's; a skipped row's ids the input did
+///   not give (a resource or account named, resolved by an earlier run)
+///   are the earlier report's, so the latest report keeps every id a
+///   chain of runs learnt.
+/// - After `message`: what was written (the fingerprint of an added or
+///   updated account), what an earlier report carried for a skipped row,
+///   else empty: a row not written by this run (it exists, was planned,
+///   failed) records nothing as applied, so a later `--update` edits it.
+pub(super) fn row_cells<'c, J: Job>(
     job: &J,
     item: &J::Item,
     outcome: Outcome,
     carried: Option<&'c Carried>,
+    key: &mut Vec<String>,
 ) -> Cow<'c, [String]> {
-    let width = job.identity().extra.len();
+    job.key_into(item, key);
+    let identity = job.identity();
+    if let Some(earlier) = carried.map(|c| &c.key).filter(|e| e.len() == key.len()) {
+        for ((cell, name), was) in key.iter_mut().zip(identity.columns).zip(earlier) {
+            if cell.is_empty() && name.ends_with("_id") {
+                cell.clone_from(was);
+            }
+        }
+    }
+    let width = identity.extra.len();
     match (outcome, carried) {
         // A report from before the fingerprint column carries none.
         (_, Some(c)) if c.extra.len() == width => Cow::Borrowed(&c.extra),
         (Outcome::Added | Outcome::Updated, _) => Cow::Owned(job.extra(item)),
         _ => Cow::Owned(vec![String::new(); width]),
-    }
-}
-
-/// A skipped row's identity cells: the input's, with an id the input did
-/// not give (a resource or account named, resolved by an earlier run)
-/// taken from the earlier report's row. So the latest report keeps every
-/// id a chain of runs learnt.
-pub(super) fn carried_key<J: Job>(job: &J, key: &mut [String], carried: Option<&Carried>) {
-    let Some(earlier) = carried.map(|c| &c.key) else {
-        return;
-    };
-    if earlier.len() != key.len() {
-        return;
-    }
-    for (cell, (name, was)) in key
-        .iter_mut()
-        .zip(job.identity().columns.iter().zip(earlier))
-    {
-        if cell.is_empty() && name.ends_with("_id") {
-            cell.clone_from(was);
-        }
     }
 }
 
