@@ -109,16 +109,26 @@ impl Kind {
     }
 }
 
-/// An id as PAM360 gives it in an answer, a string or a number: a Java
-/// long above 0, else none (a server that answers past that is not read
-/// as naming anything; see `job::PackedIds`).
+/// An id as PAM360 gives it in an answer, a string or a number (see
+/// [`id_of`]).
 pub fn server_id(v: &serde_json::Value) -> Option<u64> {
-    let id: u64 = match v {
-        serde_json::Value::String(s) => s.trim().parse().ok()?,
-        serde_json::Value::Number(n) => n.as_u64()?,
-        _ => return None,
-    };
-    (1..=i64::MAX as u64).contains(&id).then_some(id)
+    match v {
+        serde_json::Value::String(s) => id_of(s),
+        serde_json::Value::Number(n) => n.as_u64().filter(|id| is_id(*id)),
+        _ => None,
+    }
+}
+
+/// An id written as text (an answer's, or an earlier report's): a Java
+/// long above 0, else none. Whatever says more (a server, a report edited
+/// by hand) names nothing: such an id is never sent, nor taken for
+/// another (see `job::PackedIds`).
+pub fn id_of(text: &str) -> Option<u64> {
+    text.trim().parse().ok().filter(|id| is_id(*id))
+}
+
+fn is_id(id: u64) -> bool {
+    (1..=i64::MAX as u64).contains(&id)
 }
 
 /// One request, ready to send.
@@ -165,6 +175,26 @@ pub trait Op: Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_java_longs_above_0() {
+        assert_eq!(id_of(" 1001 "), Some(1001));
+        assert_eq!(id_of("9223372036854775807"), Some(i64::MAX as u64));
+        for no in [
+            "0",
+            "-1",
+            "9223372036854775808",
+            "18446744073709551615",
+            "1e3",
+            "",
+        ] {
+            assert_eq!(id_of(no), None, "{no}");
+        }
+        assert_eq!(server_id(&serde_json::json!(42)), Some(42));
+        assert_eq!(server_id(&serde_json::json!("42")), Some(42));
+        assert_eq!(server_id(&serde_json::json!(9223372036854775808u64)), None);
+        assert_eq!(server_id(&serde_json::json!(0)), None);
+    }
 
     #[test]
     fn what_must_not_be_repeated_and_reads_are_gets() {

@@ -243,7 +243,7 @@ impl SyncPlan {
                 .iter()
                 .position(|c| *c == name)
                 .and_then(|at| done.cells.get(at))
-                .and_then(|c| c.trim().parse::<u64>().ok())
+                .and_then(|c| crate::op::id_of(c))
         };
         let mut to_find = Vec::new();
         for (i, done) in changed {

@@ -684,3 +684,39 @@ fn a_skipped_row_keeps_the_ids_the_earlier_report_knew() {
         assert_eq!(now["account_id"], then["account_id"], "{rows:?}");
     }
 }
+
+#[test]
+fn an_id_in_an_earlier_report_past_a_java_long_is_no_id() {
+    // A report edited by hand (or by anything else) may say anything: an
+    // account id past 2^63 names no PAM360 account, so no edit goes to it
+    // and the run does not take it for another.
+    let sim = holding_web_01(&Work::new());
+    let w = Work::new();
+    w.write("in.csv", "RESOURCENAME,ACCOUNTNAME,NOTES\nweb-01,a,first\n");
+    let (c, e) = run(&w, &sim, "in.csv", &["--verify", "--report", "n1.csv"]);
+    assert_eq!(c, 0, "{e}");
+    let id = w.report("n1.csv")[0]["account_id"].clone();
+    assert!(!id.is_empty());
+    let edited = w
+        .read("n1.csv")
+        .replace(&format!(",{id},"), ",9223372036854775809,");
+    w.write("n1.csv", &edited);
+    w.write(
+        "in.csv",
+        "RESOURCENAME,ACCOUNTNAME,NOTES\nweb-01,a,second\n",
+    );
+    let (c, e) = run(
+        &w,
+        &sim,
+        "in.csv",
+        &["--resume", "n1.csv", "--report", "n2.csv", "--update"],
+    );
+    assert!(c == 0 || c == 1, "exit {c}: {e}");
+    assert!(!e.contains("internal error"), "{e}");
+    let rows = w.report("n2.csv");
+    assert!(!rows[0]["account_id"].contains("922337"), "{rows:?}");
+    // The account is found by its name instead, and edited once.
+    assert_eq!(rows[0]["outcome"], "updated", "{rows:?}");
+    assert_eq!(rows[0]["account_id"], id, "{rows:?}");
+    assert_eq!(list(&sim, "edits").len(), 1);
+}
