@@ -88,6 +88,10 @@ pub struct NameIndex {
 /// message names no closest (an input of a million unknown names against a
 /// large list would otherwise compare every pair).
 const MOST_SUGGESTIONS: usize = 1000;
+/// Names longer than this (in bytes) get no suggestion, and are offered
+/// none: no host is named so, and comparing two names costs their lengths
+/// multiplied.
+const MOST_SUGGESTED_NAME: usize = 256;
 
 /// The time all suggestions of a list may take together: a list of
 /// 200,000 names whose numbers say little (names without any) must not
@@ -113,7 +117,7 @@ struct Suggestions {
 impl Suggestions {
     fn new(list: &[Listed]) -> Self {
         let mut groups: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        for l in list {
+        for l in list.iter().filter(|l| l.name.len() <= MOST_SUGGESTED_NAME) {
             groups
                 .entry(numbers(&l.name))
                 .or_default()
@@ -130,6 +134,9 @@ impl Suggestions {
     /// and has the same numbers; `None` too once the budget is spent or
     /// the run is stopping.
     fn closest(&self, name: &str, stop: &AtomicBool) -> Option<String> {
+        if name.len() > MOST_SUGGESTED_NAME {
+            return None;
+        }
         let wanted = fold(name);
         let mut known = self.known.borrow_mut();
         if let Some(s) = known.get(&wanted) {
@@ -478,6 +485,18 @@ mod tests {
     fn said(index: &NameIndex, name: &str) -> Option<String> {
         let stop = AtomicBool::new(false);
         unsettled(&index.find(name), index, name, ("resource", "", "X"), &stop)
+    }
+
+    #[test]
+    fn names_too_long_for_a_host_get_no_suggestion() {
+        // Comparing two names costs their lengths multiplied, in time and
+        // (for the typo test) memory: a row or a listed name of a megabyte
+        // must not make a suggestion that size squared.
+        let long = "a".repeat(MOST_SUGGESTED_NAME);
+        let resources = index(&[(5, &format!("{long}-web")), (6, "web-01")]);
+        let stop = AtomicBool::new(false);
+        assert_eq!(resources.closest(&format!("{long}-wbe"), &stop), "");
+        assert_eq!(resources.closest("wbe-01", &stop), " (closest: \"web-01\")");
     }
 
     #[test]
