@@ -302,8 +302,10 @@ fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
     // not the last.
     let ends_whole = last_byte(path).is_none_or(|c| c == b'\n');
     // Sized for the rows a file this large holds (a report line is rarely
-    // under 64 bytes), so they are not copied as the table grows.
-    let guess = std::fs::metadata(path).map_or(0, |m| m.len() as usize / 64);
+    // under 64 bytes), so they are not copied as the table grows; at most
+    // four million up front, whatever size a file claims (a sparse one
+    // would otherwise reserve memory for rows it does not hold).
+    let guess = std::fs::metadata(path).map_or(0, |m| (m.len() / 64).min(1 << 22) as usize);
     let mut out: Vec<ReadRow> = Vec::with_capacity(guess);
     let mut at: HashMap<u64, usize, Fast> =
         HashMap::with_capacity_and_hasher(guess, Fast::default());
