@@ -111,30 +111,19 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
     ) -> Vec<(u32, RowResult)> {
         let sent: Mutex<Vec<(u32, RowResult)>> = Mutex::new(Vec::new());
         self.transport.pool(units, |unit| {
-            let rows = self.send_one(unit, build);
-            sent.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(rows);
+            let rows = match build(unit) {
+                Ok(op) => match send_unit(self.transport, unit, op.as_ref(), &self.recorder) {
+                    Some(rows) => rows,
+                    // Not taken up: the run stopped first; settled later.
+                    None => return,
+                },
+                Err(result) => vec![result; unit.rows.len()],
+            };
+            self.recorder.answered(&unit.rows, &rows);
+            let mut all = sent.lock().unwrap_or_else(PoisonError::into_inner);
+            all.extend(unit.rows.iter().copied().zip(rows));
         });
         sent.into_inner().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Sends one unit on the calling thread and returns its rows' results;
-    /// none when it was not taken up (the run stopped: settled later).
-    pub fn send_one(
-        &self,
-        unit: &Unit,
-        build: &(dyn Fn(&Unit) -> Built<'a> + Sync),
-    ) -> Vec<(u32, RowResult)> {
-        let rows = match build(unit) {
-            Ok(op) => match send_unit(self.transport, unit, op.as_ref(), &self.recorder) {
-                Some(rows) => rows,
-                None => return Vec::new(),
-            },
-            Err(result) => vec![result; unit.rows.len()],
-        };
-        self.recorder.answered(&unit.rows, &rows);
-        unit.rows.iter().copied().zip(rows).collect()
     }
 
     /// Sends one call that carries no row (a create, a look-up), with
@@ -423,13 +412,18 @@ pub fn send<J: Job>(
     work: Work,
     sync: &SyncPlan,
     stop: &AtomicBool,
-) -> Result<(Ended, Vec<Created>)> {
+) -> Result<(Ended, Vec<Result<u64, RowResult>>)> {
     let data = &prepared.data;
     let rows: u64 = work.writes.iter().map(|u| u.rows.len() as u64).sum();
     let sender = Sender::start(job, cfg, prepared, transport, &results, rows)?;
-    let (mut first, created, others) = creates_then_their_accounts(job, &sender, data, &work, sync);
-    let build = |unit: &Unit| -> Built<'_> { build(job, cfg, unit, &data.items, sync) };
-    first.extend(sender.send(&others, &build));
+    // Creates go first; a resource's accounts once its id is known.
+    let created = if sync.creates.is_empty() {
+        Vec::new()
+    } else {
+        sync.send_creates(&sender, data)
+    };
+    let build = |unit: &Unit| -> Built<'_> { build(job, cfg, unit, &data.items, sync, &created) };
+    let first = sender.send(&work.writes, &build);
     let mut began = reached(&first) || !created.is_empty();
     // What each row's edit wrote ("NOTES written"), for its password change.
     let mut edits: std::collections::HashMap<u32, String> = Default::default();
@@ -469,70 +463,15 @@ pub fn send<J: Job>(
     Ok((ended, created))
 }
 
-/// A create's resource id, or the result its rows get instead.
-pub type Created = Result<u64, RowResult>;
-
-/// The creates, each followed at once by its resource's accounts, sent by
-/// the worker that created it (no phase waits for every create). Returns
-/// the results of those rows (a resource that could not be created gives
-/// its rows its create's result), each create's id or result, and the
-/// units left to send.
-fn creates_then_their_accounts<'a, J: Job>(
-    job: &J,
-    sender: &Sender<'a, '_, J>,
-    data: &'a Collected<J::Item>,
-    work: &Work,
-    sync: &SyncPlan,
-) -> (Vec<(u32, RowResult)>, Vec<Created>, Vec<Unit>) {
-    let mut after_create: std::collections::HashMap<u32, Vec<&Unit>> = Default::default();
-    let mut others = Vec::new();
-    for unit in &work.writes {
-        match unit.target {
-            Target::Resource(ResourceRef::ToCreate(k)) if unit.kind == job.spec().main => {
-                after_create.entry(k).or_default().push(unit)
-            }
-            _ => others.push(unit.clone()),
-        }
-    }
-    if sync.creates.is_empty() {
-        return (Vec::new(), Vec::new(), others);
-    }
-    let pipelined: Mutex<Vec<(u32, RowResult)>> = Mutex::new(Vec::new());
-    let created = sync.send_creates(sender, data, &|k, id| {
-        for unit in after_create.get(&(k as u32)).into_iter().flatten() {
-            let unit = Unit {
-                target: Target::Resource(ResourceRef::Given(id)),
-                ..(*unit).clone()
-            };
-            let rows = sender.send_one(&unit, &|u| Ok(job.op(u, &data.items)));
-            pipelined
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(rows);
-        }
-    });
-    let mut first = pipelined
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    for (k, units) in &after_create {
-        if let Err(r) = &created[*k as usize] {
-            for unit in units {
-                first.extend(unit.rows.iter().map(|&i| (i, r.clone())));
-            }
-        }
-    }
-    (first, created, others)
-}
-
-/// The request of a unit, by its kind: a job's own, an edit or a password
-/// change. (A unit of a resource this run creates is built once its id is
-/// known: see [`send`].)
+/// The request of a unit, by its kind: a job's own (with the id of a
+/// resource just created), an edit or a password change.
 fn build<'a, J: Job>(
     job: &J,
     cfg: &Config,
     unit: &Unit,
     items: &'a [crate::job::Checked<J::Item>],
     sync: &SyncPlan,
+    created: &[Result<u64, RowResult>],
 ) -> Built<'a> {
     use crate::op::Kind;
     match unit.kind {
@@ -540,7 +479,19 @@ fn build<'a, J: Job>(
             super::sync::write_op(job, cfg, unit, items, sync)
                 .ok_or_else(|| RowResult::new(Outcome::Failed, "nothing to write for this account"))
         }
-        _ => Ok(job.op(unit, items)),
+        _ => match unit.target {
+            Target::Resource(ResourceRef::ToCreate(k)) => match &created[k as usize] {
+                Ok(id) => {
+                    let unit = Unit {
+                        target: Target::Resource(ResourceRef::Given(*id)),
+                        ..unit.clone()
+                    };
+                    Ok(job.op(&unit, items))
+                }
+                Err(r) => Err(r.clone()),
+            },
+            _ => Ok(job.op(unit, items)),
+        },
     }
 }
 

@@ -306,13 +306,10 @@ impl SyncPlan {
 
     /// The creates, sent first. Returns each create's resource id, or the
     /// result its rows get instead. A live plan sends none.
-    /// `then(n, id)` runs on the worker that created resource `n`, as
-    /// soon as it has its id.
     pub fn send_creates<J: Job>(
         &self,
         sender: &Sender<'_, '_, J>,
         data: &Collected<J::Item>,
-        then: &(dyn Fn(usize, u64) + Sync),
     ) -> Vec<Result<u64, RowResult>> {
         let outcomes: std::sync::Mutex<Vec<Option<Result<u64, RowResult>>>> =
             std::sync::Mutex::new(vec![None; self.creates.len()]);
@@ -320,9 +317,6 @@ impl SyncPlan {
         sender.transport().pool(&numbered, |(n, create)| {
             let org = data.orgs[create.org as usize].clone();
             let result = create_one(sender, org, create);
-            if let Ok(id) = result {
-                then(*n, id);
-            }
             outcomes
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)[*n] = Some(result);
