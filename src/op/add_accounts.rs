@@ -3,12 +3,13 @@
 //! accounts in one `ACCOUNTLIST`. Safe to repeat: the server refuses a name
 //! it already holds, and that answer reads as `exists`.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Call, Kind, Op, Verdict, input_data};
 use crate::accounts::{Account, SCHEMA};
 use crate::cells::JsonObject;
-use crate::names::server_eq;
+use crate::names::server_key;
 use crate::outcome::Outcome;
 use crate::pam360::{Answer, classify, is_success};
 
@@ -90,24 +91,35 @@ fn details(accounts: &[&Account], out: &mut Vec<u8>) {
 /// whatever the batch's result says; names compare as the server compares
 /// them, and an answered name that is exactly another sent account's is
 /// that one's.
+///
+/// Both sides are keyed once by the server's rule ([`server_key`]), so a
+/// chunk of a thousand accounts is two thousand keys, not two million
+/// comparisons.
 pub fn reconcile(answer: &Answer, accounts: &[&Account]) -> Vec<Verdict> {
     let statuses = answer.account_statuses();
+    let mut answered: HashMap<String, Vec<usize>> = HashMap::with_capacity(statuses.len());
+    for (k, (name, _)) in statuses.iter().enumerate() {
+        answered.entry(server_key(name)).or_default().push(k);
+    }
+    let sent_keys: HashSet<String> = accounts.iter().map(|a| server_key(a.name())).collect();
     for (name, _) in &statuses {
-        if !accounts.iter().any(|a| server_eq(a.name(), name)) {
+        if !sent_keys.contains(&server_key(name)) {
             log::info!(
                 "the server answered for account \"{name}\", which this request did not send"
             );
         }
     }
+    let sent: HashSet<&str> = accounts.iter().map(|a| a.name()).collect();
     accounts
         .iter()
         .map(|a| {
-            let mine: Vec<&String> = statuses
+            let mine: Vec<&String> = answered
+                .get(&server_key(a.name()))
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
                 .iter()
-                .filter(|(n, _)| {
-                    server_eq(a.name(), n)
-                        && (n == a.name() || !accounts.iter().any(|o| o.name() == n))
-                })
+                .map(|&k| &statuses[k])
+                .filter(|(n, _)| n == a.name() || !sent.contains(n.as_str()))
                 .map(|(_, status)| status)
                 .collect();
             verdict(answer, &mine)

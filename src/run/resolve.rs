@@ -71,7 +71,7 @@ pub fn resolve<J: Job>(
         cfg,
         open,
         reader: &reader,
-        facts: HashMap::new(),
+        facts: HashMap::default(),
     };
     let aborted = stage.run(data).err();
     let mut facts: Vec<(u32, Fact)> = stage.facts.into_iter().collect();
@@ -104,7 +104,9 @@ struct Stage<'s, 't, 'r, J: Job> {
     cfg: &'s Config,
     open: &'s dyn Fn(usize) -> bool,
     reader: &'s Reader<'t, 'r>,
-    facts: HashMap<u32, Fact>,
+    /// Keyed by row; hashed fast (a migration into an empty PAM360 has a
+    /// fact for every row).
+    facts: HashMap<u32, Fact, foldhash::fast::RandomState>,
 }
 
 impl<J: Job> Stage<'_, '_, '_, J> {

@@ -12,7 +12,7 @@ use anyhow::Result;
 use super::decide::Work;
 use super::finish::{Ended, JournalEnd, Stats};
 use super::prepare::Prepared;
-use super::sync::SyncPlan;
+use super::sync::{CreatedIds, SyncPlan};
 use crate::cli::Config;
 use crate::collect::Collected;
 use crate::exit::RunEnd;
@@ -109,8 +109,25 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
         units: &[Unit],
         build: &(dyn Fn(&Unit) -> Built<'a> + Sync),
     ) -> Vec<(u32, RowResult)> {
+        self.send_after(0, &|_| {}, units, build)
+    }
+
+    /// As [`Sender::send`], with `before(0..first)` ahead of the units in
+    /// the same pool of workers (the creates, whose units wait for their
+    /// ids: see `sync::CreatedIds`).
+    pub fn send_after(
+        &self,
+        first: usize,
+        before: &(dyn Fn(usize) + Sync),
+        units: &[Unit],
+        build: &(dyn Fn(&Unit) -> Built<'a> + Sync),
+    ) -> Vec<(u32, RowResult)> {
         let sent: Mutex<Vec<(u32, RowResult)>> = Mutex::new(Vec::new());
-        self.transport.pool(units, |unit| {
+        let tasks: Vec<usize> = (0..first + units.len()).collect();
+        self.transport.pool(&tasks, |&n| {
+            let Some(unit) = n.checked_sub(first).map(|u| &units[u]) else {
+                return before(n);
+            };
             let rows = match build(unit) {
                 Ok(op) => match send_unit(self.transport, unit, op.as_ref(), &self.recorder) {
                     Some(rows) => rows,
@@ -134,9 +151,12 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
     }
 
     /// Records an event that belongs to no single row (a resource
-    /// created, with its id), durably.
+    /// created, with its id). Synced with the next group, without waiting
+    /// for it: a run killed before it is on disk still has the create's
+    /// durable "being created" line, so the next run looks the name up
+    /// and never creates it twice.
     pub fn event(&self, line: ReportRow) -> bool {
-        self.recorder.append(vec![line], true)
+        self.recorder.append(vec![line], false)
     }
 
     /// The transport every phase goes through.
@@ -416,15 +436,13 @@ pub fn send<J: Job>(
     let data = &prepared.data;
     let rows: u64 = work.writes.iter().map(|u| u.rows.len() as u64).sum();
     let sender = Sender::start(job, cfg, prepared, transport, &results, rows)?;
-    // Creates go first; a resource's accounts once its id is known.
-    let created = if sync.creates.is_empty() {
-        Vec::new()
-    } else {
-        sync.send_creates(&sender, data)
-    };
-    let build = |unit: &Unit| -> Built<'_> { build(job, cfg, unit, &data.items, sync, &created) };
-    let first = sender.send(&work.writes, &build);
-    let mut began = reached(&first) || !created.is_empty();
+    // Creates go first; a resource's accounts once its id is known, by
+    // the same workers, with no pause between the two.
+    let ids = CreatedIds::new(sync.creates.len());
+    let build = |unit: &Unit| -> Built<'_> { build(job, cfg, unit, &data.items, sync, &ids) };
+    let create = |n: usize| sync.create(&sender, data, n, &ids);
+    let first = sender.send_after(sync.creates.len(), &create, &work.writes, &build);
+    let mut began = reached(&first) || !sync.creates.is_empty();
     // What each row's edit wrote ("NOTES written"), for its password change.
     let mut edits: std::collections::HashMap<u32, String> = Default::default();
     for (i, mut r) in first {
@@ -460,7 +478,7 @@ pub fn send<J: Job>(
         results.set(i as usize, merged);
     }
     let ended = sender.finish(results, began, stop, prepared.started);
-    Ok((ended, created))
+    Ok((ended, ids.into_results()))
 }
 
 /// The request of a unit, by its kind: a job's own (with the id of a
@@ -471,7 +489,7 @@ fn build<'a, J: Job>(
     unit: &Unit,
     items: &'a [crate::job::Checked<J::Item>],
     sync: &SyncPlan,
-    created: &[Result<u64, RowResult>],
+    created: &CreatedIds,
 ) -> Built<'a> {
     use crate::op::Kind;
     match unit.kind {
@@ -480,15 +498,15 @@ fn build<'a, J: Job>(
                 .ok_or_else(|| RowResult::new(Outcome::Failed, "nothing to write for this account"))
         }
         _ => match unit.target {
-            Target::Resource(ResourceRef::ToCreate(k)) => match &created[k as usize] {
+            Target::Resource(ResourceRef::ToCreate(k)) => match created.wait(k as usize) {
                 Ok(id) => {
                     let unit = Unit {
-                        target: Target::Resource(ResourceRef::Given(*id)),
+                        target: Target::Resource(ResourceRef::Given(id)),
                         ..unit.clone()
                     };
                     Ok(job.op(&unit, items))
                 }
-                Err(r) => Err(r.clone()),
+                Err(r) => Err(r),
             },
             _ => Ok(job.op(unit, items)),
         },

@@ -11,7 +11,7 @@
 //! adds; password changes after their row's edit.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use serde_json::{Map, Value};
 
@@ -81,6 +81,88 @@ pub struct SyncPlan {
     pub missing: usize,
 }
 
+/// Each create's resource id, or the result its rows get instead, as the
+/// creates finish. A resource's accounts wait here for its id, so that a
+/// worker done with the creates goes on to the accounts of resources
+/// already created rather than waiting for the last create: the creates
+/// and the adds share one pool of workers with no pause between them.
+///
+/// A worker waits for create `k` only after create `k` was taken up by
+/// another worker (the creates come first in the pool's order, and an
+/// item taken up is carried out), and [`SyncPlan::create`] settles its id
+/// on every path, so no wait is for ever.
+pub struct CreatedIds {
+    ids: Mutex<Vec<Option<Result<u64, RowResult>>>>,
+    settled: Condvar,
+}
+
+impl CreatedIds {
+    /// No id known yet for any of `n` creates.
+    pub fn new(n: usize) -> Self {
+        CreatedIds {
+            ids: Mutex::new(vec![None; n]),
+            settled: Condvar::new(),
+        }
+    }
+
+    fn set(&self, k: usize, id: Result<u64, RowResult>) {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)[k] = Some(id);
+        self.settled.notify_all();
+    }
+
+    /// Create `k`'s id (or its rows' result), once its worker has it.
+    pub fn wait(&self, k: usize) -> Result<u64, RowResult> {
+        let mut ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(id) = &ids[k] {
+                return id.clone();
+            }
+            ids = self
+                .settled
+                .wait(ids)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Every create's id, or its rows' result; a create never taken up
+    /// (the run stopped first) is not sent.
+    pub fn into_results(self) -> Vec<Result<u64, RowResult>> {
+        self.ids
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(RowResult::new(
+                        Outcome::NotSent,
+                        "not sent: the run stopped before its resource was created",
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Settles a create as not sent if its worker unwinds before it has a result.
+struct Unsettled<'a> {
+    ids: &'a CreatedIds,
+    n: Option<usize>,
+}
+
+impl Drop for Unsettled<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.n {
+            self.ids.set(
+                n,
+                Err(RowResult::new(
+                    Outcome::NotSent,
+                    "not sent: the run stopped before its resource was created",
+                )),
+            );
+        }
+    }
+}
+
 /// The columns an edit writes: the account's own fields but its name and
 /// its custom fields (the edit page has none), and its password (Change
 /// Password's); the TOTP secret only with `--update-passwords`.
@@ -132,7 +214,10 @@ impl SyncPlan {
                 continue;
             };
             let org = data.items[i as usize].org;
-            missing.insert((org, server_key(name)));
+            let key = (org, server_key(name));
+            if !missing.contains(&key) {
+                missing.insert(key.clone());
+            }
             let creating = match cfg.create_resources {
                 Some(CreateResources::All) => true,
                 Some(CreateResources::Missing) => closest.is_empty(),
@@ -142,7 +227,7 @@ impl SyncPlan {
                 left.push((i, fact));
                 continue;
             }
-            let n = *groups.entry((org, server_key(name))).or_insert_with(|| {
+            let n = *groups.entry(key).or_insert_with(|| {
                 self.creates.push(Create {
                     org,
                     name: name.clone(),
@@ -304,36 +389,23 @@ impl SyncPlan {
         }
     }
 
-    /// The creates, sent first. Returns each create's resource id, or the
-    /// result its rows get instead. A live plan sends none.
-    pub fn send_creates<J: Job>(
+    /// Sends create `n` and settles its id in `ids`, whatever happens
+    /// (a worker waiting for that id must not wait for ever). A live plan
+    /// sends none.
+    pub fn create<J: Job>(
         &self,
         sender: &Sender<'_, '_, J>,
         data: &Collected<J::Item>,
-    ) -> Vec<Result<u64, RowResult>> {
-        let outcomes: std::sync::Mutex<Vec<Option<Result<u64, RowResult>>>> =
-            std::sync::Mutex::new(vec![None; self.creates.len()]);
-        let numbered: Vec<(usize, &Create)> = self.creates.iter().enumerate().collect();
-        sender.transport().pool(&numbered, |(n, create)| {
-            let org = data.orgs[create.org as usize].clone();
-            let result = create_one(sender, org, create);
-            outcomes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)[*n] = Some(result);
-        });
-        outcomes
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(RowResult::new(
-                        Outcome::NotSent,
-                        "not sent: the run stopped before its resource was created",
-                    ))
-                })
-            })
-            .collect()
+        n: usize,
+        ids: &CreatedIds,
+    ) {
+        // Settled as not sent if `create_one` unwinds.
+        let mut guard = Unsettled { ids, n: Some(n) };
+        let create = &self.creates[n];
+        let org = data.orgs[create.org as usize].clone();
+        let result = create_one(sender, org, create);
+        guard.n = None;
+        ids.set(n, result);
     }
 
     /// The edit units, one a row.
@@ -658,4 +730,47 @@ pub fn find_accounts<J: Job>(
             (i, found)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_add_waits_for_its_create_and_no_longer() {
+        let ids = CreatedIds::new(2);
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| ids.wait(1));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert!(!waiting.is_finished(), "create 1 has no id yet");
+            ids.set(0, Ok(7));
+            assert_eq!(ids.wait(0).unwrap(), 7, "a known id is at once");
+            ids.set(1, Ok(8));
+            assert_eq!(waiting.join().unwrap().unwrap(), 8);
+        });
+    }
+
+    #[test]
+    fn a_create_never_settled_is_not_sent_and_an_unwinding_one_settles() {
+        let ids = CreatedIds::new(2);
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = Unsettled {
+                ids: &ids,
+                n: Some(1),
+            };
+            panic!("a worker unwinds");
+        }));
+        assert!(unwound.is_err());
+        let r = ids.wait(1).unwrap_err();
+        assert_eq!(r.outcome, Outcome::NotSent);
+        let all = ids.into_results();
+        assert_eq!(all[0].as_ref().unwrap_err().outcome, Outcome::NotSent);
+        assert!(
+            all[0]
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("before its resource was created")
+        );
+    }
 }
