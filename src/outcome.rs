@@ -175,6 +175,11 @@ impl Results {
         self.state[i] == 0
     }
 
+    /// Room for `n` more results, set one by one after.
+    pub fn reserve(&mut self, n: usize) {
+        self.stored.reserve(n);
+    }
+
     pub fn set(&mut self, i: usize, result: RowResult) {
         self.state[i] = STORED | self.stored.len() as u32;
         self.stored.push(result);

@@ -18,9 +18,8 @@ impl History {
     /// is already a record, else its outcome on `date` (the day that
     /// report was written).
     pub fn of(done: &Done, date: &str) -> History {
-        let events: Vec<String> = done.message.split("; ").map(str::to_string).collect();
-        if !done.message.is_empty() && events.iter().all(|e| is_event(e)) {
-            return History(events);
+        if is_record(&done.message) {
+            return History(done.message.split("; ").map(str::to_string).collect());
         }
         // A report older than records: "done in an earlier run (added)".
         let word = done
@@ -29,6 +28,16 @@ impl History {
             .and_then(|m| m.strip_suffix(')'))
             .unwrap_or(done.outcome.as_str());
         History(vec![format!("{word} on {date}")])
+    }
+
+    /// [`History::of`], told: the earlier message itself when it is a
+    /// record short enough to be kept whole (a nightly resume tells a
+    /// hundred thousand rows, nearly all so).
+    pub fn told(done: &Done, date: &str) -> String {
+        if is_record(&done.message) && done.message.split("; ").count() <= LAST + 1 {
+            return done.message.clone();
+        }
+        History::of(done, date).to_string()
     }
 
     /// A record that begins now: `what` on `date`.
@@ -61,16 +70,41 @@ impl std::fmt::Display for History {
     }
 }
 
+/// Whether a message is a record: events (see [`is_event`]) joined by "; ".
+fn is_record(message: &str) -> bool {
+    !message.is_empty() && message.split("; ").all(is_event)
+}
+
 /// Whether `s` reads `<word> on YYYY-MM-DD[: detail]`.
 fn is_event(s: &str) -> bool {
     let Some((word, rest)) = s.split_once(" on ") else {
         return false;
     };
-    let date = rest.get(..10).unwrap_or("");
     !word.is_empty()
         && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-        && chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok()
+        && rest.get(..10).is_some_and(is_date)
         && (rest.len() == 10 || rest[10..].starts_with(": "))
+}
+
+/// Whether `s` is a real day written `YYYY-MM-DD` (read by hand: chrono's
+/// parser reads its format string each time, a hundred thousand times on
+/// a nightly resume).
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !digits(0..4)
+        || !digits(5..7)
+        || !digits(8..10)
+    {
+        return false;
+    }
+    let (Ok(y), Ok(m), Ok(d)) = (s[..4].parse(), s[5..7].parse(), s[8..].parse()) else {
+        return false;
+    };
+    chrono::NaiveDate::from_ymd_opt(y, m, d).is_some()
 }
 
 /// Today in UTC, as events are dated.
@@ -124,5 +158,38 @@ mod tests {
         assert_eq!(old.to_string(), "added on 2026-11-30");
         assert!(!is_event("added on 2026-13-01"));
         assert!(!is_event("Added on 2026-12-01"));
+    }
+
+    #[test]
+    fn told_is_the_record_said_again_and_dates_are_real_days() {
+        let messages = [
+            "",
+            "added on 2026-12-01",
+            "added on 2026-12-01; updated on 2026-12-03: NOTES written",
+            "added on 2026-12-01; updated on 2026-12-02; updated on 2026-12-03; updated on 2026-12-04; updated on 2026-12-05",
+            "added on 2026-02-30",
+            "already on the server; not sent",
+            "done in an earlier run (added)",
+            "added on 2026-12-01;updated on 2026-12-02",
+        ];
+        for m in messages {
+            let d = done(Outcome::Skipped, m);
+            assert_eq!(
+                History::told(&d, "2026-12-07"),
+                History::of(&d, "2026-12-07").to_string(),
+                "{m:?}"
+            );
+        }
+        assert!(is_date("2024-02-29"));
+        for bad in [
+            "2026-02-29",
+            "2026-1-011",
+            "+202-12-01",
+            "2026-12-0x",
+            "2026/12/01",
+            "２026-12-01",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
     }
 }

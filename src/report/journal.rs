@@ -2,6 +2,7 @@
 //! synced as answers arrive, so a killed run can be resumed from it.
 
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -24,15 +25,26 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Starts a journal holding what `first` writes (rows done in an earlier
-    /// run, so a resume of this journal skips them too). Written aside and renamed into
-    /// place, so the `.partial` a resume just read is replaced whole or not
-    /// at all.
-    pub fn create(
+    /// Starts a journal that first holds `carried` (rows done in an earlier
+    /// run, already formatted as CSV lines, so a resume of this journal
+    /// skips them too), on a thread of its own that then writes what it is
+    /// sent (see [`Journal::spawn`]).
+    ///
+    /// The file is created and locked here, so a path that cannot be
+    /// written fails before anything is sent. It is written aside and
+    /// renamed into place once `carried` is on disk, so the `.partial` a
+    /// resume just read is replaced whole or not at all. Meanwhile
+    /// requests may go: their lines queue behind `carried`, and a line
+    /// that must be durable before its request goes (a password request,
+    /// a create) waits until the journal is in place. A run killed before
+    /// the rename leaves the earlier journal or report as it was, so at
+    /// most the accounts sent meanwhile, which are safe to send again, are
+    /// sent again.
+    pub fn start(
         path: &Path,
         header: &[String],
-        first: impl FnOnce(&mut csv::Writer<File>) -> csv::Result<()>,
-    ) -> Result<Journal> {
+        carried: Vec<Vec<u8>>,
+    ) -> Result<(JournalHandle, std::thread::JoinHandle<Result<Journal>>)> {
         let mut aside = path.as_os_str().to_owned();
         aside.push(".new");
         let aside = PathBuf::from(aside);
@@ -43,17 +55,30 @@ impl Journal {
         // the journal finds it locked (see `outputs::JournalLock`).
         file.lock()
             .with_context(|| format!("cannot lock the journal {}", aside.display()))?;
-        let mut w = csv::Writer::from_writer(file);
-        w.write_record(header)?;
-        first(&mut w)?;
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        std::fs::rename(&aside, path)
-            .with_context(|| format!("cannot create the journal {}", path.display()))?;
-        Ok(Journal {
-            path: path.to_path_buf(),
-            writer: Mutex::new(w),
-        })
+        let mut head = csv::Writer::from_writer(Vec::new());
+        head.write_record(header)?;
+        let head = head
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot format the journal: {e}"))?;
+        (&file)
+            .write_all(&head)
+            .with_context(|| format!("cannot write the journal {}", aside.display()))?;
+        let path = path.to_path_buf();
+        let place = move || -> Result<Journal> {
+            let mut file = file;
+            for chunk in &carried {
+                file.write_all(chunk)?;
+            }
+            drop(carried);
+            file.sync_all()?;
+            std::fs::rename(&aside, &path)
+                .with_context(|| format!("cannot create the journal {}", path.display()))?;
+            Ok(Journal {
+                path,
+                writer: Mutex::new(csv::Writer::from_writer(file)),
+            })
+        };
+        Ok(Journal::spawn_after(place))
     }
 
     /// Appends rows and makes them durable.
@@ -70,12 +95,16 @@ impl Journal {
         Ok(())
     }
 
-    /// Hands the journal to a thread of its own that writes what it is sent
-    /// in group commits: whatever arrived meanwhile is written and synced
-    /// together, so workers never queue behind each other's `fdatasync`.
-    pub fn spawn(self) -> (JournalHandle, std::thread::JoinHandle<Result<Journal>>) {
+    /// A thread that makes the journal with `make`, then writes what it is
+    /// sent in group commits: whatever arrived meanwhile is written and
+    /// synced together, so workers never queue behind each other's
+    /// `fdatasync`. If `make` fails, every line sent is refused.
+    fn spawn_after(
+        make: impl FnOnce() -> Result<Journal> + Send + 'static,
+    ) -> (JournalHandle, std::thread::JoinHandle<Result<Journal>>) {
         let (tx, rx) = std::sync::mpsc::channel::<JournalMsg>();
         let thread = std::thread::spawn(move || {
+            let journal = make()?;
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 batch.extend(rx.try_iter());
@@ -83,7 +112,7 @@ impl Journal {
                     .iter_mut()
                     .flat_map(|m| std::mem::take(&mut m.rows))
                     .collect();
-                let written = self.append(&rows);
+                let written = journal.append(&rows);
                 for m in batch {
                     if let Some(done) = m.done {
                         let _ = done.send(written.is_ok());
@@ -91,7 +120,7 @@ impl Journal {
                 }
                 written?;
             }
-            Ok(self)
+            Ok(journal)
         });
         (JournalHandle { tx }, thread)
     }

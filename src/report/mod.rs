@@ -9,7 +9,7 @@ mod resume;
 
 pub use history::{History, today};
 pub use journal::{Journal, JournalHandle, journal_path};
-pub use resume::{Done, Prior, match_keys, reached_server, read_prior, way_tag};
+pub use resume::{Done, Prior, Rows, match_keys, reached_server, read_prior, way_tag};
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -27,6 +27,8 @@ pub struct Prior {
     rows: Vec<PriorRow>,
     /// Match key → indices into `rows`, in report order.
     by_key: HashMap<String, Rows, Fast>,
+    /// The rows of each key that names more than one (see [`Rows::Many`]).
+    many: Vec<Vec<u32>>,
     /// Match keys of its rows that were invalid, failed or unconfirmed: a
     /// problem now that was one then is not a new problem.
     problems: HashSet<String, Fast>,
@@ -53,57 +55,62 @@ struct PriorRow {
     done: Option<Done>,
 }
 
-/// The rows one match key names: almost always one, so without a vector
-/// of its own (a hundred thousand of them are read on a nightly resume).
-#[derive(Debug)]
-enum Rows {
+/// The rows one match key names, in report order: almost always one, so
+/// without a vector of its own (a hundred thousand of them are read on a
+/// nightly resume). A handle, so that the rows of many keys can be looked
+/// up at once (in parallel) and taken from one by one after.
+#[derive(Debug, Clone, Copy)]
+pub enum Rows {
     One(u32),
-    Many(Vec<u32>),
-}
-
-impl Rows {
-    fn push(&mut self, n: u32) {
-        match self {
-            Rows::One(first) => *self = Rows::Many(vec![*first, n]),
-            Rows::Many(v) => v.push(n),
-        }
-    }
-
-    fn as_slice(&self) -> &[u32] {
-        match self {
-            Rows::One(n) => std::slice::from_ref(n),
-            Rows::Many(v) => v,
-        }
-    }
+    /// An index into `Prior::many`.
+    Many(u32),
 }
 
 impl Prior {
+    /// The rows `key` names (see [`match_keys`]), to take from with
+    /// [`Prior::take_done_of`] and [`Prior::take_unconfirmed_of`].
+    pub fn find(&self, key: &str) -> Option<Rows> {
+        self.by_key.get(key).copied()
+    }
+
     /// Takes a done row matching any of `keys` (see [`match_keys`]), once.
     pub fn take_done<K: AsRef<str>>(&mut self, keys: &[K]) -> Option<Done> {
-        self.take(keys, Outcome::is_done)
+        keys.iter()
+            .find_map(|k| self.find(k.as_ref()).and_then(|r| self.take_done_of(r)))
     }
 
     /// Takes a row matching any of `keys` that may have reached the server
     /// without an answer.
     pub fn take_unconfirmed<K: AsRef<str>>(&mut self, keys: &[K]) -> bool {
-        self.take(keys, |o| {
+        keys.iter().any(|k| {
+            self.find(k.as_ref())
+                .is_some_and(|r| self.take_unconfirmed_of(r))
+        })
+    }
+
+    /// Takes the first done row of `rows` not taken yet.
+    pub fn take_done_of(&mut self, rows: Rows) -> Option<Done> {
+        self.take(rows, Outcome::is_done)
+    }
+
+    /// Takes the first row of `rows` that may have reached the server
+    /// without an answer.
+    pub fn take_unconfirmed_of(&mut self, rows: Rows) -> bool {
+        self.take(rows, |o| {
             matches!(o, Outcome::Unconfirmed | Outcome::InFlight)
         })
         .is_some()
     }
 
-    fn take<K: AsRef<str>>(&mut self, keys: &[K], want: impl Fn(Outcome) -> bool) -> Option<Done> {
-        for key in keys {
-            for &n in self
-                .by_key
-                .get(key.as_ref())
-                .map(Rows::as_slice)
-                .unwrap_or(&[])
-            {
-                let row = &mut self.rows[n as usize];
-                if row.done.is_some() && want(row.outcome) {
-                    return row.done.take();
-                }
+    fn take(&mut self, rows: Rows, want: impl Fn(Outcome) -> bool) -> Option<Done> {
+        let ns: &[u32] = match &rows {
+            Rows::One(n) => std::slice::from_ref(n),
+            Rows::Many(m) => &self.many[*m as usize],
+        };
+        for &n in ns {
+            let row = &mut self.rows[n as usize];
+            if row.done.is_some() && want(row.outcome) {
+                return row.done.take();
             }
         }
         None
@@ -196,7 +203,13 @@ pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
         let n = prior.rows.len() as u32;
         for key in r.keys {
             match prior.by_key.entry(key) {
-                Entry::Occupied(mut e) => e.get_mut().push(n),
+                Entry::Occupied(mut e) => match *e.get() {
+                    Rows::One(first) => {
+                        *e.get_mut() = Rows::Many(prior.many.len() as u32);
+                        prior.many.push(vec![first, n]);
+                    }
+                    Rows::Many(m) => prior.many[m as usize].push(n),
+                },
                 Entry::Vacant(e) => {
                     e.insert(Rows::One(n));
                 }

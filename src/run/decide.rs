@@ -300,14 +300,45 @@ fn plan_dry_run(units: &[Unit], unchecked: &dyn Fn(&Unit) -> bool, results: &mut
 /// (its ids fill this row's empty ones, see `sending::row_cells`; its
 /// cells after the message are this row's).
 fn skipped(done: report::Done, date: &str) -> RowResult {
-    let history = History::of(&done, date);
+    let message = History::told(&done, date);
     RowResult {
         carried: Some(Box::new(crate::outcome::Carried {
             key: done.cells,
             extra: done.extra,
         })),
-        ..RowResult::new(Outcome::Skipped, history.to_string())
+        ..RowResult::new(Outcome::Skipped, message)
     }
+}
+
+/// Each open row's candidates in the earlier report, way by way (`ways`
+/// slots a row), looked up at once and in parallel: a nightly resume
+/// matches a hundred thousand rows, and each lookup is a miss in a table
+/// of as many keys. Which candidate a row takes is decided after, in
+/// order.
+fn candidates<J: Job>(
+    job: &J,
+    data: &Collected<J::Item>,
+    prior: &Prior,
+    results: &Results,
+) -> Vec<Option<report::Rows>> {
+    let ways = job.identity().ways.len();
+    let mut found: Vec<Option<report::Rows>> = vec![None; data.items.len() * ways];
+    found
+        .par_chunks_mut(ways)
+        .enumerate()
+        .for_each_init(Vec::new, |cells, (i, found)| {
+            if !results.is_open(i) {
+                return;
+            }
+            let c = &data.items[i];
+            cells.clear();
+            job.key_into(&c.item, cells);
+            for key in report::match_keys(job.identity(), data.org_str(c), cells) {
+                let way = usize::from(key.as_bytes()[0] - b'0');
+                found[way] = prior.find(&key);
+            }
+        });
+    found
 }
 
 /// Marks open rows an earlier run did (`skipped`) or may have done
@@ -332,50 +363,27 @@ pub fn apply_prior<J: Job>(
     if prior.is_empty() {
         return changed;
     }
-    // Each open row's keys, once (in parallel: a nightly resume matches a
-    // hundred thousand rows).
-    let row_keys: Vec<Vec<String>> = data
-        .items
-        .par_iter()
-        .enumerate()
-        .map(|(i, c)| {
-            if results.is_open(i) {
-                report::match_keys(job.identity(), data.org_str(c), &job.key(&c.item))
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
+    let ways = job.identity().ways.len();
+    let found = candidates(job, data, prior, results);
     // Way by way (by names, then by ids), each over every row: a row given
     // by name takes the done row of its own name before a row that names
     // the same id another way can (each done row is used once).
-    let mut keys: Vec<&str> = Vec::new();
-    for way in 0..job.identity().ways.len() {
-        let tag = report::way_tag(way);
-        for (i, c) in data.items.iter().enumerate() {
-            if !results.is_open(i) {
+    let mut taken: Vec<(usize, report::Done)> = Vec::new();
+    let mut closed = vec![false; data.items.len()];
+    for way in 0..ways {
+        for i in 0..data.items.len() {
+            let Some(rows) = found[i * ways + way] else {
+                continue;
+            };
+            if closed[i] || !results.is_open(i) {
                 continue;
             }
-            keys.clear();
-            keys.extend(
-                row_keys[i]
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|k| k.starts_with(tag)),
-            );
-            if keys.is_empty() {
+            if let Some(done) = prior.take_done_of(rows) {
+                closed[i] = true;
+                taken.push((i, done));
                 continue;
             }
-            if let Some(done) = prior.take_done(&keys) {
-                // What was applied then stays the record (a --update run
-                // compares against it).
-                if cfg.update && done.extra != job.extra(&c.item) {
-                    changed.push((i as u32, done.clone()));
-                }
-                results.set(i, skipped(done, &prior.date));
-                continue;
-            }
-            if cfg.resend_unconfirmed || !prior.take_unconfirmed(&keys) {
+            if cfg.resend_unconfirmed || !prior.take_unconfirmed_of(rows) {
                 continue;
             }
             if job.idempotent() {
@@ -388,6 +396,25 @@ pub fn apply_prior<J: Job>(
                     "sent in an earlier run without a confirmed answer, so not sent again; check PAM360, then rerun with --resend-unconfirmed if it is missing",
                 ));
             }
+        }
+    }
+    // Each taken row's result (its history told), in parallel.
+    let date = &prior.date;
+    let skips: Vec<(usize, RowResult, Option<report::Done>)> = taken
+        .into_par_iter()
+        .map(|(i, done)| {
+            // What was applied then stays the record (a --update run
+            // compares against it).
+            let item = &data.items[i].item;
+            let edit = (cfg.update && done.extra != job.extra(item)).then(|| done.clone());
+            (i, skipped(done, date), edit)
+        })
+        .collect();
+    results.reserve(skips.len());
+    for (i, result, edit) in skips {
+        results.set(i, result);
+        if let Some(done) = edit {
+            changed.push((i as u32, done));
         }
     }
     changed
