@@ -41,9 +41,27 @@ use sync::SyncPlan;
 
 /// Runs a job. `stop` is set by SIGINT/SIGTERM.
 pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode> {
-    let mut prepared = prepare::prepare(job, cfg, stop)?;
+    // The client (its TLS roots read, its pool made) is built beside the
+    // input's reading: it sends nothing until the input is checked. A
+    // simulator started in-process waits for the input, as it logs.
+    let (prepared, connected) = if matches!(cfg.target, crate::cli::Target::Server { .. }) {
+        std::thread::scope(|s| {
+            let connecting = s.spawn(|| connect::connect(cfg, stop));
+            let prepared = prepare::prepare(job, cfg, stop);
+            let connected = connecting
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the client could not be built")));
+            (prepared, Some(connected))
+        })
+    } else {
+        (prepare::prepare(job, cfg, stop), None)
+    };
+    let mut prepared = prepared?;
     hint_an_empty_simulator(job, cfg, &prepared.data);
-    let connected = connect::connect(cfg, stop)?;
+    let connected = match connected {
+        Some(connected) => connected?,
+        None => connect::connect(cfg, stop)?,
+    };
     let transport = connected.as_ref().map(|c| &c.transport);
     let known = know(job, cfg, &mut prepared, transport);
     log::debug!(
