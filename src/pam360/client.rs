@@ -305,6 +305,19 @@ impl Client {
                 shown_proxy(p)
             );
         }
+        // Plain HTTP (the simulator, a lab server) needs no roots: reading
+        // the platform's hundreds of certificates would cost more than the
+        // client. A TLS handshake with none would refuse any certificate.
+        let plain = |url: &str| {
+            url.get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        };
+        if plain(&cfg.server)
+            && proxy.as_deref().is_none_or(plain)
+            && matches!(cfg.trust, TlsTrust::System)
+        {
+            builder = builder.tls_certs_only([]);
+        }
         let http = builder.build().context("cannot set up the HTTP client")?;
         Ok(Client {
             http,

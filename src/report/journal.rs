@@ -25,10 +25,10 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Starts a journal that first holds `carried` (rows done in an earlier
-    /// run, already formatted as CSV lines, so a resume of this journal
-    /// skips them too), on a thread of its own that then writes what it is
-    /// sent (see [`Journal::spawn`]).
+    /// Starts a journal that first holds what `carried` gives (rows done in
+    /// an earlier run, formatted as CSV lines while the first requests go,
+    /// so a resume of this journal skips them too), on a thread of its own
+    /// that then writes what it is sent (see [`Journal::spawn_after`]).
     ///
     /// The file is created and locked here, so a path that cannot be
     /// written fails before anything is sent. It is written aside and
@@ -43,7 +43,7 @@ impl Journal {
     pub fn start(
         path: &Path,
         header: &[String],
-        carried: Vec<Vec<u8>>,
+        carried: std::sync::mpsc::Receiver<Result<Vec<Vec<u8>>>>,
     ) -> Result<(JournalHandle, std::thread::JoinHandle<Result<Journal>>)> {
         let mut aside = path.as_os_str().to_owned();
         aside.push(".new");
@@ -66,6 +66,9 @@ impl Journal {
         let path = path.to_path_buf();
         let place = move || -> Result<Journal> {
             let mut file = file;
+            let carried = carried
+                .recv()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the settled rows were not formatted")))?;
             for chunk in &carried {
                 file.write_all(chunk)?;
             }

@@ -41,27 +41,7 @@ use sync::SyncPlan;
 
 /// Runs a job. `stop` is set by SIGINT/SIGTERM.
 pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode> {
-    // The client (its TLS roots read, its pool made) is built beside the
-    // input's reading: it sends nothing until the input is checked. A
-    // simulator started in-process waits for the input, as it logs.
-    let (prepared, connected) = if matches!(cfg.target, crate::cli::Target::Server { .. }) {
-        std::thread::scope(|s| {
-            let connecting = s.spawn(|| connect::connect(cfg, stop));
-            let prepared = prepare::prepare(job, cfg, stop);
-            let connected = connecting
-                .join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("the client could not be built")));
-            (prepared, Some(connected))
-        })
-    } else {
-        (prepare::prepare(job, cfg, stop), None)
-    };
-    let mut prepared = prepared?;
-    hint_an_empty_simulator(job, cfg, &prepared.data);
-    let connected = match connected {
-        Some(connected) => connected?,
-        None => connect::connect(cfg, stop)?,
-    };
+    let (mut prepared, connected) = prepare_and_connect(job, cfg, stop)?;
     let transport = connected.as_ref().map(|c| &c.transport);
     let known = know(job, cfg, &mut prepared, transport);
     log::debug!(
@@ -126,6 +106,38 @@ pub fn run<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<ExitCode>
     drop(prepared.input_lock);
     log::debug!("done at {:.3} s", prepared.started.elapsed().as_secs_f64());
     Ok(code)
+}
+
+/// The input read and checked, and the client for the server.
+///
+/// The client (its TLS roots read, its pool made) is built beside the
+/// input's reading: it sends nothing until the input is checked, and an
+/// input error is told first. A simulator started in-process waits for the
+/// input, as it logs.
+fn prepare_and_connect<'s, J: Job>(
+    job: &J,
+    cfg: &Config,
+    stop: &'s AtomicBool,
+) -> Result<(prepare::Prepared<J>, Option<connect::Connected<'s>>)> {
+    let (prepared, connected) = if matches!(cfg.target, crate::cli::Target::Server { .. }) {
+        std::thread::scope(|s| {
+            let connecting = s.spawn(|| connect::connect(cfg, stop));
+            let prepared = prepare::prepare(job, cfg, stop);
+            let connected = connecting
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the client could not be built")));
+            (prepared, Some(connected))
+        })
+    } else {
+        (prepare::prepare(job, cfg, stop), None)
+    };
+    let prepared = prepared?;
+    hint_an_empty_simulator(job, cfg, &prepared.data);
+    let connected = match connected {
+        Some(connected) => connected?,
+        None => connect::connect(cfg, stop)?,
+    };
+    Ok((prepared, connected))
 }
 
 /// What is known before deciding: what earlier runs did, what the server

@@ -42,9 +42,12 @@ fn read_input_and_prior<J: Job>(
     stop: &AtomicBool,
     started: Instant,
 ) -> (Result<Option<Prior>>, Result<Collected<J::Item>>) {
-    std::thread::scope(|s| {
-        let prior = cfg.resume.as_ref().map(|p| {
-            s.spawn(|| {
+    // Both in rayon's pool: the earlier report's lines are made rows in
+    // parallel batches, and a worker that waits for its batch helps with
+    // it rather than sleeping behind the input's checks.
+    let (prior, data) = rayon::join(
+        || {
+            cfg.resume.as_ref().map(|p| {
                 let prior = report::read_prior(p, job.identity());
                 log::debug!(
                     "read the earlier report {} in {:.3} s",
@@ -53,16 +56,10 @@ fn read_input_and_prior<J: Job>(
                 );
                 prior
             })
-        });
-        let data = read_and_check(job, cfg, stop);
-        let prior = prior
-            .map(|t| {
-                t.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .transpose();
-        (prior, data)
-    })
+        },
+        || read_and_check(job, cfg, stop),
+    );
+    (prior.transpose(), data)
 }
 
 pub fn prepare<J: Job>(job: &J, cfg: &Config, stop: &AtomicBool) -> Result<Prepared<J>> {

@@ -45,23 +45,21 @@ pub struct Sender<'a, 't, J: Job> {
 }
 
 impl<'a, 't, J: Job> Sender<'a, 't, J> {
-    /// Starts the journal with the rows already settled, so a resume of
-    /// this run's journal knows them too. `rows` is how many rows are to
-    /// be sent, for the progress bar.
+    /// Starts the journal with the rows already settled, which `carried`
+    /// gives (see [`settled_lines`]), so a resume of this run's journal
+    /// knows them too. `rows` is how many rows are to be sent, for the
+    /// progress bar.
     pub fn start(
         job: &'a J,
         cfg: &Config,
         prepared: &'a Prepared<J>,
         transport: &'a Transport<'t>,
-        results: &Results,
+        carried: std::sync::mpsc::Receiver<Result<Vec<Vec<u8>>>>,
         rows: u64,
     ) -> Result<Self> {
         let data = &prepared.data;
-        let (journal, journal_thread) = Journal::start(
-            &prepared.journal_path,
-            &prepared.header,
-            settled_lines(job, data, results)?,
-        )?;
+        let (journal, journal_thread) =
+            Journal::start(&prepared.journal_path, &prepared.header, carried)?;
         let bar = progress::bar(cfg.progress, Some(rows), "sending");
         Ok(Sender {
             job,
@@ -455,13 +453,21 @@ pub fn send<J: Job>(
 ) -> Result<(Ended, Vec<Result<u64, RowResult>>)> {
     let data = &prepared.data;
     let rows: u64 = work.writes.iter().map(|u| u.rows.len() as u64).sum();
-    let sender = Sender::start(job, cfg, prepared, transport, &results, rows)?;
+    let (carry, carried) = std::sync::mpsc::sync_channel(1);
+    let sender = Sender::start(job, cfg, prepared, transport, carried, rows)?;
     // Creates go first; a resource's accounts once its id is known, by
     // the same workers, with no pause between the two.
     let ids = CreatedIds::new(sync.creates.len());
     let build = |unit: &Unit| -> Built<'_> { build(job, cfg, unit, &data.items, sync, &ids) };
     let create = |n: usize| sync.create(&sender, data, n, &ids);
-    let first = sender.send_after(sync.creates.len(), &create, &work.writes, &build);
+    let first = std::thread::scope(|s| {
+        // The settled rows are formatted for the journal while the first
+        // requests go: no result changes until this phase is over.
+        s.spawn(|| {
+            let _ = carry.send(settled_lines(job, data, &results));
+        });
+        sender.send_after(sync.creates.len(), &create, &work.writes, &build)
+    });
     let mut began = reached(&first) || !sync.creates.is_empty();
     // What each row's edit wrote ("NOTES written"), for its password change.
     let mut edits: std::collections::HashMap<u32, String> = Default::default();

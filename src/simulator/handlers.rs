@@ -143,9 +143,14 @@ async fn faults_before(state: &State, arrived: Instant) -> Option<Reply> {
     let opts = &state.opts;
     if !opts.latency.is_zero() {
         // tokio's timer rounds up to the next millisecond; a thread sleep is
-        // precise, so a benchmark sees the latency it asked for.
-        let wait = opts.latency.saturating_sub(arrived.elapsed());
-        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(wait)).await;
+        // precise, so a benchmark sees the latency it asked for. The sleep
+        // ends at the deadline, however long the blocking thread took to
+        // start.
+        let deadline = arrived + opts.latency;
+        let _ = tokio::task::spawn_blocking(move || {
+            std::thread::sleep(deadline.saturating_duration_since(Instant::now()))
+        })
+        .await;
     }
     if let Some(limit) = opts.rate_limit {
         let mut w = state.window.lock().expect("simulator window");
