@@ -21,20 +21,17 @@ impl History {
         if is_record(&done.message) {
             return History(done.message.split("; ").map(str::to_string).collect());
         }
-        // A report older than records: "done in an earlier run (added)".
-        let word = done
-            .message
-            .strip_prefix("done in an earlier run (")
-            .and_then(|m| m.strip_suffix(')'))
-            .unwrap_or(done.outcome.as_str());
-        History(vec![format!("{word} on {date}")])
+        History(vec![first_event(done, date)])
     }
 
     /// [`History::of`], told: the earlier message itself when it is a
     /// record short enough to be kept whole (a nightly resume tells a
     /// hundred thousand rows, nearly all so).
     pub fn told(done: &Done, date: &str) -> String {
-        if is_record(&done.message) && done.message.split("; ").count() <= LAST + 1 {
+        if !is_record(&done.message) {
+            return first_event(done, date);
+        }
+        if done.message.split("; ").count() <= LAST + 1 {
             return done.message.clone();
         }
         History::of(done, date).to_string()
@@ -68,6 +65,22 @@ impl std::fmt::Display for History {
         };
         f.write_str(&kept.join("; "))
     }
+}
+
+/// The one event of a row whose earlier message is not a record: its
+/// outcome on `date`; a report older than records said "done in an earlier
+/// run (added)".
+fn first_event(done: &Done, date: &str) -> String {
+    let word = done
+        .message
+        .strip_prefix("done in an earlier run (")
+        .and_then(|m| m.strip_suffix(')'))
+        .unwrap_or(done.outcome.as_str());
+    let mut event = String::with_capacity(word.len() + 4 + date.len());
+    event.push_str(word);
+    event.push_str(" on ");
+    event.push_str(date);
+    event
 }
 
 /// Whether a message is a record: events (see [`is_event`]) joined by "; ".
