@@ -325,7 +325,7 @@ fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
     let guess = std::fs::metadata(path).map_or(0, |m| (m.len() / 64).min(1 << 22) as usize);
     let mut gathered = Gathered {
         out: Vec::with_capacity(guess),
-        at: HashMap::with_capacity_and_hasher(guess, Fast::default()),
+        at: HashMap::default(),
         torn: None,
         ends_whole,
     };
@@ -395,7 +395,8 @@ fn in_batches(
 /// The rows of a report, line by line (see `read_rows`).
 struct Gathered {
     out: Vec<ReadRow>,
-    /// Row number → its place in `out`.
+    /// Row number → its place in `out`, once a row came again or out of
+    /// order.
     at: HashMap<u64, usize, Fast>,
     /// Why the last line could not be read, held until a next line shows
     /// it was not the last.
@@ -412,13 +413,26 @@ impl Gathered {
             return Err(e);
         }
         match row {
-            Ok(Some(row)) => match self.at.entry(row.row) {
-                Entry::Occupied(e) => self.out[*e.get()] = row,
-                Entry::Vacant(e) => {
-                    e.insert(self.out.len());
-                    self.out.push(row);
+            // A report's rows come in order, each once: no table is
+            // needed until a row comes again or out of order (a journal).
+            Ok(Some(row))
+                if self.at.is_empty() && self.out.last().is_none_or(|l| l.row < row.row) =>
+            {
+                self.out.push(row)
+            }
+            Ok(Some(row)) => {
+                if self.at.is_empty() {
+                    self.at
+                        .extend(self.out.iter().enumerate().map(|(k, r)| (r.row, k)));
                 }
-            },
+                match self.at.entry(row.row) {
+                    Entry::Occupied(e) => self.out[*e.get()] = row,
+                    Entry::Vacant(e) => {
+                        e.insert(self.out.len());
+                        self.out.push(row);
+                    }
+                }
+            }
             // An event of the journal, not a row.
             Ok(None) => {}
             Err(e) if !self.ends_whole => self.torn = Some(e),
