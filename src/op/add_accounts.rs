@@ -211,6 +211,46 @@ mod tests {
         );
     }
 
+    #[test]
+    fn names_are_matched_by_the_servers_rule_and_an_exact_name_is_its_own() {
+        let (a, b, c) = (account("root"), account("ROOT"), account("Ñandú"));
+        let v = reconcile(
+            &answer(
+                r#"{"operation":{"result":{"status":"Success"},"Details":{"ROOT":{"STATUS":"Account added successfully"},"root":{"STATUS":"Account is not added  as it already exists"},"ñANDÚ":{"STATUS":"Account added successfully"}}}}"#,
+            ),
+            &[&a, &b, &c],
+        );
+        let outcomes: Vec<Outcome> = v.iter().map(|v| v.outcome).collect();
+        assert_eq!(outcomes, [Outcome::Exists, Outcome::Added, Outcome::Added]);
+        // A chunk of the largest size: each account its own status.
+        let many: Vec<Account> = (0..1000).map(|i| account(&format!("svc{i}"))).collect();
+        let details: Vec<String> = (0..1000)
+            .rev()
+            .map(|i| {
+                let status = if i % 2 == 0 {
+                    "Account added successfully"
+                } else {
+                    "Account is not added  as it already exists"
+                };
+                format!(r#""SVC{i}":{{"STATUS":"{status}"}}"#)
+            })
+            .collect();
+        let json = format!(
+            r#"{{"operation":{{"result":{{"status":"Success"}},"Details":{{{}}}}}}}"#,
+            details.join(",")
+        );
+        let sent: Vec<&Account> = many.iter().collect();
+        let v = reconcile(&answer(&json), &sent);
+        for (i, v) in v.iter().enumerate() {
+            let want = if i % 2 == 0 {
+                Outcome::Added
+            } else {
+                Outcome::Exists
+            };
+            assert_eq!(v.outcome, want, "svc{i}");
+        }
+    }
+
     fn call_of(accounts: &[&Account]) -> Call {
         AddAccounts {
             resource_id: 901,

@@ -28,7 +28,7 @@ impl Journal {
     /// Starts a journal that first holds what `carried` gives (rows done in
     /// an earlier run, formatted as CSV lines while the first requests go,
     /// so a resume of this journal skips them too), on a thread of its own
-    /// that then writes what it is sent (see [`Journal::spawn_after`]).
+    /// that then writes what it is sent (see `Journal::spawn_after`).
     ///
     /// The file is created and locked here, so a path that cannot be
     /// written fails before anything is sent. It is written aside and
@@ -142,7 +142,7 @@ struct JournalMsg {
     done: Option<std::sync::mpsc::SyncSender<bool>>,
 }
 
-/// Sends rows to a journal thread (see [`Journal::spawn`]).
+/// Sends rows to a journal thread (see [`Journal::start`]).
 #[derive(Clone)]
 pub struct JournalHandle {
     tx: std::sync::mpsc::Sender<JournalMsg>,
