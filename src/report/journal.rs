@@ -184,3 +184,66 @@ fn create_private(path: &Path, exclusive: bool) -> std::io::Result<File> {
     }
     opts.open(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Outcome, RowResult};
+
+    fn line(row: u64, outcome: Outcome) -> ReportRow {
+        ReportRow {
+            row,
+            org: String::new(),
+            key: vec!["901".into(), format!("svc{row}")],
+            result: RowResult::new(outcome, ""),
+            extra: Vec::new(),
+        }
+    }
+
+    /// The rows carried from an earlier run may arrive after the first
+    /// lines are sent: a line that must be on disk before its request goes
+    /// is on disk only after them, in the journal's own name.
+    #[test]
+    fn a_durable_line_waits_for_the_carried_rows_and_the_journal_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv.partial");
+        let header: Vec<String> = ["row", "org", "resource_id", "account_name"]
+            .map(String::from)
+            .to_vec();
+        let (carry, carried) = std::sync::mpsc::sync_channel(1);
+        let (journal, thread) = Journal::start(&path, &header, carried).unwrap();
+        assert!(!path.exists(), "not in place before the carried rows");
+        assert!(journal.append(vec![line(7, Outcome::InFlight)]), "queued");
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            carry
+                .send(Ok(vec![b"2,,901,svc2,skipped\n".to_vec()]))
+                .unwrap();
+        });
+        assert!(journal.append_durable(vec![line(8, Outcome::InFlight)]));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "row,org,resource_id,account_name");
+        assert_eq!(lines[1], "2,,901,svc2,skipped", "carried rows first");
+        assert!(lines[2].starts_with("7,,901,svc7,in_flight"), "{text}");
+        assert!(lines[3].starts_with("8,,901,svc8,in_flight"), "{text}");
+        late.join().unwrap();
+        drop(journal);
+        thread.join().unwrap().unwrap().remove().unwrap();
+        assert!(!path.exists());
+    }
+
+    /// If the carried rows never come, nothing that must be durable is
+    /// told it is.
+    #[test]
+    fn without_its_carried_rows_the_journal_refuses_every_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv.partial");
+        let (carry, carried) = std::sync::mpsc::sync_channel::<Result<Vec<Vec<u8>>>>(1);
+        let (journal, thread) = Journal::start(&path, &["row".to_string()], carried).unwrap();
+        drop(carry);
+        assert!(!journal.append_durable(vec![line(3, Outcome::InFlight)]));
+        assert!(thread.join().unwrap().is_err());
+        assert!(!path.exists(), "never put in place");
+    }
+}
