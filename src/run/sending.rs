@@ -122,11 +122,19 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
         sent.into_inner().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sends one call that carries no row (a create, a look-up), with
-    /// `line` on the journal, durably, before it goes.
-    pub fn call(&self, call: &Call, line: ReportRow) -> Exchange<'a> {
+    /// Sends one call that carries no row (a create), whose journal line
+    /// is on disk already (see [`Sender::events_on_disk`]); not sent once
+    /// the journal cannot be written.
+    pub fn call(&self, call: &Call) -> Exchange<'a> {
         self.transport
-            .execute(call, &|| self.recorder.append(vec![line.clone()], true))
+            .execute(call, &|| !self.recorder.failed.load(Ordering::SeqCst))
+    }
+
+    /// Records events that belong to no single row (resources being
+    /// created) and waits until they are on disk; false (and the run
+    /// stops) when they cannot be.
+    pub fn events_on_disk(&self, lines: Vec<ReportRow>) -> bool {
+        self.recorder.append(lines, true)
     }
 
     /// Records an event that belongs to no single row (a resource
@@ -462,10 +470,16 @@ pub fn send<J: Job>(
     let create = |n: usize| sync.create(&sender, data, n, &ids);
     let first = std::thread::scope(|s| {
         // The settled rows are formatted for the journal while the first
-        // requests go: no result changes until this phase is over.
+        // requests go: no result changes until this phase is over. The
+        // journal writes them before any other line.
         s.spawn(|| {
             let _ = carry.send(settled_lines(job, data, &results));
         });
+        if !sync.creates.is_empty() {
+            // Nothing is sent when these cannot be written: the journal
+            // failing stops the run.
+            sender.events_on_disk(sync.creating(data));
+        }
         sender.send_after(sync.creates.len(), &create, &work.writes, &build)
     });
     let mut began = reached(&first) || !sync.creates.is_empty();

@@ -5,10 +5,11 @@
 //! into one create per (org, name), their resource columns checked for
 //! agreement; rows whose account is there (or that an earlier run did and
 //! whose details changed since) become edits and password changes.
-//! Sending: creates go first, each journaled before it goes and once it is
-//! known; a create whose answer is lost is looked up by name, never sent
-//! again; a resource's accounts go once its id is known. Edits go with the
-//! adds; password changes after their row's edit.
+//! Sending: creates go first, all journaled as being created before the
+//! first goes, and each once its id is known; a create whose answer is
+//! lost is looked up by name, never sent again; a resource's accounts go
+//! once its id is known, by the same workers. Edits go with the adds;
+//! password changes after their row's edit.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -389,6 +390,22 @@ impl SyncPlan {
         }
     }
 
+    /// The journal lines that say each create is being created, written
+    /// together and durably before the first create goes (the journal
+    /// records each create before it is sent): one write on disk instead
+    /// of one a create. A run that stops before a create goes leaves its
+    /// line too; the next run looks the name up, does not find it, and
+    /// creates it then.
+    pub fn creating<I>(&self, data: &Collected<I>) -> Vec<ReportRow> {
+        self.creates
+            .iter()
+            .map(|c| {
+                let org = data.orgs[c.org as usize].as_deref();
+                event(org, c, Outcome::Creating, None)
+            })
+            .collect()
+    }
+
     /// Sends create `n` and settles its id in `ids`, whatever happens
     /// (a worker waiting for that id must not wait for ever). A live plan
     /// sends none.
@@ -523,13 +540,8 @@ fn create_one<J: Job>(
     create: &Create,
 ) -> Result<u64, RowResult> {
     let call = create_resource::call(org.clone(), &create.fields);
-    let line = event(
-        org.as_deref(),
-        create,
-        crate::outcome::Outcome::Creating,
-        None,
-    );
-    let exchange = sender.call(&call, line);
+    // Its "being created" line is on disk already (`SyncPlan::creating`).
+    let exchange = sender.call(&call);
     let found = |why: &str| look_up(sender, org.clone(), create, why);
     let id = match &exchange.delivery {
         Delivery::Untaken => {
