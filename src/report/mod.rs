@@ -9,7 +9,7 @@ mod resume;
 
 pub use history::{History, today};
 pub use journal::{Journal, JournalHandle, journal_path};
-pub use resume::{Done, Prior, Rows, match_keys, reached_server, read_prior, way_tag};
+pub use resume::{Done, Prior, Rows, match_keys, reached_server, read_prior, way_of};
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -77,7 +77,7 @@ pub trait ReportRows: Sync {
 }
 
 /// Rows formatted together by one thread.
-const CHUNK_ROWS: usize = 8_192;
+pub(crate) const CHUNK_ROWS: usize = 8_192;
 
 /// Report file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -74,21 +74,6 @@ impl Prior {
         self.by_key.get(key).copied()
     }
 
-    /// Takes a done row matching any of `keys` (see [`match_keys`]), once.
-    pub fn take_done<K: AsRef<str>>(&mut self, keys: &[K]) -> Option<Done> {
-        keys.iter()
-            .find_map(|k| self.find(k.as_ref()).and_then(|r| self.take_done_of(r)))
-    }
-
-    /// Takes a row matching any of `keys` that may have reached the server
-    /// without an answer.
-    pub fn take_unconfirmed<K: AsRef<str>>(&mut self, keys: &[K]) -> bool {
-        keys.iter().any(|k| {
-            self.find(k.as_ref())
-                .is_some_and(|r| self.take_unconfirmed_of(r))
-        })
-    }
-
     /// Takes the first done row of `rows` not taken yet.
     pub fn take_done_of(&mut self, rows: Rows) -> Option<Done> {
         self.take(rows, Outcome::is_done)
@@ -136,8 +121,13 @@ impl Prior {
 }
 
 /// How the keys of way `way` begin (see [`match_keys`]).
-pub fn way_tag(way: usize) -> char {
+fn way_tag(way: usize) -> char {
     char::from(b'0' + way as u8)
+}
+
+/// The way a key of [`match_keys`] is of (its tag read back).
+pub fn way_of(key: &str) -> usize {
+    usize::from(key.as_bytes()[0] - b'0')
 }
 
 /// Every key a row with these identity cells matches by: one per way of
@@ -252,8 +242,8 @@ pub fn reached_server(path: &Path, identity: &Identity) -> Result<bool> {
 
 /// A report's lines after its header: each call fills the record with
 /// one line's cells, or says why that line cannot be read; `None` at the
-/// end. One record is reused for every line: a nightly resume reads a
-/// report of a hundred thousand rows.
+/// end. The records are reused from batch to batch (see `in_batches`): a
+/// nightly resume reads a report of a hundred thousand rows.
 type Lines = Box<dyn FnMut(&mut csv::StringRecord) -> Option<Result<(), String>>>;
 
 /// Lines already split into cells (JSON lines, a workbook's rows), as
@@ -616,15 +606,20 @@ mod tests {
         let identity = crate::job::Job::identity(&crate::accounts::Accounts);
         let mut prior = read_prior(&p, identity).unwrap();
         assert_eq!(prior.done_rows(), 1);
-        let keys = |rid: &str, name: &str| {
+        // By id alone: one key, of the ids' way.
+        let rows = |prior: &Prior, rid: &str, name: &str| {
             let cells = [rid, "", name, ""].map(String::from);
-            match_keys(identity, "", &cells)
+            let keys = match_keys(identity, "", &cells);
+            assert_eq!(keys.len(), 1);
+            prior.find(&keys[0])
         };
-        let done = prior.take_done(&keys("901", "ROOT")).unwrap();
+        let root = rows(&prior, "901", "ROOT").unwrap();
+        let done = prior.take_done_of(root).unwrap();
         assert_eq!(done.outcome, Outcome::Added);
-        assert!(prior.take_done(&keys("901", "ROOT")).is_none(), "used once");
-        assert!(prior.take_unconfirmed(&keys("901", "admin")));
-        assert!(!prior.take_unconfirmed(&keys("901", "web")));
+        assert!(prior.take_done_of(root).is_none(), "used once");
+        let admin = rows(&prior, "901", "admin").unwrap();
+        assert!(prior.take_unconfirmed_of(admin));
+        assert!(rows(&prior, "901", "web").is_none());
     }
 
     /// Lines are made rows a batch at a time: a line that cannot be read

@@ -334,8 +334,7 @@ fn candidates<J: Job>(
             cells.clear();
             job.key_into(&c.item, cells);
             for key in report::match_keys(job.identity(), data.org_str(c), cells) {
-                let way = usize::from(key.as_bytes()[0] - b'0');
-                found[way] = prior.find(&key);
+                found[report::way_of(&key)] = prior.find(&key);
             }
         });
     found

@@ -212,7 +212,7 @@ fn settled_lines<J: Job>(
     use rayon::prelude::*;
     let settled: Vec<(usize, &RowResult)> = results.stored().collect();
     settled
-        .par_chunks(8_192)
+        .par_chunks(crate::report::CHUNK_ROWS)
         .map(|chunk| {
             let mut w = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * 128));
             let mut key = Vec::new();

@@ -132,16 +132,17 @@ impl CreatedIds {
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
             .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(RowResult::new(
-                        Outcome::NotSent,
-                        "not sent: the run stopped before its resource was created",
-                    ))
-                })
-            })
+            .map(|r| r.unwrap_or_else(|| Err(not_created())))
             .collect()
     }
+}
+
+/// The result of the rows of a create never sent: the run stopped first.
+fn not_created() -> RowResult {
+    RowResult::new(
+        Outcome::NotSent,
+        "not sent: the run stopped before its resource was created",
+    )
 }
 
 /// Settles a create as not sent if its worker unwinds before it has a result.
@@ -153,13 +154,7 @@ struct Unsettled<'a> {
 impl Drop for Unsettled<'_> {
     fn drop(&mut self) {
         if let Some(n) = self.n {
-            self.ids.set(
-                n,
-                Err(RowResult::new(
-                    Outcome::NotSent,
-                    "not sent: the run stopped before its resource was created",
-                )),
-            );
+            self.ids.set(n, Err(not_created()));
         }
     }
 }
@@ -544,12 +539,7 @@ fn create_one<J: Job>(
     let exchange = sender.call(&call);
     let found = |why: &str| look_up(sender, org.clone(), create, why);
     let id = match &exchange.delivery {
-        Delivery::Untaken => {
-            return Err(RowResult::new(
-                Outcome::NotSent,
-                "not sent: the run stopped before its resource was created",
-            ));
-        }
+        Delivery::Untaken => return Err(not_created()),
         Delivery::Answered { answer, .. } => match create_resource::read(answer) {
             create_resource::Created::Yes(Some(id)) => id,
             create_resource::Created::Yes(None) => found("created; its id could not be read")?,
