@@ -93,6 +93,16 @@ impl Kind {
         )
     }
 
+    /// What an answer of this kind says in a few words, for the `-v` log,
+    /// when the batch's own result would mislead ("HTTP 200, 50 exist"
+    /// rather than `Failed`); `None` to log the answer as it is.
+    pub fn tally(self, answer: &crate::pam360::Answer) -> Option<String> {
+        match self {
+            Kind::AddAccounts => add_accounts::tally(answer),
+            _ => None,
+        }
+    }
+
     /// Whether it only reads (stores nothing, whatever becomes of it).
     pub fn is_read(self) -> bool {
         self.method() == Method::Get

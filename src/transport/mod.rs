@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::op::{Call, Kind};
+use crate::op::Call;
 use crate::outcome::Outcome;
 use crate::pam360::{
     Answer, Attempt, Client, Failure, MAX_RETRY_AFTER, Step, StopReason, Tried, next_step,
@@ -352,15 +352,12 @@ impl<'s> Transport<'s> {
     /// wants, and never a body.
     fn log(&self, call: &Call, attempt: &Attempt, attempts: u32, latency: Duration) {
         if log::log_enabled!(log::Level::Info) {
-            let summary = match (call.kind, attempt) {
-                (
-                    Kind::AddAccounts,
-                    Attempt::Http {
-                        http,
-                        answer: Some(a),
-                        ..
-                    },
-                ) => crate::op::add_accounts::tally(a).map(|t| format!("HTTP {http}, {t}")),
+            let summary = match attempt {
+                Attempt::Http {
+                    http,
+                    answer: Some(a),
+                    ..
+                } => call.kind.tally(a).map(|t| format!("HTTP {http}, {t}")),
                 _ => None,
             };
             let summary = summary.unwrap_or_else(|| attempt.summary());
