@@ -185,6 +185,17 @@ impl Results {
         self.stored.push(result);
     }
 
+    /// Whether row `i` has a result of its own (not open, not planned).
+    pub fn is_stored(&self, i: usize) -> bool {
+        self.state[i] & !INDEX == STORED
+    }
+
+    /// A number that changes whenever row `i`'s result is set or planned
+    /// (0 while it is open): see `report::Prewritten`.
+    pub fn stamp(&self, i: usize) -> u32 {
+        self.state[i]
+    }
+
     /// Marks rows planned in one request, described by `message`.
     pub fn plan(&mut self, rows: &[u32], message: String) {
         let n = self.plans.len() as u32;

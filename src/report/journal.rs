@@ -4,11 +4,11 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
-use super::{ReportRow, write_csv_row};
+use super::{Prewritten, ReportRow, write_csv_row};
 
 /// `<report>.partial`.
 pub fn journal_path(report: &Path) -> PathBuf {
@@ -43,7 +43,7 @@ impl Journal {
     pub fn start(
         path: &Path,
         header: &[String],
-        carried: std::sync::mpsc::Receiver<Result<Vec<Vec<u8>>>>,
+        carried: std::sync::mpsc::Receiver<Result<Arc<Prewritten>>>,
     ) -> Result<(JournalHandle, std::thread::JoinHandle<Result<Journal>>)> {
         let mut aside = path.as_os_str().to_owned();
         aside.push(".new");
@@ -69,8 +69,8 @@ impl Journal {
             let carried = carried
                 .recv()
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("the settled rows were not formatted")))?;
-            for chunk in &carried {
-                file.write_all(chunk)?;
+            for lines in carried.journal_lines() {
+                file.write_all(lines)?;
             }
             drop(carried);
             file.sync_all()?;
@@ -217,7 +217,9 @@ mod tests {
         let late = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(50));
             carry
-                .send(Ok(vec![b"2,,901,svc2,skipped\n".to_vec()]))
+                .send(Ok(Arc::new(Prewritten::journal_line(
+                    b"2,,901,svc2,skipped\n",
+                ))))
                 .unwrap();
         });
         assert!(journal.append_durable(vec![line(8, Outcome::InFlight)]));
@@ -239,7 +241,7 @@ mod tests {
     fn without_its_carried_rows_the_journal_refuses_every_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv.partial");
-        let (carry, carried) = std::sync::mpsc::sync_channel::<Result<Vec<Vec<u8>>>>(1);
+        let (carry, carried) = std::sync::mpsc::sync_channel::<Result<Arc<Prewritten>>>(1);
         let (journal, thread) = Journal::start(&path, &["row".to_string()], carried).unwrap();
         drop(carry);
         assert!(!journal.append_durable(vec![line(3, Outcome::InFlight)]));

@@ -31,6 +31,8 @@ pub struct Ended {
     /// Rows invalid, failed or unconfirmed now that were not in the
     /// resumed report (every problem, without one).
     pub new_problems: Option<u64>,
+    /// The report lines of the rows settled before sending.
+    pub prewritten: Option<std::sync::Arc<report::Prewritten>>,
 }
 
 /// Resources created, that a live plan would create, or that rows name and
@@ -53,6 +55,7 @@ impl Ended {
             journal: None,
             sync: SyncCounts::default(),
             new_problems: None,
+            prewritten: None,
         }
     }
 }
@@ -227,6 +230,7 @@ fn write_report<J: Job>(
         job,
         data,
         results: &ended.results,
+        prewritten: ended.prewritten.as_deref(),
     };
     let mut summary = vec![
         ("job".to_string(), job.name().to_string()),
@@ -428,11 +432,13 @@ fn tell_output_errors(cfg: &Config, errors: &[String], sending_began: bool) {
     }
 }
 
-/// The final report's rows: every input row, checked or not, with its result.
-struct FinalRows<'a, J: Job> {
-    job: &'a J,
-    data: &'a Collected<J::Item>,
-    results: &'a Results,
+/// The final report's rows: every input row, checked or not, with its
+/// result; and the lines formatted ahead of time that still hold.
+pub(super) struct FinalRows<'a, J: Job> {
+    pub job: &'a J,
+    pub data: &'a Collected<J::Item>,
+    pub results: &'a Results,
+    pub prewritten: Option<&'a report::Prewritten>,
 }
 
 impl<J: Job> report::ReportRows for FinalRows<'_, J> {
@@ -478,6 +484,18 @@ impl<J: Job> report::ReportRows for FinalRows<'_, J> {
                 })
             }
         }
+    }
+
+    /// An invalid row never changes; a checked row's result is stamped.
+    fn stamp(&self, i: usize) -> u32 {
+        match self.data.entry(i) {
+            Entry::Invalid(_) => 1,
+            Entry::Valid(n) => self.results.stamp(n as usize),
+        }
+    }
+
+    fn ready(&self, i: usize) -> Option<&[u8]> {
+        self.prewritten?.line(i, self.stamp(i))
     }
 }
 

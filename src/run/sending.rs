@@ -4,17 +4,17 @@
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 
 use super::decide::Work;
 use super::finish::{Ended, JournalEnd, Stats};
 use super::prepare::Prepared;
 use super::sync::{CreatedIds, SyncPlan};
 use crate::cli::Config;
-use crate::collect::Collected;
+use crate::collect::{Collected, Entry};
 use crate::exit::RunEnd;
 use crate::job::Job;
 use crate::job::ResourceRef;
@@ -24,7 +24,7 @@ use crate::outcome::{Carried, Outcome, Results, RowResult};
 use crate::plan::Target;
 use crate::plan::Unit;
 use crate::progress;
-use crate::report::{Journal, JournalHandle, ReportRow, RowView, write_csv_row};
+use crate::report::{Ahead, Journal, JournalHandle, Prewritten, ReportRow};
 use crate::transport::{Abort, Delivery, Exchange, Transport};
 
 /// What a unit becomes before it is sent: its request, or the result its
@@ -54,7 +54,7 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
         cfg: &Config,
         prepared: &'a Prepared<J>,
         transport: &'a Transport<'t>,
-        carried: std::sync::mpsc::Receiver<Result<Vec<Vec<u8>>>>,
+        carried: std::sync::mpsc::Receiver<Result<Arc<Prewritten>>>,
         rows: u64,
     ) -> Result<Self> {
         let data = &prepared.data;
@@ -197,47 +197,43 @@ impl<'a, 't, J: Job> Sender<'a, 't, J> {
             }),
             sync: super::finish::SyncCounts::default(),
             new_problems: None,
+            prewritten: None,
         }
     }
 }
 
-/// The journal lines of the rows settled before sending (done in an
-/// earlier run, invalid, ...), in row order, as CSV: formatted in parallel
-/// chunks (a nightly resume carries a hundred thousand rows).
+/// The report lines of the rows settled before sending (done in an
+/// earlier run, invalid, ...), formatted while the first requests go: for
+/// the journal, which starts with those that have a result, and for the
+/// final report, which reuses those no later step can change. The rows of
+/// a resource to create, and rows to edit, get their ids after sending:
+/// their lines are for the journal only.
 fn settled_lines<J: Job>(
     job: &J,
     data: &Collected<J::Item>,
     results: &Results,
-) -> Result<Vec<Vec<u8>>> {
-    use rayon::prelude::*;
-    let settled: Vec<(usize, &RowResult)> = results.stored().collect();
-    settled
-        .par_chunks(crate::report::CHUNK_ROWS)
-        .map(|chunk| {
-            let mut w = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * 128));
-            let mut key = Vec::new();
-            for &(i, r) in chunk {
-                let c = &data.items[i];
-                let extra = row_cells(job, &c.item, r.outcome, r.carried.as_deref(), &mut key);
-                write_csv_row(
-                    &mut w,
-                    &RowView {
-                        row: u64::from(c.row),
-                        org: data.org_str(c),
-                        key: &key,
-                        outcome: r.outcome,
-                        status: &r.status,
-                        http_status: r.http_status,
-                        attempts: r.attempts,
-                        message: &r.message,
-                        extra: &extra,
-                    },
-                )?;
-            }
-            w.into_inner()
-                .map_err(|e| anyhow::anyhow!("cannot format the journal: {e}"))
-        })
-        .collect()
+    sync: &SyncPlan,
+) -> Result<Arc<Prewritten>> {
+    let mut later = vec![false; data.items.len()];
+    for &i in sync.creates.iter().flat_map(|c| &c.rows) {
+        later[i as usize] = true;
+    }
+    for e in &sync.existing {
+        later[e.row as usize] = true;
+    }
+    let rows = super::finish::FinalRows {
+        job,
+        data,
+        results,
+        prewritten: None,
+    };
+    let ahead = |i: usize| match data.entry(i) {
+        Entry::Invalid(_) => Ahead::Report,
+        Entry::Valid(n) if !results.is_stored(n as usize) => Ahead::No,
+        Entry::Valid(n) if later[n as usize] => Ahead::Journal,
+        Entry::Valid(_) => Ahead::Both,
+    };
+    Prewritten::format(&rows, &ahead).map(Arc::new)
 }
 
 /// Whether any of these results says a request may have reached the
@@ -468,19 +464,22 @@ pub fn send<J: Job>(
     let ids = CreatedIds::new(sync.creates.len());
     let build = |unit: &Unit| -> Built<'_> { build(job, cfg, unit, &data.items, sync, &ids) };
     let create = |n: usize| sync.create(&sender, data, n, &ids);
-    let first = std::thread::scope(|s| {
-        // The settled rows are formatted for the journal while the first
-        // requests go: no result changes until this phase is over. The
-        // journal writes them before any other line.
-        s.spawn(|| {
-            let _ = carry.send(settled_lines(job, data, &results));
+    let (first, prewritten) = std::thread::scope(|s| {
+        // The settled rows are formatted while the first requests go: no
+        // result changes until this phase is over. The journal writes
+        // them before any other line.
+        let formatting = s.spawn(|| {
+            let lines = settled_lines(job, data, &results, sync);
+            let _ = carry.send(lines.as_ref().map(Arc::clone).map_err(|e| anyhow!("{e:#}")));
+            lines.ok()
         });
         if !sync.creates.is_empty() {
             // Nothing is sent when these cannot be written: the journal
             // failing stops the run.
             sender.events_on_disk(sync.creating(data));
         }
-        sender.send_after(sync.creates.len(), &create, &work.writes, &build)
+        let first = sender.send_after(sync.creates.len(), &create, &work.writes, &build);
+        (first, formatting.join().ok().flatten())
     });
     let mut began = reached(&first) || !sync.creates.is_empty();
     // What each row's edit wrote ("NOTES written"), for its password change.
@@ -517,7 +516,8 @@ pub fn send<J: Job>(
         };
         results.set(i as usize, merged);
     }
-    let ended = sender.finish(results, began, stop, prepared.started);
+    let mut ended = sender.finish(results, began, stop, prepared.started);
+    ended.prewritten = prewritten;
     Ok((ended, ids.into_results()))
 }
 
