@@ -172,13 +172,18 @@ pub fn match_keys<S: AsRef<str>>(identity: &Identity, org: &str, cells: &[S]) ->
 pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
     let rows = read_rows(path, identity)
         .with_context(|| format!("cannot use the earlier report {}", path.display()))?;
+    let kept = |o: Outcome| o.is_done() || matches!(o, Outcome::Unconfirmed | Outcome::InFlight);
+    // The table is sized for the keys it will hold: most rows have one (a
+    // table twice that size is twice the memory to fault in and miss).
+    let keys = rows
+        .iter()
+        .filter(|r| kept(r.outcome))
+        .map(|r| r.keys.len())
+        .sum();
     let mut prior = Prior {
         date: modified_day(path),
         rows: Vec::with_capacity(rows.len()),
-        by_key: HashMap::with_capacity_and_hasher(
-            rows.len() * identity.ways.len(),
-            Fast::default(),
-        ),
+        by_key: HashMap::with_capacity_and_hasher(keys, Fast::default()),
         ..Prior::default()
     };
     for r in rows {
@@ -188,7 +193,7 @@ pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
         ) {
             prior.problems.extend(r.keys.iter().cloned());
         }
-        if !(r.outcome.is_done() || matches!(r.outcome, Outcome::Unconfirmed | Outcome::InFlight)) {
+        if !kept(r.outcome) {
             continue;
         }
         let n = prior.rows.len() as u32;
