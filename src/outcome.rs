@@ -110,14 +110,68 @@ pub struct RowResult {
     pub carried: Option<Box<Carried>>,
 }
 
-/// The cells a skipped row carries from the earlier report's row.
+/// The cells a skipped row carries from the earlier report's row: its
+/// identity cells (ids the input did not give are taken from here), then
+/// its cells after `message` (the fingerprint of what was done, instead of
+/// the row's own). Packed in one string: a nightly resume carries a
+/// hundred thousand rows, and a string per cell was most of the
+/// allocations of reading and matching them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Carried {
-    /// Its identity cells: ids the input did not give are taken from here.
-    pub key: Vec<String>,
-    /// Its cells after `message` (the fingerprint of what was done),
-    /// instead of the row's own.
-    pub extra: Vec<String>,
+    text: Box<str>,
+    /// Where each cell ends in `text`: the identity cells, then the others.
+    ends: Box<[u32]>,
+    /// How many identity cells.
+    keys: usize,
+}
+
+impl Carried {
+    pub fn new<'s>(
+        key: impl IntoIterator<Item = &'s str>,
+        extra: impl IntoIterator<Item = &'s str>,
+    ) -> Carried {
+        let mut text = String::new();
+        let mut ends = Vec::new();
+        for cell in key {
+            text.push_str(cell);
+            ends.push(end_of(&text));
+        }
+        let keys = ends.len();
+        for cell in extra {
+            text.push_str(cell);
+            ends.push(end_of(&text));
+        }
+        Carried {
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+            keys,
+        }
+    }
+
+    fn cell(&self, n: usize) -> &str {
+        let start = if n == 0 { 0 } else { self.ends[n - 1] as usize };
+        &self.text[start..self.ends[n] as usize]
+    }
+
+    /// Its identity cells.
+    pub fn key(&self) -> impl ExactSizeIterator<Item = &str> {
+        (0..self.keys).map(|n| self.cell(n))
+    }
+
+    /// Its identity cell `k`.
+    pub fn key_cell(&self, k: usize) -> Option<&str> {
+        (k < self.keys).then(|| self.cell(k))
+    }
+
+    /// Its cells after `message`.
+    pub fn extra(&self) -> impl ExactSizeIterator<Item = &str> {
+        (self.keys..self.ends.len()).map(|n| self.cell(n))
+    }
+}
+
+/// Where a cell ends: cells come from one report line, far below 4 GB.
+fn end_of(text: &str) -> u32 {
+    u32::try_from(text.len()).expect("a report line under 4 GB")
 }
 
 impl RowResult {
@@ -259,6 +313,18 @@ impl Results {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn carried_cells_come_back_as_given() {
+        let c = Carried::new(["901", "", "svc"], ["v1:ab", ""]);
+        assert_eq!(c.key().collect::<Vec<_>>(), ["901", "", "svc"]);
+        assert_eq!(c.key_cell(2), Some("svc"));
+        assert_eq!(c.key_cell(3), None, "an extra cell is no identity cell");
+        assert_eq!(c.extra().collect::<Vec<_>>(), ["v1:ab", ""]);
+        let none = Carried::new([], []);
+        assert_eq!(none.key().len() + none.extra().len(), 0);
+        assert_eq!(none, Carried::default());
+    }
 
     #[test]
     fn the_report_words_round_trip() {

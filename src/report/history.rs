@@ -134,8 +134,7 @@ mod tests {
         Done {
             outcome,
             message: message.into(),
-            cells: Vec::new(),
-            extra: Vec::new(),
+            cells: Default::default(),
         }
     }
 

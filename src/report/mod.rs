@@ -11,7 +11,9 @@ mod resume;
 pub use history::{History, today};
 pub use journal::{Journal, JournalHandle, journal_path};
 pub use prewritten::{Ahead, Prewritten};
-pub use resume::{Done, Prior, Rows, match_keys, reached_server, read_prior, way_of};
+pub use resume::{
+    Done, Prior, Rows, each_match_key, match_keys, reached_server, read_prior, way_of,
+};
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

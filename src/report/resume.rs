@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::{ReportFormat, columns, unguard};
 use crate::job::Identity;
 use crate::names::push_fold;
-use crate::outcome::Outcome;
+use crate::outcome::{Carried, Outcome};
 use std::collections::HashSet;
 
 /// The maps of an earlier report are built from a file the user names and
@@ -43,10 +43,9 @@ pub struct Prior {
 pub struct Done {
     pub outcome: Outcome,
     pub message: String,
-    /// Its identity cells (ids where known).
-    pub cells: Vec<String>,
-    /// Its cells after `message` (the fingerprint of what was done).
-    pub extra: Vec<String>,
+    /// Its identity cells (ids where known), and its cells after `message`
+    /// (the fingerprint of what was done).
+    pub cells: Carried,
 }
 
 #[derive(Debug)]
@@ -138,6 +137,22 @@ pub fn way_of(key: &str) -> usize {
 /// default (ACCESS → `now`) as that default.
 pub fn match_keys<S: AsRef<str>>(identity: &Identity, org: &str, cells: &[S]) -> Vec<String> {
     let mut keys = Vec::with_capacity(identity.ways.len());
+    let mut buf = Vec::with_capacity(64);
+    each_match_key(identity, org, cells, &mut buf, |key| {
+        keys.push(key.to_string())
+    });
+    keys
+}
+
+/// [`match_keys`], each key made in `buf` and handed to `each` in turn:
+/// matching a nightly resume's hundred thousand rows makes no string.
+pub fn each_match_key<S: AsRef<str>>(
+    identity: &Identity,
+    org: &str,
+    cells: &[S],
+    buf: &mut Vec<u8>,
+    mut each: impl FnMut(&str),
+) {
     for (w, way) in identity.ways.iter().enumerate() {
         if cells
             .get(way[0])
@@ -145,10 +160,11 @@ pub fn match_keys<S: AsRef<str>>(identity: &Identity, org: &str, cells: &[S]) ->
         {
             continue;
         }
-        let mut k = Vec::with_capacity(64);
+        let k = &mut *buf;
+        k.clear();
         k.push(way_tag(w) as u8);
         k.push(0x1e);
-        push_fold(org, &mut k);
+        push_fold(org, k);
         for &i in way.iter() {
             let cell = cells.get(i).map(AsRef::as_ref).unwrap_or("");
             let cell = match identity.defaults.iter().find(|(d, _)| *d == i) {
@@ -156,11 +172,10 @@ pub fn match_keys<S: AsRef<str>>(identity: &Identity, org: &str, cells: &[S]) ->
                 _ => cell,
             };
             k.push(0x1f);
-            push_fold(cell, &mut k);
+            push_fold(cell, k);
         }
-        keys.push(String::from_utf8(k).unwrap_or_default());
+        each(std::str::from_utf8(k).unwrap_or_default());
     }
-    keys
 }
 
 /// Reads a report or journal of this very job, whole, or refuses it: a row
@@ -217,7 +232,6 @@ pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
                 outcome: r.outcome,
                 message: r.message,
                 cells: r.cells,
-                extra: r.extra,
             }),
         });
     }
@@ -278,8 +292,7 @@ struct ReadRow {
     /// Whether it reached a server (it has an HTTP status).
     reached: bool,
     message: String,
-    cells: Vec<String>,
-    extra: Vec<String>,
+    cells: Carried,
 }
 
 /// Every row of a report, read, in the order of its first line: a journal
@@ -461,15 +474,16 @@ fn parse_line(cells: &[&str], at: usize, identity: &Identity) -> Result<Option<R
             Outcome::ALL.map(Outcome::as_str).join(", ")
         );
     };
-    let owned = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect();
     Ok(Some(ReadRow {
         row,
         keys: match_keys(identity, cells[1], &cells[2..2 + keys]),
         outcome,
         reached: !cells[2 + keys + 2].trim().is_empty(),
         message: cells[2 + keys + 4].to_string(),
-        cells: owned(&cells[2..2 + keys]),
-        extra: owned(&cells[2 + keys + 5..]),
+        cells: Carried::new(
+            cells[2..2 + keys].iter().copied(),
+            cells[2 + keys + 5..].iter().copied(),
+        ),
     }))
 }
 

@@ -302,10 +302,7 @@ fn plan_dry_run(units: &[Unit], unchecked: &dyn Fn(&Unit) -> bool, results: &mut
 fn skipped(done: report::Done, date: &str) -> RowResult {
     let message = History::told(&done, date);
     RowResult {
-        carried: Some(Box::new(crate::outcome::Carried {
-            key: done.cells,
-            extra: done.extra,
-        })),
+        carried: Some(Box::new(done.cells)),
         ..RowResult::new(Outcome::Skipped, message)
     }
 }
@@ -323,20 +320,26 @@ fn candidates<J: Job>(
 ) -> Vec<Option<report::Rows>> {
     let ways = job.identity().ways.len();
     let mut found: Vec<Option<report::Rows>> = vec![None; data.items.len() * ways];
+    // Rows go by runs of a thousand, so each worker's buffers are made
+    // once a run, not once a row.
     found
         .par_chunks_mut(ways)
         .enumerate()
-        .for_each_init(Vec::new, |cells, (i, found)| {
-            if !results.is_open(i) {
-                return;
-            }
-            let c = &data.items[i];
-            cells.clear();
-            job.key_into(&c.item, cells);
-            for key in report::match_keys(job.identity(), data.org_str(c), cells) {
-                found[report::way_of(&key)] = prior.find(&key);
-            }
-        });
+        .with_min_len(1024)
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(cells, buf), (i, found)| {
+                if !results.is_open(i) {
+                    return;
+                }
+                let c = &data.items[i];
+                job.key_into(&c.item, cells);
+                let org = data.org_str(c);
+                report::each_match_key(job.identity(), org, cells, buf, |key| {
+                    found[report::way_of(key)] = prior.find(key);
+                });
+            },
+        );
     found
 }
 
@@ -405,7 +408,13 @@ pub fn apply_prior<J: Job>(
             // What was applied then stays the record (a --update run
             // compares against it).
             let item = &data.items[i].item;
-            let edit = (cfg.update && done.extra != job.extra(item)).then(|| done.clone());
+            let changed = || {
+                !done
+                    .cells
+                    .extra()
+                    .eq(job.extra(item).iter().map(String::as_str))
+            };
+            let edit = (cfg.update && changed()).then(|| done.clone());
             (i, skipped(done, date), edit)
         })
         .collect();

@@ -354,17 +354,19 @@ pub(super) fn row_cells<'c, J: Job>(
 ) -> Cow<'c, [String]> {
     job.key_into(item, key);
     let identity = job.identity();
-    if let Some(earlier) = carried.map(|c| &c.key).filter(|e| e.len() == key.len()) {
+    if let Some(earlier) = carried.map(Carried::key).filter(|e| e.len() == key.len()) {
         for ((cell, name), was) in key.iter_mut().zip(identity.columns).zip(earlier) {
             if cell.is_empty() && name.ends_with("_id") {
-                cell.clone_from(was);
+                was.clone_into(cell);
             }
         }
     }
     let width = identity.extra.len();
     match (outcome, carried) {
         // A report from before the fingerprint column carries none.
-        (_, Some(c)) if c.extra.len() == width => Cow::Borrowed(&c.extra),
+        (_, Some(c)) if c.extra().len() == width => {
+            Cow::Owned(c.extra().map(str::to_string).collect())
+        }
         (Outcome::Added | Outcome::Updated, _) => Cow::Owned(job.extra(item)),
         _ => Cow::Owned(vec![String::new(); width]),
     }

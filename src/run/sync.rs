@@ -323,7 +323,7 @@ impl SyncPlan {
             columns
                 .iter()
                 .position(|c| *c == name)
-                .and_then(|at| done.cells.get(at))
+                .and_then(|at| done.cells.key_cell(at))
                 .and_then(|c| crate::op::id_of(c))
         };
         let mut to_find = Vec::new();
