@@ -324,7 +324,7 @@ impl SyncPlan {
                 .iter()
                 .position(|c| *c == name)
                 .and_then(|at| done.cells.key_cell(at))
-                .and_then(|c| crate::op::id_of(c))
+                .and_then(crate::op::id_of)
         };
         let mut to_find = Vec::new();
         for (i, done) in changed {
