@@ -126,25 +126,19 @@ pub struct Carried {
 }
 
 impl Carried {
-    pub fn new<'s>(
-        key: impl IntoIterator<Item = &'s str>,
-        extra: impl IntoIterator<Item = &'s str>,
-    ) -> Carried {
-        let mut text = String::new();
-        let mut ends = Vec::new();
-        for cell in key {
-            text.push_str(cell);
-            ends.push(end_of(&text));
-        }
-        let keys = ends.len();
-        for cell in extra {
+    pub fn new(key: &[&str], extra: &[&str]) -> Carried {
+        let cells = || key.iter().chain(extra);
+        // Sized at once: no string grows, and none is copied to shrink.
+        let mut text = String::with_capacity(cells().map(|c| c.len()).sum());
+        let mut ends = Vec::with_capacity(key.len() + extra.len());
+        for cell in cells() {
             text.push_str(cell);
             ends.push(end_of(&text));
         }
         Carried {
             text: text.into_boxed_str(),
             ends: ends.into_boxed_slice(),
-            keys,
+            keys: key.len(),
         }
     }
 
@@ -316,12 +310,12 @@ mod tests {
 
     #[test]
     fn carried_cells_come_back_as_given() {
-        let c = Carried::new(["901", "", "svc"], ["v1:ab", ""]);
+        let c = Carried::new(&["901", "", "svc"], &["v1:ab", ""]);
         assert_eq!(c.key().collect::<Vec<_>>(), ["901", "", "svc"]);
         assert_eq!(c.key_cell(2), Some("svc"));
         assert_eq!(c.key_cell(3), None, "an extra cell is no identity cell");
         assert_eq!(c.extra().collect::<Vec<_>>(), ["v1:ab", ""]);
-        let none = Carried::new([], []);
+        let none = Carried::new(&[], &[]);
         assert_eq!(none.key().len() + none.extra().len(), 0);
         assert_eq!(none, Carried::default());
     }

@@ -480,10 +480,7 @@ fn parse_line(cells: &[&str], at: usize, identity: &Identity) -> Result<Option<R
         outcome,
         reached: !cells[2 + keys + 2].trim().is_empty(),
         message: cells[2 + keys + 4].to_string(),
-        cells: Carried::new(
-            cells[2..2 + keys].iter().copied(),
-            cells[2 + keys + 5..].iter().copied(),
-        ),
+        cells: Carried::new(&cells[2..2 + keys], &cells[2 + keys + 5..]),
     }))
 }
 

@@ -400,30 +400,27 @@ pub fn apply_prior<J: Job>(
             }
         }
     }
+    // What was applied then stays the record: a --update run compares
+    // against it (only then are the rows whose details changed kept).
+    if cfg.update {
+        changed = taken
+            .par_iter()
+            .filter(|(i, done)| {
+                let now = job.extra(&data.items[*i].item);
+                !done.cells.extra().eq(now.iter().map(String::as_str))
+            })
+            .map(|(i, done)| (*i as u32, done.clone()))
+            .collect();
+    }
     // Each taken row's result (its history told), in parallel.
     let date = &prior.date;
-    let skips: Vec<(usize, RowResult, Option<report::Done>)> = taken
+    let skips: Vec<(usize, RowResult)> = taken
         .into_par_iter()
-        .map(|(i, done)| {
-            // What was applied then stays the record (a --update run
-            // compares against it).
-            let item = &data.items[i].item;
-            let changed = || {
-                !done
-                    .cells
-                    .extra()
-                    .eq(job.extra(item).iter().map(String::as_str))
-            };
-            let edit = (cfg.update && changed()).then(|| done.clone());
-            (i, skipped(done, date), edit)
-        })
+        .map(|(i, done)| (i, skipped(done, date)))
         .collect();
     results.reserve(skips.len());
-    for (i, result, edit) in skips {
+    for (i, result) in skips {
         results.set(i, result);
-        if let Some(done) = edit {
-            changed.push((i as u32, done));
-        }
     }
     changed
 }
