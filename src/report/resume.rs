@@ -25,7 +25,7 @@ pub struct Prior {
     /// Its rows that are done (added, updated, exists, requested, skipped)
     /// or may have reached the server without an answer, each used at most
     /// once.
-    rows: Vec<PriorRow>,
+    rows: Vec<ReadRow>,
     /// Match key → indices into `rows`, in report order.
     by_key: HashMap<String, Rows, Fast>,
     /// The rows of each key that names more than one (see [`Rows::Many`]).
@@ -46,13 +46,6 @@ pub struct Done {
     /// Its identity cells (ids where known), and its cells after `message`
     /// (the fingerprint of what was done).
     pub cells: Carried,
-}
-
-#[derive(Debug)]
-struct PriorRow {
-    outcome: Outcome,
-    /// Taken (moved out) the one time a row of this run matches it.
-    done: Option<Done>,
 }
 
 /// The rows one match key names, in report order: almost always one, so
@@ -185,7 +178,7 @@ pub fn each_match_key<S: AsRef<str>>(
 /// being created, created) are read and left to the list the next run
 /// reads: a created resource is found there by its name.
 pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
-    let rows = read_rows(path, identity)
+    let mut rows = read_rows(path, identity)
         .with_context(|| format!("cannot use the earlier report {}", path.display()))?;
     let kept = |o: Outcome| o.is_done() || matches!(o, Outcome::Unconfirmed | Outcome::InFlight);
     // The table is sized for the keys it will hold: most rows have one (a
@@ -197,11 +190,14 @@ pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
         .sum();
     let mut prior = Prior {
         date: modified_day(path),
-        rows: Vec::with_capacity(rows.len()),
         by_key: HashMap::with_capacity_and_hasher(keys, Fast::default()),
         ..Prior::default()
     };
-    for r in rows {
+    // The rows kept stay where they were read (a nightly resume's hundred
+    // thousand are not copied): `n` is a row's place once the others are
+    // gone.
+    let mut n = 0u32;
+    for r in &mut rows {
         if matches!(
             r.outcome,
             Outcome::Invalid | Outcome::Failed | Outcome::Unconfirmed | Outcome::InFlight
@@ -211,8 +207,7 @@ pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
         if !kept(r.outcome) {
             continue;
         }
-        let n = prior.rows.len() as u32;
-        for key in r.keys {
+        for key in std::mem::take(&mut r.keys) {
             match prior.by_key.entry(key) {
                 Entry::Occupied(mut e) => match *e.get() {
                     Rows::One(first) => {
@@ -226,15 +221,10 @@ pub fn read_prior(path: &Path, identity: &Identity) -> Result<Prior> {
                 }
             }
         }
-        prior.rows.push(PriorRow {
-            outcome: r.outcome,
-            done: Some(Done {
-                outcome: r.outcome,
-                message: r.message,
-                cells: r.cells,
-            }),
-        });
+        n += 1;
     }
+    rows.retain(|r| kept(r.outcome));
+    prior.rows = rows;
     Ok(prior)
 }
 
@@ -285,14 +275,16 @@ fn from_cells(lines: Vec<Result<Vec<String>, String>>) -> Lines {
 const BATCH_LINES: usize = 4_096;
 
 /// A report line read.
+#[derive(Debug)]
 struct ReadRow {
     row: u64,
+    /// Its match keys, until they are in the table of keys.
     keys: Vec<String>,
     outcome: Outcome,
     /// Whether it reached a server (it has an HTTP status).
     reached: bool,
-    message: String,
-    cells: Carried,
+    /// Taken (moved out) the one time a row of this run matches it.
+    done: Option<Done>,
 }
 
 /// Every row of a report, read, in the order of its first line: a journal
@@ -479,8 +471,11 @@ fn parse_line(cells: &[&str], at: usize, identity: &Identity) -> Result<Option<R
         keys: match_keys(identity, cells[1], &cells[2..2 + keys]),
         outcome,
         reached: !cells[2 + keys + 2].trim().is_empty(),
-        message: cells[2 + keys + 4].to_string(),
-        cells: Carried::new(&cells[2..2 + keys], &cells[2 + keys + 5..]),
+        done: Some(Done {
+            outcome,
+            message: cells[2 + keys + 4].to_string(),
+            cells: Carried::new(&cells[2..2 + keys], &cells[2 + keys + 5..]),
+        }),
     }))
 }
 

@@ -414,13 +414,8 @@ pub fn apply_prior<J: Job>(
     }
     // Each taken row's result (its history told), in parallel.
     let date = &prior.date;
-    let skips: Vec<(usize, RowResult)> = taken
-        .into_par_iter()
-        .map(|(i, done)| (i, skipped(done, date)))
-        .collect();
-    results.reserve(skips.len());
-    for (i, result) in skips {
-        results.set(i, result);
-    }
+    let rows: Vec<usize> = taken.iter().map(|(i, _)| *i).collect();
+    let made = taken.into_par_iter().map(|(_, done)| skipped(done, date));
+    results.set_all(&rows, made);
     changed
 }
