@@ -329,33 +329,30 @@ fn read_rows(path: &Path, identity: &Identity) -> Result<Vec<ReadRow>> {
         torn: None,
         ends_whole,
     };
-    // One line's cells as a row read; `at` is its line number.
-    let convert = |read: &Result<csv::StringRecord, String>, at: usize| {
-        read.as_ref()
-            .map_err(Clone::clone)
-            .and_then(|rec| {
-                if rec.len() != width {
-                    return Err(format!("has {} cells, not {width}", rec.len()));
-                }
-                Ok(from
-                    .iter()
-                    .map(|f| match f {
-                        Some(i) if guarded => unguard(&rec[*i]),
-                        Some(i) => &rec[*i],
-                        None => "",
-                    })
-                    .collect::<Vec<&str>>())
-            })
-            .map_err(|e| {
-                anyhow!("line {at} {e}; refusing the whole file, since a row skipped would be sent again")
-            })
-            .and_then(|cells| parse_line(&cells, at, identity))
+    let refused = |at: usize, e: String| {
+        anyhow!("line {at} {e}; refusing the whole file, since a row skipped would be sent again")
     };
     in_batches(&mut next, |batch, first| {
+        // Each line's cells as a row read (`at`: its line number); a
+        // worker reuses one list of cells from line to line.
         let rows: Vec<Result<Option<ReadRow>>> = batch
             .par_iter()
             .enumerate()
-            .map(|(k, read)| convert(read, first + k))
+            .with_min_len(256)
+            .map_init(Vec::new, |cells, (k, read)| {
+                let at = first + k;
+                let rec = read.as_ref().map_err(|e| refused(at, e.clone()))?;
+                if rec.len() != width {
+                    return Err(refused(at, format!("has {} cells, not {width}", rec.len())));
+                }
+                cells.clear();
+                cells.extend(from.iter().map(|f| match f {
+                    Some(i) if guarded => unguard(&rec[*i]),
+                    Some(i) => &rec[*i],
+                    None => "",
+                }));
+                parse_line(cells, at, identity)
+            })
             .collect();
         rows.into_iter().try_for_each(|row| gathered.push(row))
     })?;
