@@ -437,7 +437,9 @@ impl Client {
             return Ok((None, 0));
         }
         let mut body = Vec::new();
-        let mut chunk = vec![0u8; 64 << 10];
+        // On the stack: a buffer taken from the heap for every answer made
+        // each worker's heap grow and shrink back, a request at a time.
+        let mut chunk = [0u8; 16 << 10];
         let mut taken = 0usize;
         loop {
             let n = match resp.read(&mut chunk) {
