@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -168,7 +168,13 @@ async fn wait_out_latency(state: &State, arrived: Instant) {
         // start.
         let deadline = arrived + latency;
         let _ = tokio::task::spawn_blocking(move || {
-            std::thread::sleep(deadline.saturating_duration_since(Instant::now()))
+            // A sleeping thread may wake up to its timer slack late (50 µs
+            // on Linux): the last stretch is waited out by yielding.
+            let slack = Duration::from_micros(60);
+            std::thread::sleep(deadline.saturating_duration_since(Instant::now() + slack));
+            while Instant::now() < deadline {
+                std::thread::yield_now();
+            }
         })
         .await;
     }
