@@ -88,6 +88,11 @@ pub trait ReportRows: Sync {
     fn ready(&self, _i: usize) -> Option<&[u8]> {
         None
     }
+    /// The lines of rows `i..` formatted ahead of time that still hold, as
+    /// one run before `end`, and how many rows they are.
+    fn ready_lines(&self, i: usize, _end: usize) -> Option<(&[u8], usize)> {
+        self.ready(i).map(|line| (line, 1))
+    }
 }
 
 /// Rows formatted together by one thread.
@@ -295,21 +300,66 @@ pub fn write(
 /// Debug builds check every line formatted ahead of time against the line
 /// formatted now: a reused line that no longer holds is a bug of ours.
 /// The message names the row, never its cells.
-fn same_as_formatted(rows: &dyn ReportRows, i: usize, line: &[u8]) -> Result<()> {
+fn same_as_formatted(
+    rows: &dyn ReportRows,
+    range: std::ops::Range<usize>,
+    lines: &[u8],
+) -> Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    rows.row(i, &mut Vec::new(), &mut |v| Ok(write_csv_row(&mut w, v)?))?;
+    for i in range.clone() {
+        rows.row(i, &mut Vec::new(), &mut |v| Ok(write_csv_row(&mut w, v)?))?;
+    }
     let now = w
         .into_inner()
         .map_err(|e| anyhow!("cannot format the report: {e}"))?;
     assert!(
-        now == line,
-        "the line of report row {i} formatted ahead of time no longer holds"
+        now == lines,
+        "the lines of report rows {range:?} formatted ahead of time no longer hold"
     );
     Ok(())
 }
 
+/// The CSV lines of `rows`, as pieces: runs of lines formatted ahead of
+/// time, where they are, and runs of lines formatted here, in a buffer
+/// from `spare`.
+fn pieces<'r>(
+    rows: &'r dyn ReportRows,
+    range: std::ops::Range<usize>,
+    spare: &std::sync::Mutex<Vec<Vec<u8>>>,
+) -> Result<Vec<std::borrow::Cow<'r, [u8]>>> {
+    use std::borrow::Cow;
+    let mut pieces = Vec::new();
+    let mut key = Vec::new();
+    let (mut i, e) = (range.start, range.end);
+    while i < e {
+        if let Some((lines, n)) = rows.ready_lines(i, e) {
+            if cfg!(debug_assertions) {
+                same_as_formatted(rows, i..i + n, lines)?;
+            }
+            pieces.push(Cow::Borrowed(lines));
+            i += n;
+            continue;
+        }
+        let mut out = spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK_ROWS * 64));
+        let mut w = csv::Writer::from_writer(&mut out);
+        while i < e && rows.ready(i).is_none() {
+            rows.row(i, &mut key, &mut |v| Ok(write_csv_row(&mut w, v)?))?;
+            i += 1;
+        }
+        w.flush()?;
+        drop(w);
+        pieces.push(Cow::Owned(out));
+    }
+    Ok(pieces)
+}
+
 fn write_csv(file: &File, header: &[String], rows: &dyn ReportRows) -> Result<()> {
     use rayon::prelude::*;
+    use std::borrow::Cow;
     use std::sync::{Mutex, mpsc};
 
     let mut w = csv::Writer::from_writer(file);
@@ -319,17 +369,21 @@ fn write_csv(file: &File, header: &[String], rows: &dyn ReportRows) -> Result<()
     let wave = CHUNK_ROWS * rayon::current_num_threads().max(1) * 2;
     let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     // One wave queued behind the one being written: memory stays at about
-    // three waves whatever the report's length.
-    let (tx, rx) = mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    // three waves whatever the report's length. A chunk is pieces: runs of
+    // lines formatted ahead of time, written from where they are, and
+    // runs of lines formatted here.
+    let (tx, rx) = mpsc::sync_channel::<Vec<Vec<Cow<'_, [u8]>>>>(1);
     std::thread::scope(|scope| {
         let spare = &spare;
         let writer = scope.spawn(move || -> std::io::Result<()> {
             let mut file = file;
             for chunks in rx {
-                for mut chunk in chunks {
-                    file.write_all(&chunk)?;
-                    chunk.clear();
-                    spare.lock().unwrap_or_else(|e| e.into_inner()).push(chunk);
+                for piece in chunks.into_iter().flatten() {
+                    file.write_all(&piece)?;
+                    if let Cow::Owned(mut buf) = piece {
+                        buf.clear();
+                        spare.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
+                    }
                 }
             }
             Ok(())
@@ -340,35 +394,8 @@ fn write_csv(file: &File, header: &[String], rows: &dyn ReportRows) -> Result<()
                 let starts: Vec<usize> = (start..end).step_by(CHUNK_ROWS).collect();
                 let chunks = starts
                     .par_iter()
-                    .map(|&s| {
-                        let mut out = spare
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .pop()
-                            .unwrap_or_else(|| Vec::with_capacity(CHUNK_ROWS * 64));
-                        let mut key = Vec::new();
-                        // Lines formatted ahead of time are copied; runs of
-                        // other rows are formatted here.
-                        let (mut i, e) = (s, (s + CHUNK_ROWS).min(end));
-                        while i < e {
-                            if let Some(line) = rows.ready(i) {
-                                if cfg!(debug_assertions) {
-                                    same_as_formatted(rows, i, line)?;
-                                }
-                                out.extend_from_slice(line);
-                                i += 1;
-                                continue;
-                            }
-                            let mut w = csv::Writer::from_writer(&mut out);
-                            while i < e && rows.ready(i).is_none() {
-                                rows.row(i, &mut key, &mut |v| Ok(write_csv_row(&mut w, v)?))?;
-                                i += 1;
-                            }
-                            w.flush()?;
-                        }
-                        Ok(out)
-                    })
-                    .collect::<Result<Vec<Vec<u8>>>>()?;
+                    .map(|&s| pieces(rows, s..(s + CHUNK_ROWS).min(end), spare))
+                    .collect::<Result<Vec<Vec<Cow<'_, [u8]>>>>>()?;
                 if tx.send(chunks).is_err() {
                     // The writer stopped on an error; joining it tells which.
                     break;

@@ -154,6 +154,33 @@ impl Prewritten {
     }
 }
 
+impl Prewritten {
+    /// The lines of rows `i..end` for the final report, as one slice: as
+    /// many rows from `i` as were formatted for it, each still under the
+    /// stamp `stamp` gives, within one chunk (so their lines lie one after
+    /// another); and how many rows that is. `None` when row `i`'s does not
+    /// hold.
+    pub fn lines(
+        &self,
+        i: usize,
+        end: usize,
+        stamp: &dyn Fn(usize) -> u32,
+    ) -> Option<(&[u8], usize)> {
+        let c = self.chunks.get(i / CHUNK_ROWS)?;
+        let first = i % CHUNK_ROWS;
+        let last = c.ahead.len().min(first + end.saturating_sub(i));
+        let n = (first..last)
+            .take_while(|&k| c.ahead[k].report() && c.stamps[k] == stamp(i + k - first))
+            .count();
+        let start = if first == 0 {
+            0
+        } else {
+            c.ends[first - 1] as usize
+        };
+        (n > 0).then(|| (&c.bytes[start..c.ends[first + n - 1] as usize], n))
+    }
+}
+
 /// A chunk's length as a line end: a chunk is at most [`CHUNK_ROWS`] rows
 /// of cells read from a file, far below 4 GB.
 fn len32(n: usize) -> u32 {
@@ -239,7 +266,29 @@ mod tests {
         assert_eq!(text(3), Some(line(3)));
         assert_eq!(text(CHUNK_ROWS + 4), Some(line(CHUNK_ROWS + 4)));
         assert_eq!(pre.line(n, 0), None, "past the end");
-        // A row whose stamp changed is formatted again.
+        // Runs of lines, each one slice within a chunk, up to `end`.
+        let run = |i: usize, end: usize| {
+            pre.lines(i, end, &|k| rows.stamp(k))
+                .map(|(l, n)| (String::from_utf8(l.to_vec()).unwrap(), n))
+        };
+        assert_eq!(run(0, n), Some((line(0), 1)), "row 1 was not formatted");
+        assert_eq!(
+            run(3, n),
+            Some(((3..CHUNK_ROWS).map(line).collect(), CHUNK_ROWS - 3))
+        );
+        assert_eq!(
+            run(4, 6),
+            Some((line(4) + &line(5), 2)),
+            "up to the end asked"
+        );
+        assert_eq!(
+            run(CHUNK_ROWS, n),
+            Some(((CHUNK_ROWS..n).map(line).collect(), 5))
+        );
+        assert_eq!(run(2, n), None, "for the journal only");
+        // A row whose stamp changed is formatted again, and ends a run.
+        rows.stamps[5].store(98, Ordering::Relaxed);
+        assert_eq!(run(4, n), Some((line(4), 1)));
         rows.stamps[0].store(99, Ordering::Relaxed);
         assert_eq!(text(0), None);
         assert_eq!(text(4), Some(line(4)));
