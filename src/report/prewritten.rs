@@ -1,9 +1,10 @@
 //! Report lines formatted ahead of time. The rows settled before sending
 //! (done in an earlier run, invalid, already on the server) are formatted
 //! once, while the first requests go: the journal starts with them, and the
-//! final CSV report copies each line whose row has not changed since
-//! instead of formatting it again. A nightly resume carries a hundred
-//! thousand such rows, and the CPU is idle while requests are in flight.
+//! final CSV report writes each run of lines whose rows have not changed
+//! since from where they are, instead of formatting them again. A nightly
+//! resume carries a hundred thousand such rows, and the CPU is idle while
+//! requests are in flight.
 //!
 //! A line is reused only while its row's stamp (see
 //! [`ReportRows::stamp`]) is the one it was formatted under; rows the run
@@ -54,9 +55,13 @@ struct Chunk {
 }
 
 impl Chunk {
+    /// Where row `k`'s line begins in `bytes`.
+    fn start(&self, k: usize) -> usize {
+        if k == 0 { 0 } else { self.ends[k - 1] as usize }
+    }
+
     fn line(&self, k: usize) -> &[u8] {
-        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
-        &self.bytes[start..self.ends[k] as usize]
+        &self.bytes[self.start(k)..self.ends[k] as usize]
     }
 }
 
@@ -112,8 +117,7 @@ impl Prewritten {
             let mut runs = Vec::new();
             let mut run: Option<(usize, usize)> = None;
             for (k, a) in c.ahead.iter().enumerate() {
-                let start = if k == 0 { 0 } else { c.ends[k - 1] as usize };
-                let end = c.ends[k] as usize;
+                let (start, end) = (c.start(k), c.ends[k] as usize);
                 match (&mut run, a.journal()) {
                     (Some((_, e)), true) if *e == start => *e = end,
                     (_, true) => {
@@ -127,6 +131,26 @@ impl Prewritten {
             runs.extend(run);
             runs.into_iter().map(|(s, e)| &c.bytes[s..e])
         })
+    }
+
+    /// The lines of rows `i..end` for the final report, as one slice: as
+    /// many rows from `i` as were formatted for it, each still under the
+    /// stamp `stamp` gives, within one chunk (so their lines lie one after
+    /// another); and how many rows that is. `None` when row `i`'s does not
+    /// hold.
+    pub fn lines(
+        &self,
+        i: usize,
+        end: usize,
+        stamp: &dyn Fn(usize) -> u32,
+    ) -> Option<(&[u8], usize)> {
+        let c = self.chunks.get(i / CHUNK_ROWS)?;
+        let first = i % CHUNK_ROWS;
+        let last = c.ahead.len().min(first + end.saturating_sub(i));
+        let n = (first..last)
+            .take_while(|&k| c.ahead[k].report() && c.stamps[k] == stamp(i + k - first))
+            .count();
+        (n > 0).then(|| (&c.bytes[c.start(first)..c.ends[first + n - 1] as usize], n))
     }
 
     /// Row `i`'s line for the final report, if it was formatted for it and
@@ -151,33 +175,6 @@ impl Prewritten {
                 stamps: vec![0],
             }],
         }
-    }
-}
-
-impl Prewritten {
-    /// The lines of rows `i..end` for the final report, as one slice: as
-    /// many rows from `i` as were formatted for it, each still under the
-    /// stamp `stamp` gives, within one chunk (so their lines lie one after
-    /// another); and how many rows that is. `None` when row `i`'s does not
-    /// hold.
-    pub fn lines(
-        &self,
-        i: usize,
-        end: usize,
-        stamp: &dyn Fn(usize) -> u32,
-    ) -> Option<(&[u8], usize)> {
-        let c = self.chunks.get(i / CHUNK_ROWS)?;
-        let first = i % CHUNK_ROWS;
-        let last = c.ahead.len().min(first + end.saturating_sub(i));
-        let n = (first..last)
-            .take_while(|&k| c.ahead[k].report() && c.stamps[k] == stamp(i + k - first))
-            .count();
-        let start = if first == 0 {
-            0
-        } else {
-            c.ends[first - 1] as usize
-        };
-        (n > 0).then(|| (&c.bytes[start..c.ends[first + n - 1] as usize], n))
     }
 }
 
