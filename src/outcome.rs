@@ -305,15 +305,6 @@ impl Results {
             carried: None,
         })
     }
-
-    /// Rows with a stored result, and the result.
-    pub fn stored(&self) -> impl Iterator<Item = (usize, &RowResult)> {
-        self.state
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| **s & !INDEX == STORED)
-            .map(|(i, s)| (i, &self.stored[(s & INDEX) as usize]))
-    }
 }
 
 #[cfg(test)]

@@ -83,15 +83,11 @@ pub trait ReportRows: Sync {
     fn stamp(&self, _i: usize) -> u32 {
         0
     }
-    /// Row `i`'s CSV line formatted ahead of time, if it still holds (see
-    /// [`Prewritten`]).
-    fn ready(&self, _i: usize) -> Option<&[u8]> {
+    /// The lines of rows `i..` formatted ahead of time that still hold (see
+    /// [`Prewritten`]), as one run before `end`, and how many rows they
+    /// are; `None` when row `i`'s does not.
+    fn ready_lines(&self, _i: usize, _end: usize) -> Option<(&[u8], usize)> {
         None
-    }
-    /// The lines of rows `i..` formatted ahead of time that still hold, as
-    /// one run before `end`, and how many rows they are.
-    fn ready_lines(&self, i: usize, _end: usize) -> Option<(&[u8], usize)> {
-        self.ready(i).map(|line| (line, 1))
     }
 }
 
@@ -293,10 +289,6 @@ pub fn write(
     Ok(())
 }
 
-/// CSV, formatted in parallel chunks and written in order, a few chunks per
-/// thread at a time so memory stays bounded. A writer thread writes each
-/// formatted wave while the next one is formatted, and hands the emptied
-/// buffers back to be filled again rather than freed.
 /// Debug builds check every line formatted ahead of time against the line
 /// formatted now: a reused line that no longer holds is a bug of ours.
 /// The message names the row, never its cells.
@@ -346,7 +338,7 @@ fn pieces<'r>(
             .pop()
             .unwrap_or_else(|| Vec::with_capacity(CHUNK_ROWS * 64));
         let mut w = csv::Writer::from_writer(&mut out);
-        while i < e && rows.ready(i).is_none() {
+        while i < e && rows.ready_lines(i, i + 1).is_none() {
             rows.row(i, &mut key, &mut |v| Ok(write_csv_row(&mut w, v)?))?;
             i += 1;
         }
@@ -357,6 +349,10 @@ fn pieces<'r>(
     Ok(pieces)
 }
 
+/// CSV, formatted in parallel chunks and written in order, a few chunks per
+/// thread at a time so memory stays bounded. A writer thread writes each
+/// formatted wave while the next one is formatted, and hands the emptied
+/// buffers back to be filled again rather than freed.
 fn write_csv(file: &File, header: &[String], rows: &dyn ReportRows) -> Result<()> {
     use rayon::prelude::*;
     use std::borrow::Cow;

@@ -59,10 +59,6 @@ impl Chunk {
     fn start(&self, k: usize) -> usize {
         if k == 0 { 0 } else { self.ends[k - 1] as usize }
     }
-
-    fn line(&self, k: usize) -> &[u8] {
-        &self.bytes[self.start(k)..self.ends[k] as usize]
-    }
 }
 
 /// Report lines formatted ahead of time (see the module's doc).
@@ -151,14 +147,6 @@ impl Prewritten {
             .take_while(|&k| c.ahead[k].report() && c.stamps[k] == stamp(i + k - first))
             .count();
         (n > 0).then(|| (&c.bytes[c.start(first)..c.ends[first + n - 1] as usize], n))
-    }
-
-    /// Row `i`'s line for the final report, if it was formatted for it and
-    /// its stamp is still `stamp`.
-    pub fn line(&self, i: usize, stamp: u32) -> Option<&[u8]> {
-        let c = self.chunks.get(i / CHUNK_ROWS)?;
-        let k = i % CHUNK_ROWS;
-        (c.ahead.get(k)?.report() && c.stamps[k] == stamp).then(|| c.line(k))
     }
 }
 
@@ -254,15 +242,15 @@ mod tests {
         // run and row 3 ends it; the second chunk's rows are one more.
         assert_eq!(pre.journal_lines().count(), 3);
         let text = |i: usize| {
-            pre.line(i, rows.stamp(i))
-                .map(|l| String::from_utf8(l.to_vec()).unwrap())
+            pre.lines(i, i + 1, &|k| rows.stamp(k))
+                .map(|(l, _)| String::from_utf8(l.to_vec()).unwrap())
         };
         assert_eq!(text(0), Some(line(0)));
         assert_eq!(text(1), None, "not formatted");
         assert_eq!(text(2), None, "for the journal only");
         assert_eq!(text(3), Some(line(3)));
         assert_eq!(text(CHUNK_ROWS + 4), Some(line(CHUNK_ROWS + 4)));
-        assert_eq!(pre.line(n, 0), None, "past the end");
+        assert_eq!(pre.lines(n, n + 1, &|_| 0), None, "past the end");
         // Runs of lines, each one slice within a chunk, up to `end`.
         let run = |i: usize, end: usize| {
             pre.lines(i, end, &|k| rows.stamp(k))

@@ -494,10 +494,6 @@ impl<J: Job> report::ReportRows for FinalRows<'_, J> {
         }
     }
 
-    fn ready(&self, i: usize) -> Option<&[u8]> {
-        self.prewritten?.line(i, self.stamp(i))
-    }
-
     fn ready_lines(&self, i: usize, end: usize) -> Option<(&[u8], usize)> {
         self.prewritten?.lines(i, end, &|k| self.stamp(k))
     }

@@ -2,7 +2,6 @@
 //! transport, read each answer into its rows' results, and settle every
 //! row: a row never taken up is `not_sent`, with why.
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -323,8 +322,7 @@ pub(super) fn report_row<J: Job>(
         result.outcome,
         result.carried.as_deref(),
         &mut key,
-    )
-    .into_owned();
+    );
     ReportRow {
         row: u64::from(c.row),
         org: data.org_str(c).to_string(),
@@ -345,13 +343,13 @@ pub(super) fn report_row<J: Job>(
 ///   updated account), what an earlier report carried for a skipped row,
 ///   else empty: a row not written by this run (it exists, was planned,
 ///   failed) records nothing as applied, so a later `--update` edits it.
-pub(super) fn row_cells<'c, J: Job>(
+pub(super) fn row_cells<J: Job>(
     job: &J,
     item: &J::Item,
     outcome: Outcome,
-    carried: Option<&'c Carried>,
+    carried: Option<&Carried>,
     key: &mut Vec<String>,
-) -> Cow<'c, [String]> {
+) -> Vec<String> {
     job.key_into(item, key);
     let identity = job.identity();
     if let Some(earlier) = carried.map(Carried::key).filter(|e| e.len() == key.len()) {
@@ -364,11 +362,9 @@ pub(super) fn row_cells<'c, J: Job>(
     let width = identity.extra.len();
     match (outcome, carried) {
         // A report from before the fingerprint column carries none.
-        (_, Some(c)) if c.extra().len() == width => {
-            Cow::Owned(c.extra().map(str::to_string).collect())
-        }
-        (Outcome::Added | Outcome::Updated, _) => Cow::Owned(job.extra(item)),
-        _ => Cow::Owned(vec![String::new(); width]),
+        (_, Some(c)) if c.extra().len() == width => c.extra().map(str::to_string).collect(),
+        (Outcome::Added | Outcome::Updated, _) => job.extra(item),
+        _ => vec![String::new(); width],
     }
 }
 
