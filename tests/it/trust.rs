@@ -1518,6 +1518,45 @@ fn the_simulator_closes_a_slowloris_connection() {
     );
 }
 
+/// `--latency-ms` is the time to the answer with the simulator's own work
+/// inside it: an add is stored at once and its answer held until the
+/// latency is over (the work used to come after the wait, adding to it).
+#[test]
+fn the_simulators_latency_holds_an_answer_made_at_once() {
+    use std::time::{Duration, Instant};
+    let sim = Sim::start(&["--latency-ms", "1500"]);
+    let url = format!("{}/restapi/json/v1/resources/901/accounts", sim.url);
+    let sent = Instant::now();
+    let add = std::thread::spawn(move || {
+        let input =
+            r#"{"operation":{"Details":{"ACCOUNTLIST":[{"ACCOUNTNAME":"held","PASSWORD":"p"}]}}}"#;
+        crate::common::http_client()
+            .post(url)
+            .header("AUTHTOKEN", TOKEN)
+            .form(&[("INPUT_DATA", input)])
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    });
+    let stored = crate::common::wait_for(Duration::from_secs(10), || !sim.accounts().is_empty());
+    let stored_after = sent.elapsed();
+    let answer = add.join().unwrap();
+    let answered_after = sent.elapsed();
+    assert!(
+        stored && answer.contains("Account added successfully"),
+        "{answer}"
+    );
+    assert!(
+        stored_after < Duration::from_millis(1000),
+        "stored after {stored_after:?}"
+    );
+    assert!(
+        answered_after >= Duration::from_millis(1500),
+        "answered after {answered_after:?}"
+    );
+}
+
 #[test]
 fn the_simulator_accepts_the_vendor_curl_samples_and_the_client_encodes_properly() {
     let sim = Sim::start(&["--any-account"]);
